@@ -14,7 +14,8 @@ const swc = [
 const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j|mj)s$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|uid|file-type|strtok3|token-types|@tokenizer)/)'],
+  // ESM-only packages (NestJS 12 and some of its dependencies) must be transformed; big CommonJS ones need not be.
+  transformIgnorePatterns: ['/node_modules/(typeorm|@stdlib|pg|pg-[a-z]+|ioredis|bullmq|fast-check|simple-statistics|@swc|zod|pino|class-validator|lodash|@growthbook|msgpackr)/'],
   modulePathIgnorePatterns: ['<rootDir>/dist', '<rootDir>/libs/sdk/dist'],
 };
 module.exports = {

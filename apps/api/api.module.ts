@@ -1,0 +1,38 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { AuditModule } from '../../libs/audit/audit.module';
+import { AuthModule } from '../../libs/auth/auth.module';
+import type { VerdictConfig } from '../../libs/config/config';
+import { ConfigModule } from '../../libs/config/config.module';
+import { DatabaseModule } from '../../libs/database/database.module';
+import { ExperimentsModule } from '../../libs/experiments/experiments.module';
+import { RedisModule } from '../../libs/redis/redis.module';
+import { ApiKeysController } from './api-keys/api-keys.controller';
+import { ExperimentsController } from './experiments/experiments.controller';
+import { HealthController } from './health/health.controller';
+import { ProblemFilter } from './http/problem.filter';
+import { ProjectsController } from './projects/projects.controller';
+import { AuthGuard } from './security/auth.guard';
+
+/** The HTTP service: controllers only; the logic lives in the context modules it imports. */
+@Module({})
+export class ApiModule {
+  static register(config: VerdictConfig): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(config.database.url),
+        RedisModule,
+        AuditModule,
+        AuthModule,
+        ExperimentsModule,
+      ],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController],
+      providers: [
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
+    };
+  }
+}

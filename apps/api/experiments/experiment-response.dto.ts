@@ -1,0 +1,116 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { AuditEntryEntity } from '../../../libs/audit/audit-entry.entity';
+import type { ExperimentPhaseEntity } from '../../../libs/experiments/experiment-phase.entity';
+import type { ExperimentEntity } from '../../../libs/experiments/experiment.entity';
+import type { LayerSpec, MetricsSpec, StatsSettings, Variant } from '../../../libs/experiments/experiment.types';
+import { EXPERIMENT_STATUSES } from '../../../libs/experiments/experiment.types';
+
+export class VariantResponse {
+  @ApiProperty() key!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ description: 'Normalised weight (weights sum to 1).' }) weight!: number;
+  @ApiProperty() isControl!: boolean;
+  @ApiProperty({ description: 'Rolled back: its units are served the control.' }) rolledBack!: boolean;
+  @ApiPropertyOptional({ type: Object, nullable: true }) config!: Record<string, unknown> | null;
+  @ApiPropertyOptional({ type: Object, nullable: true }) pricing!: { inputPer1M: number; outputPer1M: number } | null;
+}
+
+export class ExperimentResponse {
+  @ApiProperty() id!: string;
+  @ApiProperty() key!: string;
+  @ApiProperty() name!: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) hypothesis!: string | null;
+  @ApiProperty({ enum: ['user', 'session', 'request'] }) unitType!: string;
+  @ApiProperty({ enum: EXPERIMENT_STATUSES }) status!: string;
+  @ApiProperty() trafficAllocation!: number;
+  @ApiProperty({ type: [VariantResponse] }) variants!: Variant[];
+  @ApiProperty({ type: Object }) metrics!: MetricsSpec;
+  @ApiProperty({ type: Object }) stats!: StatsSettings;
+  @ApiPropertyOptional({ type: Object, nullable: true }) layer!: LayerSpec | null;
+  @ApiProperty({ type: Object }) forced!: Record<string, string>;
+  @ApiPropertyOptional({ nullable: true, type: String }) winner!: string | null;
+  @ApiProperty({ description: 'Current allocation phase (0 in draft).' }) phase!: number;
+  @ApiProperty() revision!: number;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty() updatedAt!: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) startedAt!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) endedAt!: string | null;
+
+  static from(e: ExperimentEntity): ExperimentResponse {
+    return {
+      id: e.id,
+      key: e.key,
+      name: e.name,
+      hypothesis: e.hypothesis,
+      unitType: e.unitType,
+      status: e.status,
+      trafficAllocation: e.trafficAllocation,
+      variants: e.variants,
+      metrics: e.metrics,
+      stats: e.stats,
+      layer: e.layer,
+      forced: e.forced,
+      winner: e.winner,
+      phase: e.phase,
+      revision: e.revision,
+      createdAt: e.createdAt.toISOString(),
+      updatedAt: e.updatedAt.toISOString(),
+      startedAt: e.startedAt?.toISOString() ?? null,
+      endedAt: e.endedAt?.toISOString() ?? null,
+    };
+  }
+}
+
+export class ExperimentListResponse {
+  @ApiProperty({ type: [ExperimentResponse] }) items!: ExperimentResponse[];
+  @ApiProperty() total!: number;
+  @ApiProperty() limit!: number;
+  @ApiProperty() offset!: number;
+}
+
+export class PhaseResponse {
+  @ApiProperty() phase!: number;
+  @ApiProperty() startedAt!: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) endedAt!: string | null;
+  @ApiProperty() trafficAllocation!: number;
+  @ApiProperty({ type: Object, description: 'Effective weight per variant key.' }) weights!: Record<string, number>;
+  @ApiProperty() reason!: string;
+
+  static from(p: ExperimentPhaseEntity): PhaseResponse {
+    return {
+      phase: p.phase,
+      startedAt: p.startedAt.toISOString(),
+      endedAt: p.endedAt?.toISOString() ?? null,
+      trafficAllocation: p.trafficAllocation,
+      weights: p.weights,
+      reason: p.reason,
+    };
+  }
+}
+
+export class AuditEntryResponse {
+  @ApiProperty() id!: string;
+  @ApiProperty({ description: 'Name of the API key that made the change, or "system".' }) actor!: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) actorKeyId!: string | null;
+  @ApiProperty({ example: 'experiment.start' }) action!: string;
+  @ApiPropertyOptional({ type: Object, nullable: true }) before!: unknown;
+  @ApiPropertyOptional({ type: Object, nullable: true }) after!: unknown;
+  @ApiProperty() at!: string;
+
+  static from(a: AuditEntryEntity): AuditEntryResponse {
+    return {
+      id: String(a.id),
+      actor: a.actor,
+      actorKeyId: a.actorKeyId,
+      action: a.action,
+      before: a.before,
+      after: a.after,
+      at: a.createdAt.toISOString(),
+    };
+  }
+}
+
+export class AuditListResponse {
+  @ApiProperty({ type: [AuditEntryResponse] }) items!: AuditEntryResponse[];
+  @ApiProperty() total!: number;
+}

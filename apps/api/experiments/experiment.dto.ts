@@ -1,0 +1,375 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import type { UnitType } from '../../../libs/assignment/core/snapshot';
+import { EXPERIMENT_STATUSES, UNIT_TYPES, type ExperimentStatus, type MetricGoal } from '../../../libs/experiments/experiment.types';
+
+const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const KEY_MESSAGE = 'must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit';
+const METRIC_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
+const METRIC_MESSAGE = 'must be lower_snake_case, at most 63 characters';
+
+export class PricingDto {
+  @ApiProperty({ description: 'USD per million input tokens' })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  inputPer1M!: number;
+
+  @ApiProperty({ description: 'USD per million output tokens' })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  outputPer1M!: number;
+}
+
+export class VariantDto {
+  @ApiProperty({ example: 'control' })
+  @IsString()
+  @Matches(KEY_PATTERN, { message: KEY_MESSAGE })
+  key!: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  name?: string;
+
+  @ApiProperty({ description: 'Any positive number; weights are normalised to sum to 1.', example: 1 })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  weight!: number;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  isControl?: boolean;
+
+  @ApiPropertyOptional({ description: 'Free-form model config: provider, model, endpoint, parameters.', type: Object })
+  @IsOptional()
+  @IsObject()
+  config?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ type: PricingDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => PricingDto)
+  pricing?: PricingDto;
+}
+
+export class MetricDto {
+  @ApiProperty({ example: 'success_rate' })
+  @IsString()
+  @Matches(METRIC_PATTERN, { message: METRIC_MESSAGE })
+  name!: string;
+
+  @ApiProperty({ enum: ['increase', 'decrease', 'non_inferior'] })
+  @IsIn(['increase', 'decrease', 'non_inferior'])
+  goal!: MetricGoal;
+
+  @ApiPropertyOptional({ description: 'Relative non-inferiority margin, e.g. 0.02 for 2 %.' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.000001, { message: 'must be positive' })
+  @Max(10)
+  margin?: number;
+}
+
+export class GuardrailDto {
+  @ApiProperty({ example: 'latency_p95' })
+  @IsString()
+  @Matches(METRIC_PATTERN, { message: METRIC_MESSAGE })
+  name!: string;
+
+  @ApiPropertyOptional({ description: 'Largest tolerated relative increase (0.1 = +10 %).' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.000001, { message: 'must be positive' })
+  maxRelativeIncrease?: number;
+
+  @ApiPropertyOptional({ description: 'Largest tolerated relative decrease (0.05 = -5 %).' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.000001, { message: 'must be positive' })
+  @Max(1)
+  maxRelativeDecrease?: number;
+}
+
+export class CustomMetricDto {
+  @ApiProperty({ example: 'thumbs_up' })
+  @IsString()
+  @Matches(METRIC_PATTERN, { message: METRIC_MESSAGE })
+  name!: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  lowerIsBetter?: boolean;
+}
+
+export class ScoreRangeDto {
+  @ApiProperty()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  min!: number;
+
+  @ApiProperty()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  max!: number;
+}
+
+export class MetricsDto {
+  @ApiProperty({ type: MetricDto })
+  @ValidateNested()
+  @Type(() => MetricDto)
+  primary!: MetricDto;
+
+  @ApiPropertyOptional({ type: [MetricDto] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @ValidateNested({ each: true })
+  @Type(() => MetricDto)
+  secondary?: MetricDto[];
+
+  @ApiPropertyOptional({ type: [GuardrailDto] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @ValidateNested({ each: true })
+  @Type(() => GuardrailDto)
+  guardrails?: GuardrailDto[];
+
+  @ApiPropertyOptional({ type: [CustomMetricDto], description: 'Custom numeric metrics sent in outcome events.' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @ValidateNested({ each: true })
+  @Type(() => CustomMetricDto)
+  custom?: CustomMetricDto[];
+
+  @ApiPropertyOptional({ type: ScoreRangeDto, description: 'Range of quality scores; default 0..1.' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ScoreRangeDto)
+  scoreRange?: ScoreRangeDto;
+}
+
+export class StatsDto {
+  @ApiPropertyOptional({ default: 0.05 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.0001)
+  @Max(0.5)
+  alpha?: number;
+
+  @ApiPropertyOptional({ default: true, description: 'Always-valid sequential inference (safe to peek).' })
+  @IsOptional()
+  @IsBoolean()
+  sequential?: boolean;
+
+  @ApiPropertyOptional({ description: 'Planned number of units across all variants.' })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(1_000_000_000)
+  plannedUnits?: number;
+}
+
+export class LayerDto {
+  @ApiProperty({ example: 'chat-model' })
+  @IsString()
+  @Matches(KEY_PATTERN, { message: KEY_MESSAGE })
+  key!: string;
+
+  @ApiProperty({ example: 0 })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  start!: number;
+
+  @ApiProperty({ example: 0.5 })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  end!: number;
+}
+
+export class CreateExperimentDto {
+  @ApiProperty({ example: 'chat-8b-vs-70b' })
+  @IsString()
+  @Matches(KEY_PATTERN, { message: KEY_MESSAGE })
+  key!: string;
+
+  @ApiProperty({ example: 'Can the 8B model replace the 70B one?' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name!: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(5000)
+  hypothesis?: string;
+
+  @ApiProperty({ enum: UNIT_TYPES })
+  @IsIn(UNIT_TYPES)
+  unitType!: UnitType;
+
+  @ApiPropertyOptional({ default: 1, description: 'Share of units that enter, in (0, 1].' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.0001)
+  @Max(1)
+  trafficAllocation?: number;
+
+  @ApiProperty({ type: [VariantDto] })
+  @IsArray()
+  @ArrayMinSize(2, { message: 'needs at least two variants' })
+  @ArrayMaxSize(20)
+  @ValidateNested({ each: true })
+  @Type(() => VariantDto)
+  variants!: VariantDto[];
+
+  @ApiProperty({ type: MetricsDto })
+  @ValidateNested()
+  @Type(() => MetricsDto)
+  metrics!: MetricsDto;
+
+  @ApiPropertyOptional({ type: StatsDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => StatsDto)
+  stats?: StatsDto;
+
+  @ApiPropertyOptional({ type: LayerDto, description: 'A slot in a mutually exclusive layer.' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => LayerDto)
+  layer?: LayerDto;
+
+  @ApiPropertyOptional({ description: 'QA overrides: unit id -> variant key.', type: Object })
+  @IsOptional()
+  @IsObject()
+  forced?: Record<string, string>;
+}
+
+export class UpdateExperimentDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(5000)
+  hypothesis?: string;
+
+  @ApiPropertyOptional({ enum: UNIT_TYPES })
+  @IsOptional()
+  @IsIn(UNIT_TYPES)
+  unitType?: UnitType;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.0001)
+  @Max(1)
+  trafficAllocation?: number;
+
+  @ApiPropertyOptional({ type: [VariantDto] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(2, { message: 'needs at least two variants' })
+  @ArrayMaxSize(20)
+  @ValidateNested({ each: true })
+  @Type(() => VariantDto)
+  variants?: VariantDto[];
+
+  @ApiPropertyOptional({ type: MetricsDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => MetricsDto)
+  metrics?: MetricsDto;
+
+  @ApiPropertyOptional({ type: StatsDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => StatsDto)
+  stats?: StatsDto;
+
+  @ApiPropertyOptional({ type: LayerDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => LayerDto)
+  layer?: LayerDto;
+
+  @ApiPropertyOptional({ type: Object })
+  @IsOptional()
+  @IsObject()
+  forced?: Record<string, string>;
+}
+
+export class ConcludeExperimentDto {
+  @ApiProperty({ description: 'The variant key that wins and is served to everyone.' })
+  @IsString()
+  @Matches(KEY_PATTERN, { message: KEY_MESSAGE })
+  winner!: string;
+}
+
+export class ListExperimentsQueryDto {
+  @ApiPropertyOptional({ enum: EXPERIMENT_STATUSES })
+  @IsOptional()
+  @IsIn(EXPERIMENT_STATUSES)
+  status?: ExperimentStatus;
+
+  @ApiPropertyOptional({ default: 50, maximum: 200 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  limit?: number;
+
+  @ApiPropertyOptional({ default: 0 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  offset?: number;
+}
+
+export class PageQueryDto {
+  @ApiPropertyOptional({ default: 100, maximum: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional({ default: 0 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  offset?: number;
+}

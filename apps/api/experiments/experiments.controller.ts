@@ -1,0 +1,138 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { toActor } from '../../../libs/auth/api-keys.service';
+import type { Principal } from '../../../libs/auth/principal';
+import { AuditService } from '../../../libs/audit/audit.service';
+import { ExperimentsService, type Transition } from '../../../libs/experiments/experiments.service';
+import { CurrentPrincipal } from '../security/principal.decorator';
+import { Scopes } from '../security/scopes.decorator';
+import {
+  ConcludeExperimentDto,
+  CreateExperimentDto,
+  ListExperimentsQueryDto,
+  PageQueryDto,
+  UpdateExperimentDto,
+} from './experiment.dto';
+import {
+  AuditEntryResponse,
+  AuditListResponse,
+  ExperimentListResponse,
+  ExperimentResponse,
+  PhaseResponse,
+} from './experiment-response.dto';
+
+@ApiTags('experiments')
+@ApiBearerAuth()
+@Scopes('admin')
+@Controller('v1/experiments')
+export class ExperimentsController {
+  constructor(
+    private readonly experiments: ExperimentsService,
+    private readonly audit: AuditService,
+  ) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Define an experiment (created as a draft)' })
+  @ApiResponse({ status: 201, type: ExperimentResponse })
+  async create(@CurrentPrincipal() principal: Principal, @Body() body: CreateExperimentDto): Promise<ExperimentResponse> {
+    return ExperimentResponse.from(await this.experiments.create(principal.projectId, toActor(principal), body));
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List experiments, newest first' })
+  @ApiResponse({ status: 200, type: ExperimentListResponse })
+  async list(@CurrentPrincipal() principal: Principal, @Query() query: ListExperimentsQueryDto): Promise<ExperimentListResponse> {
+    const limit = query.limit ?? 50;
+    const offset = query.offset ?? 0;
+    const { items, total } = await this.experiments.list(principal.projectId, { status: query.status, limit, offset });
+    return { items: items.map(ExperimentResponse.from), total, limit, offset };
+  }
+
+  @Get(':key')
+  @ApiParam({ name: 'key' })
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  async get(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<ExperimentResponse> {
+    return ExperimentResponse.from(await this.experiments.get(principal.projectId, key));
+  }
+
+  @Patch(':key')
+  @ApiOperation({ summary: 'Change an experiment; weight or allocation changes while running start a new phase' })
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  async update(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key') key: string,
+    @Body() body: UpdateExperimentDto,
+  ): Promise<ExperimentResponse> {
+    return ExperimentResponse.from(await this.experiments.update(principal.projectId, toActor(principal), key, body));
+  }
+
+  @Post(':key/start')
+  @HttpCode(200)
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  start(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<ExperimentResponse> {
+    return this.transition(principal, key, 'start');
+  }
+
+  @Post(':key/pause')
+  @HttpCode(200)
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  pause(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<ExperimentResponse> {
+    return this.transition(principal, key, 'pause');
+  }
+
+  @Post(':key/resume')
+  @HttpCode(200)
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  resume(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<ExperimentResponse> {
+    return this.transition(principal, key, 'resume');
+  }
+
+  @Post(':key/stop')
+  @HttpCode(200)
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  stop(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<ExperimentResponse> {
+    return this.transition(principal, key, 'stop');
+  }
+
+  @Post(':key/conclude')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Conclude with a winner: everyone is served the winner from now on' })
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  async conclude(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key') key: string,
+    @Body() body: ConcludeExperimentDto,
+  ): Promise<ExperimentResponse> {
+    return ExperimentResponse.from(await this.experiments.conclude(principal.projectId, toActor(principal), key, body.winner));
+  }
+
+  @Get(':key/phases')
+  @ApiResponse({ status: 200, type: [PhaseResponse] })
+  async phases(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<PhaseResponse[]> {
+    const experiment = await this.experiments.get(principal.projectId, key);
+    return (await this.experiments.listPhases(experiment.id)).map(PhaseResponse.from);
+  }
+
+  @Get(':key/audit')
+  @ApiOperation({ summary: 'Every change to this experiment: who, what, before and after, when' })
+  @ApiResponse({ status: 200, type: AuditListResponse })
+  async auditLog(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key') key: string,
+    @Query() query: PageQueryDto,
+  ): Promise<AuditListResponse> {
+    const experiment = await this.experiments.get(principal.projectId, key);
+    const { items, total } = await this.audit.list(
+      principal.projectId,
+      'experiment',
+      experiment.id,
+      query.limit ?? 100,
+      query.offset ?? 0,
+    );
+    return { items: items.map(AuditEntryResponse.from), total };
+  }
+
+  private async transition(principal: Principal, key: string, transition: Transition): Promise<ExperimentResponse> {
+    return ExperimentResponse.from(await this.experiments.transition(principal.projectId, toActor(principal), key, transition));
+  }
+}

@@ -1,0 +1,103 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type FieldError } from '../../../libs/errors/domain-error';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  requestId: string;
+  errors?: FieldError[];
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Fastify's own errors (bad JSON, body too large...) carry a statusCode and a code. */
+interface FastifyError {
+  statusCode?: number;
+  code?: string;
+  message: string;
+}
+
+/**
+ * Every error leaves as application/problem+json (RFC 9457) with the request id.
+ * Client errors are answered as they are; anything else is a 500, logged with its id.
+ */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const problem = this.toProblem(exception, request);
+    if (problem.status >= 500) {
+      this.logger.error({ err: exception, requestId: request.id, url: request.url }, 'request failed');
+    }
+    if (exception instanceof DomainError && exception.headers) reply.headers(exception.headers);
+    void reply.status(problem.status).type('application/problem+json').send(problem);
+  }
+
+  private toProblem(exception: unknown, request: FastifyRequest): Problem {
+    const base = { instance: request.url, requestId: String(request.id) };
+    if (exception instanceof DomainError) {
+      return {
+        type: `https://verdict.dev/problems/${exception.code}`,
+        title: TITLES[exception.status] ?? 'Error',
+        status: exception.status,
+        detail: exception.message,
+        ...base,
+        ...(exception.errors ? { errors: exception.errors } : {}),
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const body = exception.getResponse();
+      const detail = typeof body === 'string' ? body : String((body as { message?: unknown }).message ?? exception.message);
+      // Nest wraps Fastify's body errors (bad JSON) as HttpExceptions: they concern the body.
+      const errors = status === 400 ? { errors: [{ field: 'body', message: detail }] } : {};
+      return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, detail, ...base, ...errors };
+    }
+    const fastify = exception as FastifyError;
+    if (typeof fastify?.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
+      const status = fastify.statusCode;
+      const detail =
+        fastify.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? 'The request body is larger than the limit.'
+          : fastify.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+            ? 'Send JSON with Content-Type: application/json.'
+            : fastify.message;
+      return {
+        type: 'about:blank',
+        title: TITLES[status] ?? 'Error',
+        status,
+        detail,
+        ...base,
+        ...(status === 400 ? { errors: [{ field: 'body', message: detail }] } : {}),
+      };
+    }
+    return {
+      type: 'about:blank',
+      title: TITLES[500],
+      status: 500,
+      detail: 'An unexpected error occurred; quote the request id when reporting it.',
+      ...base,
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  const base = { VERDICT_ADMIN_KEY: 'a-long-enough-admin-key' };
+
+  it('gives defaults that work against the local Postgres and Redis', () => {
+    const config = loadConfig(base);
+    expect(config.http.port).toBe(3000);
+    expect(config.database.url).toBe('postgres://postgres@127.0.0.1:5432/verdict');
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379/0');
+  });
+
+  it('names a missing admin key', () => {
+    expect(() => loadConfig({})).toThrow(/VERDICT_ADMIN_KEY: is required/);
+  });
+
+  it('names every bad setting at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ ...base, PORT: 'eighty', DATABASE_URL: 'mysql://x', REDIS_URL: 'nope' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/PORT:/);
+    expect(message).toMatch(/DATABASE_URL: must be a postgres:\/\/ URL/);
+    expect(message).toMatch(/REDIS_URL: must be a redis:\/\/ URL/);
+  });
+
+  it('coerces numeric settings', () => {
+    expect(loadConfig({ ...base, PORT: '8080' }).http.port).toBe(8080);
+  });
+});

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Verdict reads, validated once at start-up. Nothing else in the
+ * code base reads process.env: it asks for a `VerdictConfig` instead.
+ */
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' })
+    .default('postgres://postgres@127.0.0.1:5432/verdict'),
+  REDIS_URL: z
+    .url({ protocol: /^rediss?$/, error: 'must be a redis:// URL' })
+    .default('redis://127.0.0.1:6379/0'),
+  VERDICT_REDIS_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9:_-]+$/, 'letters, digits, ":", "_" and "-" only')
+    .default('verdict'),
+  VERDICT_ADMIN_KEY: z
+    .string({ error: 'is required: the bootstrap admin API key (at least 16 characters)' })
+    .min(16, 'must be at least 16 characters'),
+  SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// URL' }).default('smtp://127.0.0.1:1025'),
+  REPORT_FROM: z.string().min(3).default('Verdict <verdict@localhost>'),
+  VERDICT_PUBLIC_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  RATE_LIMIT_PER_SECOND: z.coerce.number().int().positive().default(2000),
+  INGEST_MAX_QUEUE_DEPTH: z.coerce.number().int().positive().default(200_000),
+  QUEUE_BACKEND: z.enum(['redis', 'postgres']).default('redis'),
+  WORKER_CONCURRENCY: z.coerce.number().int().positive().max(64).default(2),
+});
+
+export interface VerdictConfig {
+  http: { port: number; host: string; bodyLimitBytes: number; publicUrl: string };
+  database: { url: string };
+  redis: { url: string; prefix: string };
+  auth: { bootstrapAdminKey: string; rateLimitPerSecond: number };
+  smtp: { url: string; from: string };
+  ingest: { maxQueueDepth: number; queueBackend: 'redis' | 'postgres'; workerConcurrency: number };
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment; throws a ConfigError that names every bad or missing setting. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): VerdictConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid settings:\n${lines.join('\n')}`);
+  }
+  const s = parsed.data;
+  return {
+    http: {
+      port: s.PORT,
+      host: s.HOST,
+      bodyLimitBytes: s.BODY_LIMIT_BYTES,
+      publicUrl: s.VERDICT_PUBLIC_URL ?? `http://localhost:${s.PORT}`,
+    },
+    database: { url: s.DATABASE_URL },
+    redis: { url: s.REDIS_URL, prefix: s.VERDICT_REDIS_PREFIX },
+    auth: { bootstrapAdminKey: s.VERDICT_ADMIN_KEY, rateLimitPerSecond: s.RATE_LIMIT_PER_SECOND },
+    smtp: { url: s.SMTP_URL, from: s.REPORT_FROM },
+    ingest: {
+      maxQueueDepth: s.INGEST_MAX_QUEUE_DEPTH,
+      queueBackend: s.QUEUE_BACKEND,
+      workerConcurrency: s.WORKER_CONCURRENCY,
+    },
+    logLevel: s.LOG_LEVEL,
+  };
+}
+
+/** Injection token for the validated config. */
+export const VERDICT_CONFIG = Symbol('VERDICT_CONFIG');
+
+/** Only the database URL, for tools (migrations) that need no other setting. */
+export function loadDatabaseUrl(env: Record<string, string | undefined> = process.env): string {
+  const parsed = schema.shape.DATABASE_URL.safeParse(env.DATABASE_URL);
+  if (!parsed.success) throw new ConfigError(`Invalid settings:\n  DATABASE_URL: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}

@@ -1,0 +1,131 @@
+import type { FieldError } from '../errors/domain-error';
+import {
+  BUILT_IN_METRICS,
+  QUANTILE_METRIC,
+  type CustomMetricSpec,
+  type GuardrailSpec,
+  type MetricSpec,
+  type MetricsSpec,
+  type Pricing,
+  type StatsSettings,
+  type Variant,
+} from './experiment.types';
+
+/** Variants as a client sends them: weights are any positive numbers, normalised here. */
+export interface VariantInput {
+  key: string;
+  name?: string;
+  weight: number;
+  isControl?: boolean;
+  config?: Record<string, unknown> | null;
+  pricing?: Pricing | null;
+}
+
+export interface MetricsInput {
+  primary: MetricSpec;
+  secondary?: MetricSpec[];
+  guardrails?: GuardrailSpec[];
+  custom?: CustomMetricSpec[];
+  scoreRange?: { min: number; max: number };
+}
+
+export const DEFAULT_STATS: StatsSettings = { alpha: 0.05, sequential: true, plannedUnits: null };
+export const DEFAULT_SCORE_RANGE = { min: 0, max: 1 };
+
+/**
+ * Cross-field rules that a DTO cannot express: exactly one control, unique keys,
+ * metric names known or declared, margins where goals need them. Returns the
+ * normalised variants (weights summing to 1) and the problems found.
+ */
+export function checkVariants(inputs: VariantInput[], existing?: Variant[]): { variants: Variant[]; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  if (inputs.length < 2) errors.push({ field: 'variants', message: 'needs at least two variants' });
+  const seen = new Set<string>();
+  inputs.forEach((v, i) => {
+    if (seen.has(v.key)) errors.push({ field: `variants.${i}.key`, message: `duplicates variant key "${v.key}"` });
+    seen.add(v.key);
+    if (!(v.weight > 0)) errors.push({ field: `variants.${i}.weight`, message: 'must be greater than 0' });
+  });
+  const controls = inputs.filter((v) => v.isControl === true).length;
+  if (controls !== 1) {
+    errors.push({ field: 'variants', message: `needs exactly one variant with isControl true (found ${controls})` });
+  }
+  const total = inputs.reduce((sum, v) => sum + (v.weight > 0 ? v.weight : 0), 0);
+  const variants = inputs.map((v): Variant => {
+    const before = existing?.find((e) => e.key === v.key);
+    return {
+      key: v.key,
+      name: v.name ?? before?.name ?? v.key,
+      weight: total > 0 ? v.weight / total : 0,
+      isControl: v.isControl === true,
+      rolledBack: before?.rolledBack ?? false,
+      config: v.config === undefined ? (before?.config ?? null) : v.config,
+      pricing: v.pricing === undefined ? (before?.pricing ?? null) : v.pricing,
+    };
+  });
+  return { variants, errors };
+}
+
+export function checkMetrics(input: MetricsInput): { metrics: MetricsSpec; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const custom = input.custom ?? [];
+  const customNames = new Set<string>();
+  custom.forEach((c, i) => {
+    if (isBuiltIn(c.name)) errors.push({ field: `metrics.custom.${i}.name`, message: `"${c.name}" is a built-in metric` });
+    if (customNames.has(c.name)) errors.push({ field: `metrics.custom.${i}.name`, message: `duplicates "${c.name}"` });
+    customNames.add(c.name);
+  });
+  const known = (name: string) => isBuiltIn(name) || customNames.has(name);
+  const checkGoal = (m: MetricSpec, field: string) => {
+    if (!known(m.name)) {
+      errors.push({ field: `${field}.name`, message: `"${m.name}" is neither a built-in metric nor declared in metrics.custom` });
+    }
+    if (m.goal === 'non_inferior' && m.margin === undefined) {
+      errors.push({ field: `${field}.margin`, message: 'is required when goal is non_inferior' });
+    }
+  };
+  checkGoal(input.primary, 'metrics.primary');
+  (input.secondary ?? []).forEach((m, i) => checkGoal(m, `metrics.secondary.${i}`));
+  (input.guardrails ?? []).forEach((g, i) => {
+    const field = `metrics.guardrails.${i}`;
+    if (!known(g.name)) errors.push({ field: `${field}.name`, message: `"${g.name}" is neither a built-in metric nor declared in metrics.custom` });
+    const margins = [g.maxRelativeIncrease, g.maxRelativeDecrease].filter((m) => m !== undefined);
+    if (margins.length !== 1) {
+      errors.push({ field, message: 'needs exactly one of maxRelativeIncrease or maxRelativeDecrease' });
+    }
+  });
+  const scoreRange = input.scoreRange ?? DEFAULT_SCORE_RANGE;
+  if (!(scoreRange.min < scoreRange.max)) errors.push({ field: 'metrics.scoreRange', message: 'min must be below max' });
+  return {
+    metrics: {
+      primary: input.primary,
+      secondary: input.secondary ?? [],
+      guardrails: input.guardrails ?? [],
+      custom,
+      scoreRange,
+    },
+    errors,
+  };
+}
+
+export function isBuiltIn(name: string): boolean {
+  return (BUILT_IN_METRICS as readonly string[]).includes(name) || QUANTILE_METRIC.test(name);
+}
+
+export function checkForced(forced: Record<string, string>, variants: Variant[]): FieldError[] {
+  const keys = new Set(variants.map((v) => v.key));
+  return Object.entries(forced)
+    .filter(([, variant]) => !keys.has(variant))
+    .map(([unit]) => ({ field: `forced.${unit}`, message: 'names a variant this experiment does not have' }));
+}
+
+/** Effective weights: a rolled-back variant's share is served the control. */
+export function effectiveWeights(variants: Variant[]): Record<string, number> {
+  const weights: Record<string, number> = {};
+  const control = variants.find((v) => v.isControl);
+  for (const v of variants) weights[v.key] = v.rolledBack ? 0 : v.weight;
+  if (control) {
+    weights[control.key] += variants.filter((v) => v.rolledBack).reduce((sum, v) => sum + v.weight, 0);
+  }
+  return weights;
+}

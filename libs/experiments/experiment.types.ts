@@ -1,0 +1,82 @@
+import type { UnitType } from '../assignment/core/snapshot';
+
+export type ExperimentStatus = 'draft' | 'running' | 'paused' | 'stopped' | 'concluded';
+export const EXPERIMENT_STATUSES: readonly ExperimentStatus[] = ['draft', 'running', 'paused', 'stopped', 'concluded'];
+export const UNIT_TYPES: readonly UnitType[] = ['user', 'session', 'request'];
+
+export interface Pricing {
+  /** USD per million input tokens. */
+  inputPer1M: number;
+  /** USD per million output tokens. */
+  outputPer1M: number;
+}
+
+export interface Variant {
+  key: string;
+  name: string;
+  /** Normalised: the weights of an experiment sum to 1. */
+  weight: number;
+  isControl: boolean;
+  rolledBack: boolean;
+  config: Record<string, unknown> | null;
+  pricing: Pricing | null;
+}
+
+export type MetricGoal = 'increase' | 'decrease' | 'non_inferior';
+
+export interface MetricSpec {
+  name: string;
+  goal: MetricGoal;
+  /** Relative margin (0.02 = 2 %): required for non_inferior goals. */
+  margin?: number;
+}
+
+export interface GuardrailSpec {
+  name: string;
+  /** The treatment may be at most this much (relative) higher than control: for latency, cost, errors. */
+  maxRelativeIncrease?: number;
+  /** The treatment may be at most this much (relative) lower than control: for quality. */
+  maxRelativeDecrease?: number;
+}
+
+export interface CustomMetricSpec {
+  name: string;
+  /** When true, a decrease is an improvement. */
+  lowerIsBetter?: boolean;
+}
+
+export interface MetricsSpec {
+  primary: MetricSpec;
+  secondary: MetricSpec[];
+  guardrails: GuardrailSpec[];
+  custom: CustomMetricSpec[];
+  /** The range a quality score must lie in; events outside it are rejected. */
+  scoreRange: { min: number; max: number };
+}
+
+export interface StatsSettings {
+  alpha: number;
+  /** Always-valid sequential inference, so that results may be looked at any time. */
+  sequential: boolean;
+  plannedUnits: number | null;
+}
+
+export interface LayerSpec {
+  key: string;
+  start: number;
+  end: number;
+}
+
+/** Built-in metric names from the design; quantile metrics are latency_pNN and ttft_pNN. */
+export const BUILT_IN_METRICS = [
+  'success_rate',
+  'score',
+  'latency_ms',
+  'ttft_ms',
+  'cost_usd',
+  'cost_per_success',
+  'error_rate',
+  'input_tokens',
+  'output_tokens',
+] as const;
+export const QUANTILE_METRIC = /^(latency|ttft)_p(50|75|90|95|99)$/;

@@ -1,0 +1,349 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, type EntityManager, In, IsNull, Not, Repository } from 'typeorm';
+import { AuditService, type Actor } from '../audit/audit.service';
+import { ValidationFailedError, type FieldError } from '../errors/domain-error';
+import { ChangeBus } from '../redis/change-bus';
+import type { UnitType } from '../assignment/core/snapshot';
+import {
+  checkForced,
+  checkMetrics,
+  checkVariants,
+  DEFAULT_STATS,
+  effectiveWeights,
+  type MetricsInput,
+  type VariantInput,
+} from './experiment-definition';
+import { ExperimentPhaseEntity } from './experiment-phase.entity';
+import { ExperimentEntity } from './experiment.entity';
+import type { ExperimentStatus, LayerSpec, StatsSettings } from './experiment.types';
+import {
+  ExperimentExistsError,
+  ExperimentLockedError,
+  ExperimentNotFoundError,
+  InvalidTransitionError,
+  LayerOverlapError,
+} from './experiments.errors';
+
+export const EXPERIMENTS_CHANGED = 'experiments:changed';
+
+export interface CreateExperimentInput {
+  key: string;
+  name: string;
+  hypothesis?: string | null;
+  unitType: UnitType;
+  trafficAllocation?: number;
+  variants: VariantInput[];
+  metrics: MetricsInput;
+  stats?: Partial<StatsSettings>;
+  layer?: LayerSpec | null;
+  forced?: Record<string, string>;
+}
+
+export interface UpdateExperimentInput {
+  name?: string;
+  hypothesis?: string | null;
+  unitType?: UnitType;
+  trafficAllocation?: number;
+  variants?: VariantInput[];
+  metrics?: MetricsInput;
+  stats?: Partial<StatsSettings>;
+  layer?: LayerSpec | null;
+  forced?: Record<string, string>;
+}
+
+export type Transition = 'start' | 'pause' | 'resume' | 'stop';
+
+/** Which states each transition leaves from, and where it goes. */
+const TRANSITIONS: Record<Transition, { from: ExperimentStatus[]; to: ExperimentStatus }> = {
+  start: { from: ['draft'], to: 'running' },
+  pause: { from: ['running'], to: 'paused' },
+  resume: { from: ['paused'], to: 'running' },
+  stop: { from: ['running', 'paused'], to: 'stopped' },
+};
+const CONCLUDABLE: ExperimentStatus[] = ['running', 'paused', 'stopped'];
+/** Fields fixed once the experiment has started: they define the analysis. */
+const FIXED_AFTER_START = ['unitType', 'metrics', 'stats', 'layer'] as const;
+
+export interface ListQuery {
+  status?: ExperimentStatus;
+  limit: number;
+  offset: number;
+}
+
+@Injectable()
+export class ExperimentsService {
+  constructor(
+    @InjectRepository(ExperimentEntity) private readonly experiments: Repository<ExperimentEntity>,
+    @InjectRepository(ExperimentPhaseEntity) private readonly phases: Repository<ExperimentPhaseEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    private readonly bus: ChangeBus,
+  ) {}
+
+  async create(projectId: string, actor: Actor, input: CreateExperimentInput): Promise<ExperimentEntity> {
+    const { variants, errors: variantErrors } = checkVariants(input.variants);
+    const { metrics, errors: metricErrors } = checkMetrics(input.metrics);
+    const forced = input.forced ?? {};
+    const errors = [...variantErrors, ...metricErrors, ...checkForced(forced, variants)];
+    if (errors.length) throw new ValidationFailedError(errors);
+    const saved = await this.dataSource.transaction(async (manager) => {
+      const exists = await manager.exists(ExperimentEntity, { where: { projectId, key: input.key } });
+      if (exists) throw new ExperimentExistsError(input.key);
+      if (input.layer) await this.assertLayerFree(manager, projectId, input.layer, null);
+      const experiment = manager.create(ExperimentEntity, {
+        projectId,
+        key: input.key,
+        name: input.name,
+        hypothesis: input.hypothesis ?? null,
+        unitType: input.unitType,
+        status: 'draft',
+        salt: `${input.key}:${randomBytes(8).toString('hex')}`,
+        trafficAllocation: input.trafficAllocation ?? 1,
+        variants,
+        metrics,
+        stats: { ...DEFAULT_STATS, ...input.stats },
+        layer: input.layer ?? null,
+        forced,
+        winner: null,
+        phase: 0,
+        revision: 1,
+        startedAt: null,
+        endedAt: null,
+      });
+      const row = await manager.save(ExperimentEntity, experiment).catch((error: { code?: string }) => {
+        if (error.code === '23505') throw new ExperimentExistsError(input.key);
+        throw error;
+      });
+      await this.audit.record(
+        { projectId, actor, action: 'experiment.created', targetType: 'experiment', targetId: row.id, after: describe(row) },
+        manager,
+      );
+      return row;
+    });
+    await this.notify(projectId);
+    return saved;
+  }
+
+  async list(projectId: string, query: ListQuery): Promise<{ items: ExperimentEntity[]; total: number }> {
+    const [items, total] = await this.experiments.findAndCount({
+      where: { projectId, ...(query.status ? { status: query.status } : {}) },
+      order: { createdAt: 'DESC', id: 'ASC' },
+      take: query.limit,
+      skip: query.offset,
+    });
+    return { items, total };
+  }
+
+  async get(projectId: string, key: string): Promise<ExperimentEntity> {
+    const experiment = await this.experiments.findOne({ where: { projectId, key } });
+    if (!experiment) throw new ExperimentNotFoundError(key);
+    return experiment;
+  }
+
+  async listPhases(experimentId: string): Promise<ExperimentPhaseEntity[]> {
+    return this.phases.find({ where: { experimentId }, order: { phase: 'ASC' } });
+  }
+
+  /** Experiments that SDKs and /v1/assign serve: everything but drafts. */
+  async listServed(projectId?: string): Promise<ExperimentEntity[]> {
+    return this.experiments.find({
+      where: { status: Not('draft'), ...(projectId ? { projectId } : {}) },
+      order: { key: 'ASC' },
+    });
+  }
+
+  async update(projectId: string, actor: Actor, key: string, patch: UpdateExperimentInput): Promise<ExperimentEntity> {
+    const updated = await this.change(projectId, key, actor, 'experiment.updated', async (experiment, manager) => {
+      const started = experiment.status !== 'draft';
+      const ended = experiment.status === 'stopped' || experiment.status === 'concluded';
+      const errors: FieldError[] = [];
+      if (started) {
+        const locked = FIXED_AFTER_START.filter((field) => patch[field] !== undefined);
+        if (locked.length) {
+          throw new ExperimentLockedError(
+            `${locked.join(', ')} cannot change once the experiment has started: they define its analysis.`,
+            locked.map((field) => ({ field, message: 'is fixed once the experiment has started' })),
+          );
+        }
+      }
+      if (ended && (patch.variants || patch.trafficAllocation !== undefined || patch.forced)) {
+        throw new ExperimentLockedError(`A ${experiment.status} experiment serves no more traffic to reallocate.`);
+      }
+      let reallocated = false;
+      if (patch.variants) {
+        if (started) {
+          const before = experiment.variants.map((v) => v.key).sort().join(',');
+          const after = patch.variants.map((v) => v.key).sort().join(',');
+          if (before !== after) {
+            throw new ExperimentLockedError('Variant keys cannot change once the experiment has started.', [
+              { field: 'variants', message: `must keep exactly the keys ${before}` },
+            ]);
+          }
+          const control = experiment.variants.find((v) => v.isControl)?.key;
+          const newControl = patch.variants.find((v) => v.isControl)?.key;
+          if (newControl !== undefined && newControl !== control) {
+            throw new ExperimentLockedError('The control cannot change once the experiment has started.');
+          }
+          // Keep the control flag as it was when a running patch omits it.
+          patch.variants = patch.variants.map((v) => ({ ...v, isControl: v.key === control }));
+        }
+        const { variants, errors: variantErrors } = checkVariants(patch.variants, experiment.variants);
+        errors.push(...variantErrors);
+        reallocated ||= JSON.stringify(effectiveWeights(variants)) !== JSON.stringify(effectiveWeights(experiment.variants));
+        experiment.variants = variants;
+      }
+      if (patch.metrics) {
+        const { metrics, errors: metricErrors } = checkMetrics(patch.metrics);
+        errors.push(...metricErrors);
+        experiment.metrics = metrics;
+      }
+      if (patch.forced) experiment.forced = patch.forced;
+      errors.push(...checkForced(experiment.forced, experiment.variants));
+      if (errors.length) throw new ValidationFailedError(errors);
+      if (patch.trafficAllocation !== undefined && patch.trafficAllocation !== experiment.trafficAllocation) {
+        reallocated = true;
+        experiment.trafficAllocation = patch.trafficAllocation;
+      }
+      if (patch.layer !== undefined) {
+        if (patch.layer) await this.assertLayerFree(manager, projectId, patch.layer, experiment.id);
+        experiment.layer = patch.layer;
+      }
+      if (patch.name !== undefined) experiment.name = patch.name;
+      if (patch.hypothesis !== undefined) experiment.hypothesis = patch.hypothesis;
+      if (patch.unitType !== undefined) experiment.unitType = patch.unitType;
+      if (patch.stats) experiment.stats = { ...experiment.stats, ...patch.stats };
+      if (started && reallocated) await this.startPhase(manager, experiment, 'reallocation');
+    });
+    return updated;
+  }
+
+  async transition(projectId: string, actor: Actor, key: string, transition: Transition): Promise<ExperimentEntity> {
+    const rule = TRANSITIONS[transition];
+    return this.change(projectId, key, actor, `experiment.${transition}`, async (experiment, manager) => {
+      if (!rule.from.includes(experiment.status)) {
+        throw new InvalidTransitionError(
+          `Cannot ${transition} an experiment that is ${experiment.status}; ${transition} applies to ${rule.from.join(' or ')} experiments.`,
+        );
+      }
+      experiment.status = rule.to;
+      if (transition === 'start') {
+        experiment.startedAt = new Date();
+        await this.startPhase(manager, experiment, 'start');
+      }
+      if (transition === 'stop') await this.endExperiment(manager, experiment);
+    });
+  }
+
+  async conclude(projectId: string, actor: Actor, key: string, winner: string): Promise<ExperimentEntity> {
+    return this.change(projectId, key, actor, 'experiment.concluded', async (experiment, manager) => {
+      if (!CONCLUDABLE.includes(experiment.status)) {
+        throw new InvalidTransitionError(
+          `Cannot conclude an experiment that is ${experiment.status}; conclude applies to ${CONCLUDABLE.join(', ')} experiments.`,
+        );
+      }
+      if (!experiment.variants.some((v) => v.key === winner)) {
+        throw new ValidationFailedError([{ field: 'winner', message: `"${winner}" is not a variant of this experiment` }]);
+      }
+      experiment.status = 'concluded';
+      experiment.winner = winner;
+      await this.endExperiment(manager, experiment);
+    });
+  }
+
+  /** Loads the experiment under a row lock, applies `apply`, saves, audits before/after and notifies replicas. */
+  private async change(
+    projectId: string,
+    key: string,
+    actor: Actor,
+    action: string,
+    apply: (experiment: ExperimentEntity, manager: EntityManager) => Promise<void>,
+  ): Promise<ExperimentEntity> {
+    const saved = await this.dataSource.transaction(async (manager) => {
+      const experiment = await manager.findOne(ExperimentEntity, {
+        where: { projectId, key },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!experiment) throw new ExperimentNotFoundError(key);
+      const before = describe(experiment);
+      await apply(experiment, manager);
+      experiment.revision += 1;
+      const row = await manager.save(ExperimentEntity, experiment);
+      await this.audit.record(
+        { projectId, actor, action, targetType: 'experiment', targetId: row.id, before, after: describe(row) },
+        manager,
+      );
+      return row;
+    });
+    await this.notify(projectId);
+    return saved;
+  }
+
+  private async startPhase(manager: EntityManager, experiment: ExperimentEntity, reason: string): Promise<void> {
+    const now = new Date();
+    if (experiment.phase > 0) {
+      await manager.update(ExperimentPhaseEntity, { experimentId: experiment.id, phase: experiment.phase }, { endedAt: now });
+    }
+    experiment.phase += 1;
+    await manager.insert(ExperimentPhaseEntity, {
+      experimentId: experiment.id,
+      phase: experiment.phase,
+      startedAt: now,
+      endedAt: null,
+      trafficAllocation: experiment.trafficAllocation,
+      weights: effectiveWeights(experiment.variants),
+      reason,
+    });
+  }
+
+  private async endExperiment(manager: EntityManager, experiment: ExperimentEntity): Promise<void> {
+    const now = new Date();
+    experiment.endedAt ??= now;
+    if (experiment.phase > 0) {
+      await manager.update(
+        ExperimentPhaseEntity,
+        { experimentId: experiment.id, phase: experiment.phase, endedAt: IsNull() },
+        { endedAt: now },
+      );
+    }
+  }
+
+  private async assertLayerFree(manager: EntityManager, projectId: string, layer: LayerSpec, selfId: string | null) {
+    const others = await manager.find(ExperimentEntity, {
+      where: { projectId, status: In(['draft', 'running', 'paused']) },
+    });
+    for (const other of others) {
+      if (other.id === selfId || !other.layer || other.layer.key !== layer.key) continue;
+      if (layer.start < other.layer.end && other.layer.start < layer.end) {
+        throw new LayerOverlapError(
+          `Layer "${layer.key}" [${layer.start}, ${layer.end}) overlaps experiment "${other.key}" [${other.layer.start}, ${other.layer.end}).`,
+          [{ field: 'layer', message: `overlaps experiment "${other.key}" in the same layer` }],
+        );
+      }
+    }
+  }
+
+  private async notify(projectId: string): Promise<void> {
+    await this.bus.publish(EXPERIMENTS_CHANGED, projectId);
+  }
+}
+
+/** What the audit log keeps of an experiment. */
+function describe(e: ExperimentEntity) {
+  return {
+    key: e.key,
+    name: e.name,
+    hypothesis: e.hypothesis,
+    status: e.status,
+    unitType: e.unitType,
+    trafficAllocation: e.trafficAllocation,
+    variants: e.variants,
+    metrics: e.metrics,
+    stats: e.stats,
+    layer: e.layer,
+    forced: e.forced,
+    winner: e.winner,
+    phase: e.phase,
+  };
+}

@@ -1,0 +1,6 @@
+import { dropDatabase } from './databases';
+
+export default async function globalTeardown(): Promise<void> {
+  const template = process.env.VERDICT_TEST_TEMPLATE;
+  if (template) await dropDatabase(template);
+}

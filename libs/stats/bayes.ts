@@ -7,6 +7,10 @@ import { Effect } from './effect';
 import { integrate } from './integrate';
 import { StatsInputError } from './stats-input.error';
 
+/**
+ * Prior on the RELATIVE lift (GrowthBook convention). For an absolute effect that carries
+ * its baseline, the prior is rescaled to mean x |baseline| and variance x baseline^2.
+ */
 export interface GaussianPrior {
   mean: number;
   /** A VARIANCE (GrowthBook's GaussianPrior), not a standard deviation. */
@@ -44,14 +48,17 @@ export interface BayesResult {
  * (estimate/se^2 + m0/v0)/precision. E[max(L, 0)] = mu Phi(mu/sd) + sd phi(mu/sd),
  * E[max(-L, 0)] = sd phi(mu/sd) - mu Phi(-mu/sd).
  */
-export function bayesGaussian(effect: Pick<Effect, 'estimate' | 'se'>, options: BayesOptions = {}): BayesResult {
+export function bayesGaussian(effect: Pick<Effect, 'estimate' | 'se'> & Partial<Effect>, options: BayesOptions = {}): BayesResult {
   const alpha = options.alpha ?? 0.05;
   if (!(effect.se > 0)) throw new StatsInputError('standard error must be positive');
   let mean = effect.estimate;
   let variance = effect.se ** 2;
   if (options.prior) {
-    const precision = 1 / variance + 1 / options.prior.variance;
-    mean = (effect.estimate / variance + options.prior.mean / options.prior.variance) / precision;
+    const scale = effect.difference === 'absolute' && effect.baseline !== undefined ? Math.abs(effect.baseline) : 1;
+    const priorMean = options.prior.mean * scale;
+    const priorVariance = options.prior.variance * scale * scale;
+    const precision = 1 / variance + 1 / priorVariance;
+    mean = (effect.estimate / variance + priorMean / priorVariance) / precision;
     variance = 1 / precision;
   }
   const sd = Math.sqrt(variance);

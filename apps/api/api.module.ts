@@ -1,12 +1,15 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { AssignmentModule } from '../../libs/assignment/assignment.module';
 import { AuditModule } from '../../libs/audit/audit.module';
 import { AuthModule } from '../../libs/auth/auth.module';
 import type { VerdictConfig } from '../../libs/config/config';
 import { ConfigModule } from '../../libs/config/config.module';
 import { DatabaseModule } from '../../libs/database/database.module';
 import { ExperimentsModule } from '../../libs/experiments/experiments.module';
+import { QueueModule } from '../../libs/queue/queue.module';
 import { RedisModule } from '../../libs/redis/redis.module';
+import { AssignmentController } from './assignment/assignment.controller';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ExperimentsController } from './experiments/experiments.controller';
 import { HealthController } from './health/health.controller';
@@ -24,11 +27,13 @@ export class ApiModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(config.database.url),
         RedisModule,
+        QueueModule,
         AuditModule,
         AuthModule,
         ExperimentsModule,
+        AssignmentModule,
       ],
-      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -1,0 +1,105 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsDateString,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+/** Unit ids are strings of 1 to 256 characters; numbers are refused rather than coerced (see docs/adr/0002). */
+export class AssignDto {
+  @ApiProperty({ example: 'chat-8b-vs-70b' })
+  @IsString()
+  @Length(1, 64)
+  experiment!: string;
+
+  @ApiProperty({ example: 'user-42', description: 'A string of 1-256 characters (any Unicode).' })
+  @IsString()
+  @Length(1, 256)
+  unitId!: string;
+
+  @ApiPropertyOptional({ type: Object, description: 'Reserved for targeting; accepted and ignored today.' })
+  @IsOptional()
+  @IsObject()
+  attributes?: Record<string, unknown>;
+}
+
+export class AssignBatchDto {
+  @ApiProperty({ type: [AssignDto], maxItems: 1000 })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  @ValidateNested({ each: true })
+  @Type(() => AssignDto)
+  items!: AssignDto[];
+}
+
+export class AssignmentResponse {
+  @ApiProperty() experiment!: string;
+  @ApiProperty({ nullable: true, type: String }) variant!: string | null;
+  @ApiProperty({ type: Object, nullable: true }) config!: Record<string, unknown> | null;
+  @ApiProperty({ description: 'True when the unit counts in the analysis.' }) inExperiment!: boolean;
+  @ApiProperty() phase!: number;
+  @ApiProperty({ example: 'hashed' }) reason!: string;
+}
+
+export class AssignBatchResponse {
+  @ApiProperty({ type: [AssignmentResponse], description: 'In the order of the request; unknown experiments carry `error`.' })
+  assignments!: Array<AssignmentResponse | { experiment: string; error: string }>;
+}
+
+export class ExposureDto {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 64)
+  experiment!: string;
+
+  @ApiProperty()
+  @IsString()
+  @Length(1, 256)
+  unitId!: string;
+
+  @ApiProperty()
+  @IsString()
+  @Length(1, 64)
+  variant!: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  phase?: number;
+
+  @ApiPropertyOptional({ description: 'ISO-8601; defaults to the time received.' })
+  @IsOptional()
+  @IsDateString()
+  timestamp?: string;
+}
+
+export class ExposuresDto {
+  @ApiProperty({ type: [ExposureDto], maxItems: 1000 })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  @ValidateNested({ each: true })
+  @Type(() => ExposureDto)
+  exposures!: ExposureDto[];
+}
+
+export class RejectedItem {
+  @ApiProperty() index!: number;
+  @ApiProperty({ type: Object, isArray: true }) errors!: Array<{ field: string; message: string }>;
+}
+
+export class AcceptedResponse {
+  @ApiProperty() accepted!: number;
+  @ApiProperty({ type: [RejectedItem] }) rejected!: RejectedItem[];
+}

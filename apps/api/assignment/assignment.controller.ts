@@ -1,0 +1,111 @@
+import { type BeforeApplicationShutdown, Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { AssignmentService } from '../../../libs/assignment/assignment.service';
+import type { Assignment } from '../../../libs/assignment/core/snapshot';
+import { ExposureStatsService, type PhaseSrm } from '../../../libs/assignment/exposure-stats.service';
+import { SnapshotService } from '../../../libs/assignment/snapshot.service';
+import type { Principal } from '../../../libs/auth/principal';
+import { ExperimentsService } from '../../../libs/experiments/experiments.service';
+import { CurrentPrincipal } from '../security/principal.decorator';
+import { Scopes } from '../security/scopes.decorator';
+import { AcceptedResponse, AssignBatchDto, AssignBatchResponse, AssignDto, AssignmentResponse, ExposuresDto } from './assign.dto';
+
+const HEARTBEAT_MS = 15_000;
+
+@ApiTags('assignment')
+@ApiBearerAuth()
+@Controller('v1')
+export class AssignmentController implements BeforeApplicationShutdown {
+  /** Open config streams, ended on shutdown so that the server can close. */
+  private readonly streams = new Set<ServerResponse>();
+
+  constructor(
+    private readonly assignment: AssignmentService,
+    private readonly snapshots: SnapshotService,
+    private readonly experiments: ExperimentsService,
+    private readonly exposureStats: ExposureStatsService,
+  ) {}
+
+  @Post('assign')
+  @HttpCode(200)
+  @Scopes('sdk')
+  @ApiOperation({ summary: 'Assign a unit to a variant (answered from memory)' })
+  @ApiResponse({ status: 200, type: AssignmentResponse })
+  assign(@CurrentPrincipal() principal: Principal, @Body() body: AssignDto): Assignment {
+    return this.assignment.assign(principal.projectId, body);
+  }
+
+  @Post('assign/batch')
+  @HttpCode(200)
+  @Scopes('sdk')
+  @ApiOperation({ summary: 'Assign up to 1,000 units; answers in the same order' })
+  @ApiResponse({ status: 200, type: AssignBatchResponse })
+  assignBatch(@CurrentPrincipal() principal: Principal, @Body() body: AssignBatchDto): AssignBatchResponse {
+    return { assignments: this.assignment.assignBatch(principal.projectId, body.items) };
+  }
+
+  @Post('exposures')
+  @HttpCode(202)
+  @Scopes('sdk')
+  @ApiOperation({ summary: 'Exposures from SDKs that assign locally; acknowledged once enqueued' })
+  @ApiResponse({ status: 202, type: AcceptedResponse })
+  exposures(@CurrentPrincipal() principal: Principal, @Body() body: ExposuresDto): Promise<AcceptedResponse> {
+    return this.assignment.recordExposures(principal.projectId, body.exposures);
+  }
+
+  @Get('sdk/config')
+  @Scopes('sdk')
+  @ApiOperation({ summary: 'The config snapshot SDKs evaluate locally, with an ETag (304 when unchanged)' })
+  config(
+    @CurrentPrincipal() principal: Principal,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() reply: FastifyReply,
+  ): void {
+    const project = this.snapshots.get(principal.projectId);
+    void reply.header('etag', project.etag).header('cache-control', 'no-cache');
+    if (ifNoneMatch === project.etag) {
+      void reply.status(304).send();
+      return;
+    }
+    void reply.type('application/json').send(project.json);
+  }
+
+  @Get('sdk/config/stream')
+  @Scopes('sdk')
+  @ApiOperation({ summary: 'Server-sent events: a `config` event with the full snapshot at connect and at every change' })
+  stream(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply): void {
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    const send = (snapshot: { json: string; snapshot: { version: string } }) =>
+      raw.write(`event: config\nid: ${snapshot.snapshot.version}\ndata: ${snapshot.json}\n\n`);
+    send(this.snapshots.get(principal.projectId));
+    const unwatch = this.snapshots.watch(principal.projectId, send);
+    const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    this.streams.add(raw);
+    raw.on('close', () => {
+      clearInterval(heartbeat);
+      unwatch();
+      this.streams.delete(raw);
+    });
+  }
+
+  beforeApplicationShutdown(): void {
+    for (const stream of this.streams) stream.end();
+  }
+
+  @Get('experiments/:key/srm')
+  @Scopes('admin')
+  @ApiOperation({ summary: 'Sample ratio mismatch per phase: exposed units against the weights (flag at p < 0.001)' })
+  async srm(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<PhaseSrm[]> {
+    const experiment = await this.experiments.get(principal.projectId, key);
+    return this.exposureStats.srmByPhase(experiment.id);
+  }
+}

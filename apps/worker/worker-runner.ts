@@ -1,0 +1,52 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Worker } from 'bullmq';
+import { VERDICT_CONFIG, type VerdictConfig } from '../../libs/config/config';
+import { logContext } from '../../libs/logging/logger';
+import { QueueRegistry } from '../../libs/queue/queue.module';
+import { createRedis } from '../../libs/redis/redis';
+import { PROCESSORS, type Processor } from './processor';
+
+/**
+ * Starts one BullMQ Worker per processor. Start-up fails when a queue has no
+ * processor or two, so a job can never sit unprocessed. On shutdown workers
+ * finish the jobs in hand before closing (BullMQ's graceful close).
+ */
+@Injectable()
+export class WorkerRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(WorkerRunner.name);
+  private readonly workers: Worker[] = [];
+
+  constructor(
+    @Inject(PROCESSORS) private readonly processors: Processor[],
+    private readonly queues: QueueRegistry,
+    @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    for (const queue of this.queues.all()) {
+      const handlers = this.processors.filter((p) => p.queue === queue);
+      if (handlers.length !== 1) throw new Error(`Queue "${queue}" has ${handlers.length} processors; it needs exactly one.`);
+    }
+    for (const processor of this.processors) {
+      const worker = new Worker(
+        processor.queue,
+        (job) => logContext.run({ jobId: String(job.id), queue: processor.queue }, () => processor.process(job)),
+        {
+          connection: createRedis(this.config.redis.url, { forBullmq: true }),
+          prefix: this.queues.prefix,
+          concurrency: processor.concurrency ?? this.config.ingest.workerConcurrency,
+        },
+      );
+      worker.on('failed', (job, error) =>
+        this.logger.warn({ jobId: job?.id, queue: processor.queue, attempts: job?.attemptsMade, err: error }, 'job failed'),
+      );
+      worker.on('error', (error) => this.logger.error({ queue: processor.queue, err: error }, 'worker error'));
+      this.workers.push(worker);
+    }
+    this.logger.log({ queues: this.processors.map((p) => p.queue) }, 'workers started');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}

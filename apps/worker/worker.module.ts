@@ -1,0 +1,28 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ExposuresModule } from '../../libs/assignment/exposures.module';
+import type { VerdictConfig } from '../../libs/config/config';
+import { ConfigModule } from '../../libs/config/config.module';
+import { DatabaseModule } from '../../libs/database/database.module';
+import { QueueModule } from '../../libs/queue/queue.module';
+import { RedisModule } from '../../libs/redis/redis.module';
+import { ExposureWriterProcessor } from './exposure-writer.processor';
+import { PROCESSORS } from './processor';
+import { WorkerRunner } from './worker-runner';
+
+const processors = [ExposureWriterProcessor];
+
+/** The worker: BullMQ processors over the same context modules as the API. */
+@Module({})
+export class WorkerModule {
+  static register(config: VerdictConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url), RedisModule, QueueModule, ExposuresModule],
+      providers: [
+        ...processors,
+        { provide: PROCESSORS, inject: processors, useFactory: (...list: unknown[]) => list },
+        WorkerRunner,
+      ],
+    };
+  }
+}

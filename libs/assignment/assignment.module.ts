@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { ExperimentsModule } from '../experiments/experiments.module';
+import { AssignmentService } from './assignment.service';
+import { ExposureBuffer } from './exposure-buffer';
+import { ExposureProducer } from './exposure.producer';
+import { ExposuresModule } from './exposures.module';
+import { SnapshotService } from './snapshot.service';
+
+/** Assignment from in-memory snapshots and exposure logging. Needs QueueModule and RedisModule. */
+@Module({
+  imports: [ExperimentsModule, ExposuresModule],
+  providers: [SnapshotService, AssignmentService, ExposureBuffer, ExposureProducer],
+  exports: [SnapshotService, AssignmentService, ExposuresModule],
+})
+export class AssignmentModule {}

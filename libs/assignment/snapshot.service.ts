@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { ExperimentEntity } from '../experiments/experiment.entity';
+import { ExperimentsService, EXPERIMENTS_CHANGED } from '../experiments/experiments.service';
+import { ChangeBus } from '../redis/change-bus';
+import { SnapshotIndex } from './core/assign';
+import type { ConfigSnapshot } from './core/snapshot';
+import { toExperimentSnapshot } from './snapshot-mapper';
+
+/** A project's snapshot, compiled for assignment, with its serialised form for SDKs. */
+export interface ProjectSnapshot {
+  snapshot: ConfigSnapshot;
+  index: SnapshotIndex;
+  json: string;
+  etag: string;
+  /** Experiment key -> id, for exposure records. */
+  ids: Map<string, string>;
+}
+
+type Listener = (snapshot: ProjectSnapshot) => void;
+
+/** Safety net: even if a pub/sub message is lost, every replica converges within this time. */
+const FULL_REFRESH_MS = 30_000;
+
+/**
+ * In-memory config snapshots of every project, so that assignment never waits on
+ * Postgres or Redis. Rebuilt for one project when any replica publishes a change.
+ */
+@Injectable()
+export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(SnapshotService.name);
+  private readonly projects = new Map<string, ProjectSnapshot>();
+  private readonly empty = new Map<string, ProjectSnapshot>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly experiments: ExperimentsService,
+    private readonly bus: ChangeBus,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.bus.subscribe(EXPERIMENTS_CHANGED, (projectId) => {
+      this.refresh(projectId).catch((error: unknown) => this.logger.error({ err: error, projectId }, 'snapshot refresh failed'));
+    });
+    await this.refreshAll();
+    this.timer = setInterval(() => {
+      this.refreshAll().catch((error: unknown) => this.logger.error({ err: error }, 'snapshot refresh failed'));
+    }, FULL_REFRESH_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** The current snapshot of a project (an empty one when it serves nothing yet). */
+  get(projectId: string): ProjectSnapshot {
+    const found = this.projects.get(projectId);
+    if (found) return found;
+    let empty = this.empty.get(projectId);
+    if (!empty) this.empty.set(projectId, (empty = this.build([])));
+    return empty;
+  }
+
+  /** Calls `listener` with every new version of the project's snapshot; returns the unsubscribe. */
+  watch(projectId: string, listener: Listener): () => void {
+    let set = this.listeners.get(projectId);
+    if (!set) this.listeners.set(projectId, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  async refresh(projectId: string): Promise<void> {
+    this.install(projectId, await this.experiments.listServed(projectId));
+  }
+
+  private async refreshAll(): Promise<void> {
+    const served = await this.experiments.listServed();
+    const byProject = new Map<string, ExperimentEntity[]>();
+    for (const e of served) {
+      const list = byProject.get(e.projectId) ?? [];
+      list.push(e);
+      byProject.set(e.projectId, list);
+    }
+    for (const projectId of new Set([...this.projects.keys(), ...byProject.keys()])) {
+      this.install(projectId, byProject.get(projectId) ?? []);
+    }
+  }
+
+  private install(projectId: string, experiments: ExperimentEntity[]): void {
+    const next = this.build(experiments);
+    if (this.projects.get(projectId)?.etag === next.etag) return;
+    this.projects.set(projectId, next);
+    for (const listener of this.listeners.get(projectId) ?? []) listener(next);
+  }
+
+  private build(entities: ExperimentEntity[]): ProjectSnapshot {
+    const experiments = entities.map(toExperimentSnapshot);
+    // The version is a content hash: every replica computes the same ETag for the same config.
+    const version = createHash('sha256').update(JSON.stringify(experiments)).digest('base64url').slice(0, 22);
+    const snapshot: ConfigSnapshot = { version, generatedAt: new Date().toISOString(), experiments };
+    return {
+      snapshot,
+      index: new SnapshotIndex(snapshot), json: JSON.stringify(snapshot),
+      etag: `"${version}"`,
+      ids: new Map(entities.map((e) => [e.key, e.id])),
+    };
+  }
+}

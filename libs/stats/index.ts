@@ -1,0 +1,20 @@
+// Public API of libs/stats: pure functions on plain numbers (no Nest, no database, no I/O).
+export { StatsInputError } from './stats-input.error';
+export * from './distributions';
+export * from './moments';
+export * from './effect';
+export * from './welch-test';
+export * from './ratio-test';
+export * from './sequential-test';
+export * from './cuped-test';
+export * from './srm';
+export * from './multiple-testing';
+export * from './bayes';
+export * from './margin-test';
+export * from './power';
+export * from './log-histogram';
+export * from './quantile';
+export * from './thompson';
+export * from './alpha-spending';
+export { seededRng } from './rng';
+export type { Rng } from './rng';

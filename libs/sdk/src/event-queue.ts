@@ -38,6 +38,7 @@ export class EventQueue<T> {
   private closed = false;
   private readonly stats: QueueStats = { buffered: 0, sent: 0, dropped: 0, rejected: 0 };
   private readonly options: Required<BatchOptions>;
+  private readonly label: string;
 
   constructor(
     private readonly bodyKey: 'exposures' | 'events',
@@ -46,6 +47,7 @@ export class EventQueue<T> {
     private readonly onError: (e: Error) => void,
   ) {
     this.options = { ...DEFAULT_BATCH, ...options };
+    this.label = bodyKey === 'events' ? 'outcomes' : 'exposures';
   }
 
   get size(): number {
@@ -59,7 +61,7 @@ export class EventQueue<T> {
   push(item: T): void {
     if (this.closed) {
       this.stats.dropped++;
-      this.onError(new VerdictError('closed', `client closed: ${this.bodyKey} item dropped`));
+      this.onError(new VerdictError('closed', `client closed: ${this.label} item dropped`));
       return;
     }
     if (this.size >= this.options.maxBufferSize) {
@@ -68,7 +70,7 @@ export class EventQueue<T> {
       if (!this.overflowing) {
         this.overflowing = true;
         this.onError(
-          new VerdictError('buffer_full', `${this.bodyKey} buffer full (${this.options.maxBufferSize}): dropping the oldest`, {
+          new VerdictError('buffer_full', `${this.label} buffer full (${this.options.maxBufferSize}): dropping the oldest`, {
             dropped: this.stats.dropped,
           }),
         );
@@ -185,14 +187,14 @@ export class EventQueue<T> {
         if (!isRetryableStatus(res.status)) {
           this.stats.dropped += batch.length;
           this.onError(
-            new VerdictError('send_failed', `POST ${this.bodyKey}: ${res.status}, ${batch.length} items dropped`, {
+            new VerdictError('send_failed', `POST /v1/${this.label}: ${res.status}, ${batch.length} items dropped`, {
               status: res.status,
               body: text.slice(0, 500),
             }),
           );
           return 'dropped';
         }
-        lastError = new VerdictError('send_failed', `POST ${this.bodyKey}: ${res.status}`, { status: res.status });
+        lastError = new VerdictError('send_failed', `POST /v1/${this.label}: ${res.status}`, { status: res.status });
         const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
         if (retryAfter !== null) wait = Math.min(retryAfter, retryMaxMs);
       } catch (cause) {
@@ -201,7 +203,7 @@ export class EventQueue<T> {
       if (attempt + 1 < maxAttempts) await sleep(wait ?? backoffDelay(attempt, retryBaseMs, retryMaxMs));
     }
     this.onError(
-      new VerdictError('send_failed', `POST ${this.bodyKey}: failed after ${maxAttempts} attempts, will retry later`, {
+      new VerdictError('send_failed', `POST /v1/${this.label}: failed after ${maxAttempts} attempts, will retry later`, {
         cause: lastError,
         status: lastError instanceof VerdictError ? lastError.details.status : undefined,
       }),
@@ -214,7 +216,7 @@ export class EventQueue<T> {
     const rejected = body?.rejected;
     if (Array.isArray(rejected) && rejected.length > 0) {
       this.stats.rejected += rejected.length;
-      this.onError(new VerdictError('rejected', `${rejected.length} ${this.bodyKey} rejected by the service`, { rejected }));
+      this.onError(new VerdictError('rejected', `${rejected.length} ${this.label} rejected by the service`, { rejected }));
     }
   }
 }

@@ -7,12 +7,14 @@ import type { VerdictConfig } from '../../libs/config/config';
 import { ConfigModule } from '../../libs/config/config.module';
 import { DatabaseModule } from '../../libs/database/database.module';
 import { ExperimentsModule } from '../../libs/experiments/experiments.module';
+import { IngestionModule } from '../../libs/ingestion/ingestion.module';
 import { QueueModule } from '../../libs/queue/queue.module';
 import { RedisModule } from '../../libs/redis/redis.module';
 import { AssignmentController } from './assignment/assignment.controller';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ExperimentsController } from './experiments/experiments.controller';
 import { HealthController } from './health/health.controller';
+import { IngestionController } from './ingestion/ingestion.controller';
 import { ProblemFilter } from './http/problem.filter';
 import { ProjectsController } from './projects/projects.controller';
 import { AuthGuard } from './security/auth.guard';
@@ -32,8 +34,9 @@ export class ApiModule {
         AuthModule,
         ExperimentsModule,
         AssignmentModule,
+        IngestionModule,
       ],
-      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

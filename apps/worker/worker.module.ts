@@ -3,13 +3,15 @@ import { ExposuresModule } from '../../libs/assignment/exposures.module';
 import type { VerdictConfig } from '../../libs/config/config';
 import { ConfigModule } from '../../libs/config/config.module';
 import { DatabaseModule } from '../../libs/database/database.module';
+import { OutcomeStoreModule } from '../../libs/ingestion/outcome-store.module';
 import { QueueModule } from '../../libs/queue/queue.module';
 import { RedisModule } from '../../libs/redis/redis.module';
 import { ExposureWriterProcessor } from './exposure-writer.processor';
+import { OutcomeWriterProcessor } from './outcome-writer.processor';
 import { PROCESSORS } from './processor';
 import { WorkerRunner } from './worker-runner';
 
-const processors = [ExposureWriterProcessor];
+const processors = [ExposureWriterProcessor, OutcomeWriterProcessor];
 
 /** The worker: BullMQ processors over the same context modules as the API. */
 @Module({})
@@ -17,7 +19,7 @@ export class WorkerModule {
   static register(config: VerdictConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url), RedisModule, QueueModule, ExposuresModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url), RedisModule, QueueModule, ExposuresModule, OutcomeStoreModule],
       providers: [
         ...processors,
         { provide: PROCESSORS, inject: processors, useFactory: (...list: unknown[]) => list },

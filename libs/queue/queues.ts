@@ -4,6 +4,7 @@
  */
 export const QUEUES = {
   exposures: 'exposures',
+  outcomes: 'outcomes',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -26,4 +27,49 @@ export interface ExposureBatchJob {
 
 export const JOBS = {
   exposureBatch: 'exposure-batch',
+  outcomeBatch: 'outcome-batch',
+  feedbackBatch: 'feedback-batch',
 } as const;
+
+/** One validated outcome event, its variant and phase resolved from the snapshot. */
+export interface OutcomeRecord {
+  experimentId: string;
+  /** The client's idempotency id: unique per experiment. */
+  eventId: string;
+  phase: number;
+  unitId: string;
+  variant: string;
+  /** ISO-8601 time of the event (the partition key). */
+  at: string;
+  latencyMs: number | null;
+  ttftMs: number | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  /** Null when neither given nor computable from the variant's pricing: unknown, never zero. */
+  costUsd: number | null;
+  costComputed: boolean;
+  success: boolean | null;
+  score: number | null;
+  error: string | null;
+  metrics: Record<string, number> | null;
+}
+
+export interface OutcomeBatchJob {
+  projectId: string;
+  receivedAt: string;
+  events: OutcomeRecord[];
+}
+
+/** Late feedback on an event sent earlier, found by (project, event id). */
+export interface FeedbackRecord {
+  eventId: string;
+  success?: boolean;
+  score?: number;
+  metrics?: Record<string, number>;
+}
+
+export interface FeedbackBatchJob {
+  projectId: string;
+  receivedAt: string;
+  items: FeedbackRecord[];
+}

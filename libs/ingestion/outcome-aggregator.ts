@@ -1,0 +1,164 @@
+import { bucketIndex } from '../stats/log-histogram';
+import type { OutcomeRecord } from '../queue/queues';
+
+/** Per-unit sums, the unit of analysis: columns of outcome_unit, in table order. */
+export const UNIT_COLUMNS = [
+  'events', 'success_n', 'successes', 'score_n', 'score_sum', 'score_sumsq', 'latency_n', 'latency_sum', 'latency_sumsq',
+  'ttft_n', 'ttft_sum', 'ttft_sumsq', 'cost_n', 'cost_sum', 'cost_sumsq', 'cost_unknown', 'input_tokens', 'output_tokens', 'errors',
+] as const;
+export type UnitColumn = (typeof UNIT_COLUMNS)[number];
+export const INTEGER_UNIT_COLUMNS = new Set<UnitColumn>([
+  'events', 'success_n', 'successes', 'score_n', 'latency_n', 'ttft_n', 'cost_n', 'cost_unknown', 'input_tokens', 'output_tokens', 'errors',
+]);
+
+/** Bookkeeping rows of outcome_moment; '$' keeps them apart from custom metric names ([a-z0-9_]). */
+export const EVENTS_METRIC = '$events';
+export const COST_UNKNOWN_METRIC = '$cost_unknown';
+export const HISTOGRAM_METRICS = ['latency_ms', 'ttft_ms'] as const;
+
+export interface UnitKey {
+  experimentId: string;
+  phase: number;
+  variant: string;
+  unitId: string;
+}
+
+/** The values late feedback may change: success, score and custom metrics. */
+export interface Quality {
+  success: boolean | null;
+  score: number | null;
+  metrics: Record<string, number> | null;
+}
+
+export interface Moment {
+  n: number;
+  sum: number;
+  sumsq: number;
+}
+
+const SEP = '\u0000';
+const zeroUnit = (): Record<UnitColumn, number> => Object.fromEntries(UNIT_COLUMNS.map((c) => [c, 0])) as Record<UnitColumn, number>;
+
+/**
+ * Deltas to the aggregates, built in memory from the events a batch actually inserted
+ * (or from the change late feedback makes), then written with one upsert per table.
+ * Adding in memory first means each aggregate row is touched once per batch.
+ */
+export class AggregateDeltas {
+  readonly units = new Map<string, { key: UnitKey; v: Record<UnitColumn, number> }>();
+  readonly unitMetrics = new Map<string, { key: UnitKey; metric: string; m: Moment }>();
+  readonly moments = new Map<string, { experimentId: string; phase: number; variant: string; metric: string; m: Moment }>();
+  readonly histograms = new Map<string, { experimentId: string; phase: number; variant: string; metric: string; bucket: number; count: number }>();
+
+  private unit(key: UnitKey): Record<UnitColumn, number> {
+    const k = `${key.experimentId}${SEP}${key.phase}${SEP}${key.variant}${SEP}${key.unitId}`;
+    let found = this.units.get(k);
+    if (!found) this.units.set(k, (found = { key, v: zeroUnit() }));
+    return found.v;
+  }
+
+  private moment(key: UnitKey, metric: string, n: number, x: number, sign: number): void {
+    const mk = `${key.experimentId}${SEP}${key.phase}${SEP}${key.variant}${SEP}${metric}`;
+    let m = this.moments.get(mk);
+    if (!m) this.moments.set(mk, (m = { experimentId: key.experimentId, phase: key.phase, variant: key.variant, metric, m: { n: 0, sum: 0, sumsq: 0 } }));
+    m.m.n += sign * n;
+    m.m.sum += sign * x;
+    m.m.sumsq += sign * x * x;
+  }
+
+  private unitMetric(key: UnitKey, metric: string, x: number, sign: number): void {
+    const k = `${key.experimentId}${SEP}${key.phase}${SEP}${key.variant}${SEP}${key.unitId}${SEP}${metric}`;
+    let u = this.unitMetrics.get(k);
+    if (!u) this.unitMetrics.set(k, (u = { key, metric, m: { n: 0, sum: 0, sumsq: 0 } }));
+    u.m.n += sign;
+    u.m.sum += sign * x;
+    u.m.sumsq += sign * x * x;
+  }
+
+  private histogram(key: UnitKey, metric: string, value: number): void {
+    const bucket = bucketIndex(value);
+    const k = `${key.experimentId}${SEP}${key.phase}${SEP}${key.variant}${SEP}${metric}${SEP}${bucket}`;
+    const h = this.histograms.get(k);
+    if (h) h.count += 1;
+    else this.histograms.set(k, { experimentId: key.experimentId, phase: key.phase, variant: key.variant, metric, bucket, count: 1 });
+  }
+
+  /** Adds (sign 1) or removes (sign -1) an event's feedback-changeable values. */
+  addQuality(key: UnitKey, q: Quality, sign: 1 | -1): void {
+    const u = this.unit(key);
+    if (q.success !== null) {
+      const s = q.success ? 1 : 0;
+      u.success_n += sign;
+      u.successes += sign * s;
+      this.moment(key, 'success_rate', 1, s, sign);
+    }
+    if (q.score !== null) {
+      u.score_n += sign;
+      u.score_sum += sign * q.score;
+      u.score_sumsq += sign * q.score * q.score;
+      this.moment(key, 'score', 1, q.score, sign);
+    }
+    for (const [name, x] of Object.entries(q.metrics ?? {})) {
+      this.unitMetric(key, name, x, sign);
+      this.moment(key, name, 1, x, sign);
+    }
+  }
+
+  /** A newly inserted event: everything it measures, once. */
+  addEvent(e: OutcomeRecord): void {
+    const key: UnitKey = { experimentId: e.experimentId, phase: e.phase, variant: e.variant, unitId: e.unitId };
+    const u = this.unit(key);
+    u.events += 1;
+    this.moment(key, EVENTS_METRIC, 1, 0, 1);
+    if (e.latencyMs !== null) {
+      u.latency_n += 1;
+      u.latency_sum += e.latencyMs;
+      u.latency_sumsq += e.latencyMs * e.latencyMs;
+      this.moment(key, 'latency_ms', 1, e.latencyMs, 1);
+      this.histogram(key, 'latency_ms', e.latencyMs);
+    }
+    if (e.ttftMs !== null) {
+      u.ttft_n += 1;
+      u.ttft_sum += e.ttftMs;
+      u.ttft_sumsq += e.ttftMs * e.ttftMs;
+      this.moment(key, 'ttft_ms', 1, e.ttftMs, 1);
+      this.histogram(key, 'ttft_ms', e.ttftMs);
+    }
+    if (e.costUsd !== null) {
+      u.cost_n += 1;
+      u.cost_sum += e.costUsd;
+      u.cost_sumsq += e.costUsd * e.costUsd;
+      this.moment(key, 'cost_usd', 1, e.costUsd, 1);
+    } else {
+      u.cost_unknown += 1;
+      this.moment(key, COST_UNKNOWN_METRIC, 1, 0, 1);
+    }
+    if (e.inputTokens !== null) {
+      u.input_tokens += e.inputTokens;
+      this.moment(key, 'input_tokens', 1, e.inputTokens, 1);
+    }
+    if (e.outputTokens !== null) {
+      u.output_tokens += e.outputTokens;
+      this.moment(key, 'output_tokens', 1, e.outputTokens, 1);
+    }
+    const err = e.error !== null ? 1 : 0;
+    u.errors += err;
+    this.moment(key, 'error_rate', 1, err, 1);
+    this.addQuality(key, e, 1);
+  }
+
+  get empty(): boolean {
+    return this.units.size === 0 && this.moments.size === 0;
+  }
+}
+
+/** Effective values of an event: the feedback's where given, else the event's own; metrics merge by name. */
+export function effectiveQuality(original: Quality, feedback: Partial<Quality> | null): Quality {
+  if (!feedback) return original;
+  const merged = original.metrics || feedback.metrics ? { ...(original.metrics ?? {}), ...(feedback.metrics ?? {}) } : null;
+  return {
+    success: feedback.success ?? original.success,
+    score: feedback.score ?? original.score,
+    metrics: merged && Object.keys(merged).length ? merged : null,
+  };
+}

@@ -1,0 +1,271 @@
+import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { FeedbackBatchJob, OutcomeBatchJob, OutcomeRecord } from '../queue/queues';
+import {
+  AggregateDeltas,
+  effectiveQuality,
+  INTEGER_UNIT_COLUMNS,
+  UNIT_COLUMNS,
+  type Quality,
+} from './outcome-aggregator';
+
+const EVENT_ARRAYS = `unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::text[], $6::text[], $7::float8[], $8::float8[],
+    $9::int8[], $10::int8[], $11::float8[], $12::bool[], $13::bool[], $14::float8[], $15::text[], $16::jsonb[])
+  AS t(experiment_id, event_id, occurred_at, phase, unit_id, variant, latency_ms, ttft_ms, input_tokens, output_tokens,
+       cost_usd, cost_computed, success, score, error, metrics)`;
+
+/**
+ * One statement stores a batch idempotently: the keys go in with ON CONFLICT DO NOTHING,
+ * and only the rows that actually went in reach the raw, partitioned table (docs/adr/0004).
+ */
+const INSERT_EVENTS = `WITH t AS (SELECT * FROM ${EVENT_ARRAYS}),
+  k AS (
+    INSERT INTO outcome_event_key (experiment_id, event_id, project_id, occurred_at, phase, unit_id, variant, success, score, metrics)
+    SELECT experiment_id, event_id, $17::uuid, occurred_at, phase, unit_id, variant, success, score, metrics FROM t
+    ON CONFLICT ON CONSTRAINT outcome_event_key_pkey DO NOTHING
+    RETURNING experiment_id, event_id
+  ),
+  r AS (
+    INSERT INTO outcome_event (experiment_id, event_id, occurred_at, received_at, phase, unit_id, variant, latency_ms, ttft_ms,
+      input_tokens, output_tokens, cost_usd, cost_computed, success, score, error, metrics)
+    SELECT t.experiment_id, t.event_id, t.occurred_at, $18::timestamptz, t.phase, t.unit_id, t.variant, t.latency_ms, t.ttft_ms,
+      t.input_tokens, t.output_tokens, t.cost_usd, t.cost_computed, t.success, t.score, t.error, t.metrics
+    FROM t JOIN k ON k.experiment_id = t.experiment_id AND k.event_id = t.event_id
+  )
+  SELECT experiment_id, event_id FROM k`;
+
+const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, variant, unit_id, ${UNIT_COLUMNS.join(', ')})
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], ${UNIT_COLUMNS.map(
+    (c, i) => `$${i + 5}::${INTEGER_UNIT_COLUMNS.has(c) ? 'int8' : 'float8'}[]`,
+  ).join(', ')})
+  ON CONFLICT ON CONSTRAINT outcome_unit_pkey DO UPDATE SET ${UNIT_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}`;
+
+const UPSERT_UNIT_METRICS = `INSERT INTO outcome_unit_metric AS u (experiment_id, phase, variant, unit_id, metric, n, sum, sumsq)
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::float8[], $8::float8[])
+  ON CONFLICT ON CONSTRAINT outcome_unit_metric_pkey DO UPDATE
+    SET n = u.n + EXCLUDED.n, sum = u.sum + EXCLUDED.sum, sumsq = u.sumsq + EXCLUDED.sumsq`;
+
+const UPSERT_MOMENTS = `INSERT INTO outcome_moment AS m (experiment_id, phase, variant, metric, n, sum, sumsq)
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::int8[], $6::float8[], $7::float8[])
+  ON CONFLICT ON CONSTRAINT outcome_moment_pkey DO UPDATE
+    SET n = m.n + EXCLUDED.n, sum = m.sum + EXCLUDED.sum, sumsq = m.sumsq + EXCLUDED.sumsq`;
+
+const UPSERT_HISTOGRAMS = `INSERT INTO outcome_histogram AS h (experiment_id, phase, variant, metric, bucket, count)
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::int[], $6::int8[])
+  ON CONFLICT ON CONSTRAINT outcome_histogram_pkey DO UPDATE SET count = h.count + EXCLUDED.count`;
+
+const UPSERT_FEEDBACK = `INSERT INTO outcome_feedback AS f (project_id, event_id, success, score, metrics, hash, received_at)
+  SELECT $1::uuid, * , $7::timestamptz FROM unnest($2::text[], $3::bool[], $4::float8[], $5::jsonb[], $6::text[])
+  ON CONFLICT ON CONSTRAINT outcome_feedback_pkey DO UPDATE
+    SET success = EXCLUDED.success, score = EXCLUDED.score, metrics = EXCLUDED.metrics, hash = EXCLUDED.hash, received_at = EXCLUDED.received_at
+    WHERE f.hash <> EXCLUDED.hash`;
+
+/** Events whose applied feedback differs from the latest stored feedback; both rows locked, so each change applies once. */
+const PENDING_FEEDBACK = `SELECT k.experiment_id, k.event_id, k.phase, k.unit_id, k.variant, k.success, k.score, k.metrics,
+    k.fb_success, k.fb_score, k.fb_metrics, f.success AS new_success, f.score AS new_score, f.metrics AS new_metrics, f.hash,
+    e.metrics -> 'scoreRange' AS score_range, e.metrics -> 'custom' AS custom
+  FROM outcome_feedback f
+  JOIN outcome_event_key k ON k.project_id = f.project_id AND k.event_id = f.event_id
+  JOIN experiment e ON e.id = k.experiment_id
+  WHERE f.project_id = $1 AND f.event_id = ANY($2::text[]) AND k.feedback_hash IS DISTINCT FROM f.hash
+  ORDER BY k.experiment_id, k.event_id
+  FOR UPDATE OF k, f`;
+
+const MARK_FEEDBACK = `UPDATE outcome_event_key k
+  SET feedback_hash = t.hash, fb_success = t.success, fb_score = t.score, fb_metrics = t.metrics
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bool[], $5::float8[], $6::jsonb[]) AS t(experiment_id, event_id, hash, success, score, metrics)
+  WHERE k.experiment_id = t.experiment_id AND k.event_id = t.event_id`;
+
+interface PendingFeedbackRow {
+  experiment_id: string;
+  event_id: string;
+  phase: number;
+  unit_id: string;
+  variant: string;
+  success: boolean | null;
+  score: number | null;
+  metrics: Record<string, number> | null;
+  fb_success: boolean | null;
+  fb_score: number | null;
+  fb_metrics: Record<string, number> | null;
+  new_success: boolean | null;
+  new_score: number | null;
+  new_metrics: Record<string, number> | null;
+  hash: string;
+  score_range: { min: number; max: number } | null;
+  custom: Array<{ name: string }> | null;
+}
+
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+const byKey = <T>(rows: Iterable<[string, T]>): T[] => [...rows].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((r) => r[1]);
+
+/**
+ * Writes outcome batches and late feedback to Postgres. Raw rows and every aggregate
+ * change commit in one transaction, and aggregates only count rows that were new,
+ * so a retried or repeated batch adds nothing. Rows are sorted by key before each
+ * upsert so that concurrent batches lock in the same order (no deadlocks).
+ */
+@Injectable()
+export class OutcomeWriter {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async writeEvents(job: OutcomeBatchJob): Promise<{ inserted: number }> {
+    // One row per (experiment, event id): a key inserted twice in one statement would write two raw rows.
+    const unique = new Map<string, OutcomeRecord>();
+    for (const e of job.events) {
+      const k = `${e.experimentId}\u0000${e.eventId}`;
+      if (!unique.has(k)) unique.set(k, e);
+    }
+    const events = byKey(unique.entries());
+    if (events.length === 0) return { inserted: 0 };
+    const inserted = await this.dataSource.transaction(async (manager) => {
+      const rows: Array<{ experiment_id: string; event_id: string }> = await manager.query(INSERT_EVENTS, [
+        events.map((e) => e.experimentId),
+        events.map((e) => e.eventId),
+        events.map((e) => e.at),
+        events.map((e) => e.phase),
+        events.map((e) => e.unitId),
+        events.map((e) => e.variant),
+        events.map((e) => e.latencyMs),
+        events.map((e) => e.ttftMs),
+        events.map((e) => e.inputTokens),
+        events.map((e) => e.outputTokens),
+        events.map((e) => e.costUsd),
+        events.map((e) => e.costComputed),
+        events.map((e) => e.success),
+        events.map((e) => e.score),
+        events.map((e) => e.error),
+        events.map((e) => json(e.metrics)),
+        job.projectId,
+        job.receivedAt,
+      ]);
+      const deltas = new AggregateDeltas();
+      for (const r of rows) deltas.addEvent(unique.get(`${r.experiment_id}\u0000${r.event_id}`)!);
+      await this.applyDeltas(manager, deltas);
+      return rows.length;
+    });
+    // Feedback that arrived before its event: applied now, after the event is committed (see applyFeedback).
+    await this.applyFeedback(job.projectId, [...new Set(events.map((e) => e.eventId))]);
+    return { inserted };
+  }
+
+  /** Stores the latest feedback per event (a repeat with the same content changes nothing), then applies it. */
+  async writeFeedback(job: FeedbackBatchJob): Promise<{ applied: number }> {
+    const latest = new Map(job.items.map((i) => [i.eventId, i]));
+    const items = byKey(latest.entries());
+    if (items.length === 0) return { applied: 0 };
+    const hashes = items.map((i) =>
+      createHash('sha256')
+        .update(JSON.stringify([i.success ?? null, i.score ?? null, i.metrics ? Object.entries(i.metrics).sort() : null]))
+        .digest('base64url')
+        .slice(0, 22),
+    );
+    await this.dataSource.query(UPSERT_FEEDBACK, [
+      job.projectId,
+      items.map((i) => i.eventId),
+      items.map((i) => i.success ?? null),
+      items.map((i) => i.score ?? null),
+      items.map((i) => json(i.metrics)),
+      hashes,
+      job.receivedAt,
+    ]);
+    return { applied: await this.applyFeedback(job.projectId, items.map((i) => i.eventId)) };
+  }
+
+  /**
+   * Applies stored feedback to the events that have not seen its current version: the
+   * aggregates move by (new effective values - previously applied ones) and the event
+   * remembers the version. Run after both an event batch and a feedback batch commit,
+   * so whichever commits last sees the other: feedback is applied exactly once, in
+   * either order, however often it is repeated.
+   */
+  async applyFeedback(projectId: string, eventIds: string[]): Promise<number> {
+    if (eventIds.length === 0) return 0;
+    return this.dataSource.transaction(async (manager) => {
+      const rows: PendingFeedbackRow[] = await manager.query(PENDING_FEEDBACK, [projectId, eventIds]);
+      if (rows.length === 0) return 0;
+      const deltas = new AggregateDeltas();
+      const marks: Array<{ row: PendingFeedbackRow; applied: Quality }> = [];
+      for (const row of rows) {
+        const key = { experimentId: row.experiment_id, phase: row.phase, variant: row.variant, unitId: row.unit_id };
+        const original: Quality = { success: row.success, score: row.score, metrics: row.metrics };
+        const before = effectiveQuality(original, { success: row.fb_success, score: row.fb_score, metrics: row.fb_metrics });
+        const applied = sanitiseFeedback(row);
+        const after = effectiveQuality(original, applied);
+        deltas.addQuality(key, before, -1);
+        deltas.addQuality(key, after, 1);
+        marks.push({ row, applied });
+      }
+      await manager.query(MARK_FEEDBACK, [
+        marks.map((m) => m.row.experiment_id),
+        marks.map((m) => m.row.event_id),
+        marks.map((m) => m.row.hash),
+        marks.map((m) => m.applied.success),
+        marks.map((m) => m.applied.score),
+        marks.map((m) => json(m.applied.metrics)),
+      ]);
+      await this.applyDeltas(manager, deltas);
+      return rows.length;
+    });
+  }
+
+  private async applyDeltas(manager: EntityManager, deltas: AggregateDeltas): Promise<void> {
+    if (deltas.empty) return;
+    const units = byKey(deltas.units.entries());
+    await manager.query(UPSERT_UNITS, [
+      units.map((u) => u.key.experimentId),
+      units.map((u) => u.key.phase),
+      units.map((u) => u.key.variant),
+      units.map((u) => u.key.unitId),
+      ...UNIT_COLUMNS.map((c) => units.map((u) => u.v[c])),
+    ]);
+    const unitMetrics = byKey(deltas.unitMetrics.entries());
+    if (unitMetrics.length) {
+      await manager.query(UPSERT_UNIT_METRICS, [
+        unitMetrics.map((u) => u.key.experimentId),
+        unitMetrics.map((u) => u.key.phase),
+        unitMetrics.map((u) => u.key.variant),
+        unitMetrics.map((u) => u.key.unitId),
+        unitMetrics.map((u) => u.metric),
+        unitMetrics.map((u) => u.m.n),
+        unitMetrics.map((u) => u.m.sum),
+        unitMetrics.map((u) => u.m.sumsq),
+      ]);
+    }
+    const moments = byKey(deltas.moments.entries());
+    await manager.query(UPSERT_MOMENTS, [
+      moments.map((m) => m.experimentId),
+      moments.map((m) => m.phase),
+      moments.map((m) => m.variant),
+      moments.map((m) => m.metric),
+      moments.map((m) => m.m.n),
+      moments.map((m) => m.m.sum),
+      moments.map((m) => m.m.sumsq),
+    ]);
+    const histograms = byKey(deltas.histograms.entries());
+    if (histograms.length) {
+      await manager.query(UPSERT_HISTOGRAMS, [
+        histograms.map((h) => h.experimentId),
+        histograms.map((h) => h.phase),
+        histograms.map((h) => h.variant),
+        histograms.map((h) => h.metric),
+        histograms.map((h) => h.bucket),
+        histograms.map((h) => h.count),
+      ]);
+    }
+  }
+}
+
+/** Feedback is checked against the event's experiment here, where it is known: out-of-range scores and undeclared metrics are dropped. */
+function sanitiseFeedback(row: PendingFeedbackRow): Quality {
+  const range = row.score_range ?? { min: 0, max: 1 };
+  const declared = new Set((row.custom ?? []).map((c) => c.name));
+  const metrics = row.new_metrics ? Object.fromEntries(Object.entries(row.new_metrics).filter(([name]) => declared.has(name))) : null;
+  return {
+    success: row.new_success,
+    score: row.new_score !== null && row.new_score >= range.min && row.new_score <= range.max ? row.new_score : null,
+    metrics: metrics && Object.keys(metrics).length ? metrics : null,
+  };
+}

@@ -9,6 +9,8 @@ import { IngestionBackloggedError, IngestionUnavailableError } from './ingestion
 export const ENQUEUE_TIMEOUT_MS = 3000;
 /** The queue depth is read at most this often per replica. */
 const DEPTH_TTL_MS = 250;
+/** Exponential from 0.5 s: about 34 minutes of retries before a job lands in the failed set, so a database restart never needs a replay. */
+const JOB_OPTIONS = { attempts: 12 };
 
 function withTimeout<T>(promise: Promise<T>, ms: number, reason: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -47,12 +49,12 @@ export class OutcomeProducer {
 
   async enqueueOutcomes(job: OutcomeBatchJob): Promise<void> {
     this.checkConnected();
-    await withTimeout(this.queue.add(JOBS.outcomeBatch, job), ENQUEUE_TIMEOUT_MS, 'Redis did not confirm the enqueue');
+    await withTimeout(this.queue.add(JOBS.outcomeBatch, job, JOB_OPTIONS), ENQUEUE_TIMEOUT_MS, 'Redis did not confirm the enqueue');
   }
 
   async enqueueFeedback(job: FeedbackBatchJob): Promise<void> {
     this.checkConnected();
-    await withTimeout(this.queue.add(JOBS.feedbackBatch, job), ENQUEUE_TIMEOUT_MS, 'Redis did not confirm the enqueue');
+    await withTimeout(this.queue.add(JOBS.feedbackBatch, job, JOB_OPTIONS), ENQUEUE_TIMEOUT_MS, 'Redis did not confirm the enqueue');
   }
 
   /** Jobs that exhausted their attempts (or could not be parsed), oldest first. */

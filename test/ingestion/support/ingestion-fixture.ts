@@ -60,7 +60,6 @@ export async function count(db: DataSource, sql: string, params: unknown[] = [])
  * hold, and returns both sides as comparable objects (rounded to absorb float sums).
  */
 export async function aggregatesVsRaw(db: DataSource, experimentId: string): Promise<{ stored: unknown; recomputed: unknown }> {
-  const r = (x: unknown) => Math.round(Number(x) * 1e6) / 1e6;
   const effective = `SELECT e.*, COALESCE(k.fb_success, e.success) AS eff_success, COALESCE(k.fb_score, e.score) AS eff_score
     FROM outcome_event e JOIN outcome_event_key k ON k.experiment_id = e.experiment_id AND k.event_id = e.event_id
     WHERE e.experiment_id = $1`;
@@ -96,9 +95,22 @@ export async function aggregatesVsRaw(db: DataSource, experimentId: string): Pro
     [experimentId],
   );
   const norm = (rows: Array<Record<string, unknown>>) =>
-    rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /^-?[\d.e+-]+$/.test(v) ? r(v) : typeof v === 'number' ? r(v) : v])));
-  return {
-    stored: { units: norm(storedUnits), hist: norm(storedHist), moments: norm(storedMoments) },
-    recomputed: { units: norm(recomputedUnits), hist: norm(recomputedHist), moments: norm(recomputedMoments) },
-  };
+    rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /^-?[\d.e+-]+$/.test(v) ? Number(v) : v])));
+  const stored = { units: norm(storedUnits), hist: norm(storedHist), moments: norm(storedMoments) };
+  const recomputed = { units: norm(recomputedUnits), hist: norm(recomputedHist), moments: norm(recomputedMoments) };
+  return { stored: roundLike(stored, recomputed), recomputed };
 }
+
+/** Float sums differ in the last bits with the order of addition: where stored and recomputed agree to 1e-9 (relative), take the recomputed value. */
+function roundLike(stored: unknown, recomputed: unknown): unknown {
+  if (typeof stored === 'number' && typeof recomputed === 'number') {
+    return Math.abs(stored - recomputed) <= 1e-9 * Math.max(1, Math.abs(recomputed)) ? recomputed : stored;
+  }
+  if (Array.isArray(stored) && Array.isArray(recomputed)) return stored.map((s, i) => roundLike(s, recomputed[i]));
+  if (stored && recomputed && typeof stored === 'object' && typeof recomputed === 'object') {
+    const r = recomputed as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(stored as Record<string, unknown>).map(([k, v]) => [k, roundLike(v, r[k])]));
+  }
+  return stored;
+}
+

@@ -1,0 +1,78 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { eventually, startTestWorker } from '../support/test-worker';
+import { startTestApp, type TestApp } from '../support/test-app';
+import { count, outcomeEvent, runningExperiment } from './support/ingestion-fixture';
+import { freePort, OwnRedis } from './support/processes';
+import { sendAll } from './support/senders';
+
+jest.setTimeout(120_000);
+
+describe('Redis stopped', () => {
+  let redis: OwnRedis;
+  let t: TestApp;
+  let worker: INestApplicationContext;
+
+  beforeAll(async () => {
+    redis = new OwnRedis(await freePort());
+    await redis.start();
+    t = await startTestApp({ REDIS_URL: redis.url });
+    worker = await startTestWorker(t.config);
+  });
+  afterAll(async () => {
+    await worker?.close();
+    await t?.close();
+    await redis?.destroy();
+  });
+
+  it('answers 503 with Retry-After while Redis is down and loses nothing it acknowledged', async () => {
+    const exp = await runningExperiment(t.url, t.adminKey);
+    const sending = sendAll(exp.sdk, exp.key, 0, 20_000, 200, 2);
+    await eventually(async () => (await count(t.db, `SELECT count(*) FROM outcome_event WHERE experiment_id = $1`, [exp.id])) > 0);
+    await redis.kill();
+    await eventually(async () => {
+      const res = await exp.sdk.post('/v1/outcomes', { events: [outcomeEvent(exp.key, 99_999)] });
+      return res.status === 503;
+    }, 10_000);
+    const refused = await exp.sdk.post('/v1/outcomes', { events: [outcomeEvent(exp.key, 99_998)] });
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused.headers.get('content-type')).toMatch(/problem\+json/);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await redis.start();
+
+    const { acknowledged, refusals } = await sending;
+    expect(refusals.some((r) => r.status === 503 && r.retryAfter !== null)).toBe(true);
+    expect(acknowledged.size).toBe(20_000);
+    await eventually(
+      async () => (await count(t.db, `SELECT count(*) FROM outcome_event_key WHERE experiment_id = $1 AND event_id = ANY($2)`, [exp.id, [...acknowledged]])) === acknowledged.size,
+      60_000,
+      250,
+    );
+  });
+});
+
+describe('queue too deep', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    // No worker: the queue only grows.
+    t = await startTestApp({ INGEST_MAX_QUEUE_DEPTH: '2' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers 429 with Retry-After once the outcomes queue is deeper than the limit', async () => {
+    const exp = await runningExperiment(t.url, t.adminKey);
+    const statuses: number[] = [];
+    let last: Awaited<ReturnType<typeof exp.sdk.post>> | null = null;
+    for (let i = 0; i < 10 && last?.status !== 429; i++) {
+      last = await exp.sdk.post('/v1/outcomes', { events: [outcomeEvent(exp.key, i)] });
+      statuses.push(last.status);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    expect(statuses.slice(0, 3)).toEqual([202, 202, 202]);
+    expect(last?.status).toBe(429);
+    expect(Number(last?.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});

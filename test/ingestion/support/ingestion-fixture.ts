@@ -87,7 +87,7 @@ export async function aggregatesVsRaw(db: DataSource, experimentId: string): Pro
     [experimentId],
   );
   const recomputedMoments = await db.query(
-    `SELECT variant, count(eff_score) AS n, COALESCE(sum(eff_score), 0) AS sum FROM (${effective}) x GROUP BY 1 ORDER BY 1`,
+    `SELECT variant, count(eff_score) AS n, COALESCE(sum(eff_score), 0) AS sum FROM (${effective}) x GROUP BY 1 HAVING count(eff_score) > 0 ORDER BY 1`,
     [experimentId],
   );
   const storedMoments = await db.query(

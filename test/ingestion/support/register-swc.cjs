@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports, no-undef -- a CommonJS require hook, loaded with node -r */
 // Lets a child process run the TypeScript worker directly (node -r this apps/worker/main.ts),
 // compiled by SWC as jest does, so fault tests need no prior build.
 const { readFileSync } = require('node:fs');

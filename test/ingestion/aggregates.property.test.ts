@@ -1,0 +1,111 @@
+import fc from 'fast-check';
+import { OutcomeWriter } from '../../libs/ingestion/outcome-writer';
+import type { FeedbackRecord, OutcomeRecord } from '../../libs/queue/queues';
+import { startTestApp, type TestApp } from '../support/test-app';
+import { aggregatesVsRaw, runningExperiment } from './support/ingestion-fixture';
+
+jest.setTimeout(120_000);
+
+let t: TestApp;
+let writer: OutcomeWriter;
+let projectId: string;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  writer = new OutcomeWriter(t.db);
+  projectId = (await t.db.query(`SELECT id FROM project LIMIT 1`))[0].id;
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
+const eventArb = fc.record({
+  n: fc.integer({ min: 0, max: 24 }),
+  unit: fc.integer({ min: 0, max: 4 }),
+  latencyMs: maybe(fc.integer({ min: 0, max: 5000 })),
+  costUsd: maybe(fc.double({ min: 0, max: 1, noNaN: true })),
+  success: maybe(fc.boolean()),
+  score: maybe(fc.integer({ min: 0, max: 10 })),
+  thumbs: maybe(fc.integer({ min: 0, max: 1 })),
+  error: fc.boolean(),
+});
+const feedbackArb = fc.record({
+  n: fc.integer({ min: 0, max: 24 }),
+  success: fc.option(fc.boolean(), { nil: undefined }),
+  score: fc.option(fc.integer({ min: 0, max: 10 }), { nil: undefined }),
+  thumbs: fc.option(fc.integer({ min: 0, max: 1 }), { nil: undefined }),
+});
+type Op = { kind: 'events'; items: Array<fc.RecordValue<typeof eventArb>> } | { kind: 'feedback'; items: Array<fc.RecordValue<typeof feedbackArb>> };
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('events' as const), items: fc.array(eventArb, { minLength: 1, maxLength: 12 }) }),
+  fc.record({ kind: fc.constant('feedback' as const), items: fc.array(feedbackArb, { minLength: 1, maxLength: 6 }) }),
+);
+
+let run = 0;
+
+it('keeps the aggregates equal to a recomputation from the raw rows, with duplicates and late feedback in any order', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 8 }), fc.boolean(), async (ops, concurrent) => {
+      run += 1;
+      const exp = await runningExperiment(t.url, t.adminKey);
+      const toRecord = (e: fc.RecordValue<typeof eventArb>): OutcomeRecord => ({
+        experimentId: exp.id,
+        eventId: `r${run}-e${e.n}`,
+        phase: 1,
+        unitId: `u${e.unit}`,
+        variant: e.unit % 2 ? 'small' : 'control',
+        at: new Date().toISOString(),
+        latencyMs: e.latencyMs,
+        ttftMs: null,
+        inputTokens: null,
+        outputTokens: null,
+        costUsd: e.costUsd,
+        costComputed: false,
+        success: e.success,
+        score: e.score,
+        error: e.error ? 'timeout' : null,
+        metrics: e.thumbs === null ? null : { thumbs_up: e.thumbs },
+      });
+      const toFeedback = (f: fc.RecordValue<typeof feedbackArb>): FeedbackRecord => ({
+        eventId: `r${run}-e${f.n}`,
+        ...(f.success !== undefined ? { success: f.success } : {}),
+        ...(f.score !== undefined ? { score: f.score } : {}),
+        ...(f.thumbs !== undefined ? { metrics: { thumbs_up: f.thumbs } } : {}),
+      });
+      const apply = (op: Op) =>
+        op.kind === 'events'
+          ? writer.writeEvents({ projectId, receivedAt: new Date().toISOString(), events: op.items.map(toRecord) })
+          : writer.writeFeedback({ projectId, receivedAt: new Date().toISOString(), items: op.items.map(toFeedback) });
+      // Every op twice (a retried job), in sequence or two at a time.
+      const doubled = [...ops, ...ops];
+      if (concurrent) {
+        for (let i = 0; i < doubled.length; i += 2) await Promise.all(doubled.slice(i, i + 2).map(apply));
+      } else {
+        for (const op of doubled) await apply(op);
+      }
+
+      const { stored, recomputed } = await aggregatesVsRaw(t.db, exp.id);
+      expect(stored).toEqual(recomputed);
+      // Independently of what the writer recorded: each event counted once, with its latest feedback.
+      const sent = new Set(ops.flatMap((op) => (op.kind === 'events' ? op.items.map((e) => e.n) : [])));
+      const rows = await t.db.query(`SELECT count(*)::int AS n FROM outcome_event WHERE experiment_id = $1`, [exp.id]);
+      expect(rows[0].n).toBe(sent.size);
+      const latest = new Map<number, fc.RecordValue<typeof feedbackArb>>();
+      for (const op of ops) if (op.kind === 'feedback') for (const f of op.items) latest.set(f.n, f);
+      const first = new Map<number, fc.RecordValue<typeof eventArb>>();
+      for (const op of ops) if (op.kind === 'events') for (const e of op.items) if (!first.has(e.n)) first.set(e.n, e);
+      if (!concurrent) {
+        let successes = 0;
+        for (const [n, e] of first) {
+          const f = latest.get(n);
+          const s = f?.success ?? e.success;
+          if (s) successes++;
+        }
+        const stored = await t.db.query(`SELECT COALESCE(sum(successes), 0)::int AS s FROM outcome_unit WHERE experiment_id = $1`, [exp.id]);
+        expect(stored[0].s).toBe(successes);
+      }
+    }),
+    { seed: 20261128, numRuns: 25 },
+  );
+});

@@ -36,7 +36,9 @@ const feedbackArb = fc.record({
   score: fc.option(fc.integer({ min: 0, max: 10 }), { nil: undefined }),
   thumbs: fc.option(fc.integer({ min: 0, max: 1 }), { nil: undefined }),
 });
-type Op = { kind: 'events'; items: Array<fc.RecordValue<typeof eventArb>> } | { kind: 'feedback'; items: Array<fc.RecordValue<typeof feedbackArb>> };
+type Ev = typeof eventArb extends fc.Arbitrary<infer T> ? T : never;
+type Fb = typeof feedbackArb extends fc.Arbitrary<infer T> ? T : never;
+type Op = { kind: 'events'; items: Array<Ev> } | { kind: 'feedback'; items: Array<Fb> };
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('events' as const), items: fc.array(eventArb, { minLength: 1, maxLength: 12 }) }),
   fc.record({ kind: fc.constant('feedback' as const), items: fc.array(feedbackArb, { minLength: 1, maxLength: 6 }) }),
@@ -49,7 +51,7 @@ it('keeps the aggregates equal to a recomputation from the raw rows, with duplic
     fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 8 }), fc.boolean(), async (ops, concurrent) => {
       run += 1;
       const exp = await runningExperiment(t.url, t.adminKey);
-      const toRecord = (e: fc.RecordValue<typeof eventArb>): OutcomeRecord => ({
+      const toRecord = (e: Ev): OutcomeRecord => ({
         experimentId: exp.id,
         eventId: `r${run}-e${e.n}`,
         phase: 1,
@@ -67,7 +69,7 @@ it('keeps the aggregates equal to a recomputation from the raw rows, with duplic
         error: e.error ? 'timeout' : null,
         metrics: e.thumbs === null ? null : { thumbs_up: e.thumbs },
       });
-      const toFeedback = (f: fc.RecordValue<typeof feedbackArb>): FeedbackRecord => ({
+      const toFeedback = (f: Fb): FeedbackRecord => ({
         eventId: `r${run}-e${f.n}`,
         ...(f.success !== undefined ? { success: f.success } : {}),
         ...(f.score !== undefined ? { score: f.score } : {}),
@@ -91,9 +93,9 @@ it('keeps the aggregates equal to a recomputation from the raw rows, with duplic
       const sent = new Set(ops.flatMap((op) => (op.kind === 'events' ? op.items.map((e) => e.n) : [])));
       const rows = await t.db.query(`SELECT count(*)::int AS n FROM outcome_event WHERE experiment_id = $1`, [exp.id]);
       expect(rows[0].n).toBe(sent.size);
-      const latest = new Map<number, fc.RecordValue<typeof feedbackArb>>();
+      const latest = new Map<number, Fb>();
       for (const op of ops) if (op.kind === 'feedback') for (const f of op.items) latest.set(f.n, f);
-      const first = new Map<number, fc.RecordValue<typeof eventArb>>();
+      const first = new Map<number, Ev>();
       for (const op of ops) if (op.kind === 'events') for (const e of op.items) if (!first.has(e.n)) first.set(e.n, e);
       if (!concurrent) {
         let successes = 0;

@@ -1,0 +1,56 @@
+import { SnapshotIndex } from '../assignment/core/assign';
+import type { ExperimentSnapshot } from '../assignment/core/snapshot';
+import { validateFeedback, validateOutcome, type ValidationContext } from './outcome-validator';
+
+const experiment: ExperimentSnapshot = {
+  key: 'exp', salt: 's', unitType: 'user', state: 'running', phase: 2, trafficAllocation: 1,
+  variants: [
+    { key: 'a', weight: 0.5, isControl: true, rolledBack: false, config: null },
+    { key: 'b', weight: 0.5, isControl: false, rolledBack: false, config: null },
+  ],
+  forced: { qa: 'b' }, winner: null, layer: null,
+};
+const index = new SnapshotIndex([experiment]);
+const ctx: ValidationContext = {
+  index,
+  ids: new Map([['exp', '00000000-0000-4000-8000-000000000001']]),
+  rules: () => ({ experimentId: 'x', scoreRange: { min: 0, max: 1 }, customMetrics: new Set(['thumbs']), pricing: new Map([['a', { inputPer1M: 2, outputPer1M: 4 }], ['b', { inputPer1M: 2, outputPer1M: 4 }]]) }),
+  now: Date.parse('2026-11-28T12:00:00Z'),
+};
+
+describe('validateOutcome', () => {
+  it('derives variant and phase, computes the cost from pricing', () => {
+    const r = validateOutcome({ id: '1', experiment: 'exp', unitId: 'u1', inputTokens: 1_000_000, outputTokens: 500_000 }, ctx);
+    expect(r.ok && r.value).toMatchObject({ variant: index.assign('exp', 'u1').variant, phase: 2, costUsd: 4, costComputed: true });
+  });
+
+  it('keeps an unknowable cost null, never zero', () => {
+    const r = validateOutcome({ id: '1', experiment: 'exp', unitId: 'u1', inputTokens: 10 }, ctx);
+    expect(r.ok && r.value).toMatchObject({ costUsd: null, costComputed: false });
+  });
+
+  it('lets a forced unit report any variant of the experiment', () => {
+    expect(validateOutcome({ id: '1', experiment: 'exp', unitId: 'qa', variant: 'a' }, ctx).ok).toBe(true);
+    expect(validateOutcome({ id: '1', experiment: 'exp', unitId: 'qa', variant: 'zz' }, ctx).ok).toBe(false);
+  });
+
+  it('reports every problem of an event with its field', () => {
+    const r = validateOutcome(
+      { id: 'x'.repeat(129), experiment: 'exp', unitId: 'u1', latencyMs: -1, costUsd: -2, score: 2, timestamp: '2026-11-28T12:06:00Z', metrics: { nope: 1 }, extra: true },
+      ctx,
+    );
+    expect(r.ok ? [] : r.errors.map((e) => e.field).sort()).toEqual(['costUsd', 'extra', 'id', 'latencyMs', 'metrics.nope', 'score', 'timestamp']);
+  });
+
+  it('accepts a timestamp up to 5 minutes ahead', () => {
+    expect(validateOutcome({ id: '1', experiment: 'exp', unitId: 'u1', timestamp: '2026-11-28T12:04:59Z' }, ctx).ok).toBe(true);
+  });
+});
+
+describe('validateFeedback', () => {
+  it('needs an event id and some feedback', () => {
+    expect(validateFeedback({ eventId: 'e1', score: 0.5 }).ok).toBe(true);
+    const empty = validateFeedback({ eventId: 'e1' });
+    expect(empty.ok ? null : empty.errors[0].message).toMatch(/carries no feedback/);
+  });
+});

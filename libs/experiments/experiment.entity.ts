@@ -47,7 +47,7 @@ export class ExperimentEntity {
   layer!: LayerSpec | null;
 
   /** QA overrides: unit id -> variant key. */
-  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  @Column({ type: 'jsonb' })
   forced!: Record<string, string>;
 
   @Column({ type: 'text', nullable: true })

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const applied = await migrate(config.database.url);
   if (applied.length) console.log(`Applied migrations: ${applied.join(', ')}`);
   const children: ChildProcess[] = ['api', 'worker'].map((name) =>
-    spawn(process.execPath, [join(__dirname, '..', name, 'main.js')], { stdio: 'inherit', env: process.env }),
+    spawn(process.execPath, [join(__dirname, '..', name, 'main.js')], { stdio: 'inherit' }),
   );
   let signalled = false;
   const stop = () => {

@@ -48,7 +48,8 @@ const sdkRoutes = (key: string): Array<[string, string, unknown?]> => [
 describe('scopes', () => {
   it('answers 401 without a key, with a malformed header and with an unknown key, on every route', async () => {
     for (const [method, path, body] of [...adminRoutes(experimentKey), ...sdkRoutes(experimentKey)]) {
-      for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer vk_admin_not-a-real-key' }]) {
+      const variants: Array<Record<string, string>> = [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer vk_admin_not-a-real-key' }];
+      for (const headers of variants) {
         const res = await client(t.url).call(method, path, body, headers);
         expect({ method, path, status: res.status }).toEqual({ method, path, status: 401 });
         expect(res.headers.get('www-authenticate')).toBe('Bearer');

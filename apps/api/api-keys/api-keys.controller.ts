@@ -7,9 +7,9 @@ import { CurrentPrincipal } from '../security/principal.decorator';
 import { Scopes } from '../security/scopes.decorator';
 import { ApiKeyResponse, CreateApiKeyDto, CreatedApiKeyResponse } from './api-key.dto';
 
-const uuid = new ParseUUIDPipe({
-  exceptionFactory: () => new ValidationFailedError([{ field: 'id', message: 'must be a UUID' }]),
-});
+function uuidParam(field: string): ParseUUIDPipe {
+  return new ParseUUIDPipe({ exceptionFactory: () => new ValidationFailedError([{ field, message: 'must be a UUID' }]) });
+}
 
 @ApiTags('api-keys')
 @ApiBearerAuth()
@@ -35,7 +35,7 @@ export class ApiKeysController {
   @Delete(':id')
   @ApiOperation({ summary: 'Revoke a key at once, on every replica' })
   @ApiResponse({ status: 200, type: ApiKeyResponse })
-  async revoke(@CurrentPrincipal() principal: Principal, @Param('id', uuid) id: string): Promise<ApiKeyResponse> {
+  async revoke(@CurrentPrincipal() principal: Principal, @Param('id', uuidParam('id')) id: string): Promise<ApiKeyResponse> {
     return ApiKeyResponse.from(await this.keys.revoke(principal, id));
   }
 }

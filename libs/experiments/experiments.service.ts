@@ -142,8 +142,14 @@ export class ExperimentsService {
     return experiment;
   }
 
-  async listPhases(experimentId: string): Promise<ExperimentPhaseEntity[]> {
-    return this.phases.find({ where: { experimentId }, order: { phase: 'ASC' } });
+  async listPhases(projectId: string, key: string): Promise<ExperimentPhaseEntity[]> {
+    const experiment = await this.get(projectId, key);
+    return this.phases.find({ where: { experimentId: experiment.id }, order: { phase: 'ASC' } });
+  }
+
+  async auditLog(projectId: string, key: string, limit: number, offset: number) {
+    const experiment = await this.get(projectId, key);
+    return this.audit.list(projectId, 'experiment', experiment.id, limit, offset);
   }
 
   /** Experiments that SDKs and /v1/assign serve: everything but drafts. */

@@ -2,7 +2,6 @@ import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nes
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { toActor } from '../../../libs/auth/api-keys.service';
 import type { Principal } from '../../../libs/auth/principal';
-import { AuditService } from '../../../libs/audit/audit.service';
 import { ExperimentsService, type Transition } from '../../../libs/experiments/experiments.service';
 import { CurrentPrincipal } from '../security/principal.decorator';
 import { Scopes } from '../security/scopes.decorator';
@@ -26,10 +25,7 @@ import {
 @Scopes('admin')
 @Controller('v1/experiments')
 export class ExperimentsController {
-  constructor(
-    private readonly experiments: ExperimentsService,
-    private readonly audit: AuditService,
-  ) {}
+  constructor(private readonly experiments: ExperimentsService) {}
 
   @Post()
   @ApiOperation({ summary: 'Define an experiment (created as a draft)' })
@@ -109,8 +105,7 @@ export class ExperimentsController {
   @Get(':key/phases')
   @ApiResponse({ status: 200, type: [PhaseResponse] })
   async phases(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<PhaseResponse[]> {
-    const experiment = await this.experiments.get(principal.projectId, key);
-    return (await this.experiments.listPhases(experiment.id)).map(PhaseResponse.from);
+    return (await this.experiments.listPhases(principal.projectId, key)).map(PhaseResponse.from);
   }
 
   @Get(':key/audit')
@@ -121,14 +116,7 @@ export class ExperimentsController {
     @Param('key') key: string,
     @Query() query: PageQueryDto,
   ): Promise<AuditListResponse> {
-    const experiment = await this.experiments.get(principal.projectId, key);
-    const { items, total } = await this.audit.list(
-      principal.projectId,
-      'experiment',
-      experiment.id,
-      query.limit ?? 100,
-      query.offset ?? 0,
-    );
+    const { items, total } = await this.experiments.auditLog(principal.projectId, key, query.limit ?? 100, query.offset ?? 0);
     return { items: items.map(AuditEntryResponse.from), total };
   }
 

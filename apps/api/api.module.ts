@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { AnalysisModule } from '../../libs/analysis/analysis.module';
 import { AssignmentModule } from '../../libs/assignment/assignment.module';
 import { AuditModule } from '../../libs/audit/audit.module';
 import { AuthModule } from '../../libs/auth/auth.module';
@@ -17,6 +18,7 @@ import { HealthController } from './health/health.controller';
 import { IngestionController } from './ingestion/ingestion.controller';
 import { ProblemFilter } from './http/problem.filter';
 import { ProjectsController } from './projects/projects.controller';
+import { ResultsController } from './results/results.controller';
 import { AuthGuard } from './security/auth.guard';
 
 /** The HTTP service: controllers only; the logic lives in the context modules it imports. */
@@ -35,8 +37,9 @@ export class ApiModule {
         ExperimentsModule,
         AssignmentModule,
         IngestionModule,
+        AnalysisModule,
       ],
-      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

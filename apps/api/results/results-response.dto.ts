@@ -1,0 +1,136 @@
+import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Min } from 'class-validator';
+import type {
+  Comparison,
+  Decision,
+  DecisionAction,
+  GuardrailResult,
+  Interval,
+  MetricEstimate,
+  PlanningResult,
+  QuantileEstimate,
+  SrmSummary,
+  VariantResult,
+} from '../../../libs/analysis/results.types';
+import type { DailyPoint } from '../../../libs/analysis/daily-series';
+
+const interval: ApiPropertyOptions = { type: [Number], minItems: 2, maxItems: 2, nullable: true, description: '[lower, upper]' };
+
+export class ResultsQueryDto {
+  @ApiPropertyOptional({ description: 'Allocation phase to analyse; the latest by default (docs/adr/0006).' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  phase?: number;
+}
+
+export class QuantileEstimateResponse implements QuantileEstimate {
+  @ApiProperty() value!: number;
+  @ApiProperty(interval) ci!: Interval | null;
+}
+
+export class MetricEstimateResponse implements MetricEstimate {
+  @ApiProperty({ nullable: true, type: Number }) mean!: number | null;
+  @ApiProperty(interval) ci!: Interval | null;
+  @ApiProperty({ description: 'Units (events for request units) behind the estimate' }) n!: number;
+  @ApiPropertyOptional({ type: QuantileEstimateResponse, nullable: true }) p50?: QuantileEstimate | null;
+  @ApiPropertyOptional({ type: QuantileEstimateResponse, nullable: true }) p90?: QuantileEstimate | null;
+  @ApiPropertyOptional({ type: QuantileEstimateResponse, nullable: true }) p95?: QuantileEstimate | null;
+  @ApiPropertyOptional({ type: QuantileEstimateResponse, nullable: true }) p99?: QuantileEstimate | null;
+}
+
+export class VariantResultResponse implements VariantResult {
+  @ApiProperty() key!: string;
+  @ApiProperty() isControl!: boolean;
+  @ApiProperty({ description: 'Units of analysis with outcomes in the phase (events for request units)' }) units!: number;
+  @ApiProperty() events!: number;
+  @ApiProperty({ description: 'Sum of known costs' }) totalCostUsd!: number;
+  @ApiProperty({ description: 'Events whose cost is unknown (no cost and no pricing)' }) costUnknown!: number;
+  @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/MetricEstimateResponse' } })
+  metrics!: Record<string, MetricEstimate>;
+}
+
+export class ComparisonResponse implements Comparison {
+  @ApiProperty() variant!: string;
+  @ApiProperty() metric!: string;
+  @ApiProperty({ enum: ['primary', 'secondary', 'guardrail', 'other'] }) role!: Comparison['role'];
+  @ApiProperty() lowerIsBetter!: boolean;
+  @ApiProperty({ nullable: true, type: Number }) absoluteLift!: number | null;
+  @ApiProperty(interval) absoluteCi!: Interval | null;
+  @ApiProperty({ nullable: true, type: Number, description: '(treatment - control) / |control|' }) relativeLift!: number | null;
+  @ApiProperty({ ...interval, description: 'Interval of the relative lift' } as ApiPropertyOptions) ci!: Interval | null;
+  @ApiProperty({ nullable: true, type: Number }) pValue!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Holm within its family (goal metrics; other metrics)' }) adjustedPValue!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) chanceToBeatControl!: number | null;
+  @ApiProperty() significant!: boolean;
+  @ApiProperty({ enum: ['sequential', 'fixed'] }) method!: 'sequential' | 'fixed';
+  @ApiPropertyOptional() note?: string;
+}
+
+export class GuardrailResultResponse implements GuardrailResult {
+  @ApiProperty() variant!: string;
+  @ApiProperty() metric!: string;
+  @ApiProperty({ enum: ['increase', 'decrease'] }) direction!: 'increase' | 'decrease';
+  @ApiProperty() margin!: number;
+  @ApiProperty({ nullable: true, type: Number }) relativeLift!: number | null;
+  @ApiProperty(interval) ci!: Interval | null;
+  @ApiProperty({ enum: ['ok', 'breached', 'inconclusive'] }) status!: GuardrailResult['status'];
+}
+
+export class PlanningResponse implements PlanningResult {
+  @ApiProperty() variant!: string;
+  @ApiProperty() units!: number;
+  @ApiProperty({ nullable: true, type: Number }) plannedUnits!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) targetMde!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) power!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) additionalUnits!: number | null;
+}
+
+export class SrmResponse implements SrmSummary {
+  @ApiProperty() phase!: number;
+  @ApiProperty() pValue!: number;
+  @ApiProperty({ description: 'false when p < 0.001' }) ok!: boolean;
+  @ApiProperty() tested!: boolean;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' } }) counts!: Record<string, number>;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' } }) weights!: Record<string, number>;
+}
+
+export class DecisionResponse implements Decision {
+  @ApiProperty({ enum: ['ship', 'keep_control', 'continue', 'stop'] }) action!: DecisionAction;
+  @ApiPropertyOptional() winner?: string;
+  @ApiProperty({ type: [String] }) reasons!: string[];
+  @ApiPropertyOptional({ nullable: true, type: Number }) unitsNeeded?: number | null;
+}
+
+export class PrimaryMetricResponse {
+  @ApiProperty() name!: string;
+  @ApiProperty({ enum: ['increase', 'decrease', 'non_inferior'] }) goal!: 'increase' | 'decrease' | 'non_inferior';
+  @ApiProperty({ nullable: true, type: Number }) margin!: number | null;
+}
+
+export class ResultsResponse {
+  @ApiProperty() experiment!: string;
+  @ApiProperty() unitType!: string;
+  @ApiProperty() phase!: number;
+  @ApiProperty() alpha!: number;
+  @ApiProperty() sequential!: boolean;
+  @ApiProperty({ type: PrimaryMetricResponse }) primaryMetric!: PrimaryMetricResponse;
+  @ApiProperty({ type: SrmResponse }) srm!: SrmSummary;
+  @ApiProperty({ type: [VariantResultResponse] }) variants!: VariantResult[];
+  @ApiProperty({ type: [ComparisonResponse] }) comparisons!: Comparison[];
+  @ApiProperty({ type: [GuardrailResultResponse] }) guardrails!: GuardrailResult[];
+  @ApiProperty({ type: [PlanningResponse] }) planning!: PlanningResult[];
+  @ApiProperty({ type: DecisionResponse }) decision!: Decision;
+  @ApiProperty() computedAt!: string;
+  @ApiProperty({ description: 'Version of the aggregates the results were computed from' }) dataVersion!: string;
+}
+
+export class DailySeriesResponse {
+  @ApiProperty() experiment!: string;
+  @ApiProperty() phase!: number;
+  @ApiProperty({ type: [String] }) metrics!: string[];
+  @ApiProperty({ type: [Object], description: 'Per day (UTC): cumulative variants [{key, units, events, metrics}] and comparisons [{variant, metric, relativeLift, ci, pValue}]' })
+  days!: DailyPoint[];
+}

@@ -1,0 +1,113 @@
+import type { MetricGoal } from '../experiments/experiment.types';
+
+export type Interval = [number, number];
+export type DecisionAction = 'ship' | 'keep_control' | 'continue' | 'stop';
+
+export interface QuantileEstimate {
+  value: number;
+  ci: Interval | null;
+}
+
+export interface MetricEstimate {
+  /** The arm's estimate: a mean per unit of analysis, or a ratio of per-unit sums. */
+  mean: number | null;
+  ci: Interval | null;
+  /** Units (or, for request units, events) behind the estimate. */
+  n: number;
+  p50?: QuantileEstimate | null;
+  p90?: QuantileEstimate | null;
+  p95?: QuantileEstimate | null;
+  p99?: QuantileEstimate | null;
+}
+
+export interface VariantResult {
+  key: string;
+  isControl: boolean;
+  units: number;
+  events: number;
+  totalCostUsd: number;
+  costUnknown: number;
+  metrics: Record<string, MetricEstimate>;
+}
+
+export type MetricRole = 'primary' | 'secondary' | 'guardrail' | 'other';
+
+export interface Comparison {
+  variant: string;
+  metric: string;
+  role: MetricRole;
+  lowerIsBetter: boolean;
+  absoluteLift: number | null;
+  absoluteCi: Interval | null;
+  relativeLift: number | null;
+  /** Interval of the relative lift (fixed-horizon or always-valid, as `method` says). */
+  ci: Interval | null;
+  pValue: number | null;
+  /** Holm within the comparison's family (goal metrics, or all other metrics): docs/adr/0007. */
+  adjustedPValue: number | null;
+  chanceToBeatControl: number | null;
+  significant: boolean;
+  method: 'sequential' | 'fixed';
+  /** Why no test could be run (too few units, no variance, zero baseline). */
+  note?: string;
+}
+
+export type GuardrailStatus = 'ok' | 'breached' | 'inconclusive';
+
+export interface GuardrailResult {
+  variant: string;
+  metric: string;
+  /** 'increase' guards against the treatment being higher by more than `margin`, 'decrease' lower. */
+  direction: 'increase' | 'decrease';
+  margin: number;
+  relativeLift: number | null;
+  ci: Interval | null;
+  status: GuardrailStatus;
+}
+
+export interface PlanningResult {
+  variant: string;
+  /** Units of this treatment and the control together. */
+  units: number;
+  plannedUnits: number | null;
+  /** Relative lift the power refers to: the non-inferiority margin, or the observed lift (at least 1 %). */
+  targetMde: number | null;
+  power: number | null;
+  /** More units (treatment and control together) for 80 % power at targetMde. */
+  additionalUnits: number | null;
+}
+
+export interface SrmSummary {
+  phase: number;
+  pValue: number;
+  ok: boolean;
+  tested: boolean;
+  counts: Record<string, number>;
+  weights: Record<string, number>;
+}
+
+export interface Decision {
+  action: DecisionAction;
+  winner?: string;
+  reasons: string[];
+  /** Units still needed before the rule can conclude (continue only). */
+  unitsNeeded?: number | null;
+}
+
+export interface ExperimentResults {
+  experiment: string;
+  unitType: string;
+  phase: number;
+  alpha: number;
+  sequential: boolean;
+  primaryMetric: { name: string; goal: MetricGoal; margin: number | null };
+  srm: SrmSummary;
+  variants: VariantResult[];
+  comparisons: Comparison[];
+  guardrails: GuardrailResult[];
+  planning: PlanningResult[];
+  decision: Decision;
+  computedAt: string;
+  /** Version of the data the results were computed from (cache key). */
+  dataVersion: string;
+}

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { SnapshotService } from '../assignment/snapshot.service';
-import type { FieldError } from '../errors/domain-error';
+import { type FieldError, ValidationFailedError } from '../errors/domain-error';
 import type { FeedbackRecord, OutcomeRecord } from '../queue/queues';
 import { OutcomeBuffer } from './outcome-buffer';
 import { OutcomeProducer } from './outcome.producer';
 import { OutcomeRulesService } from './outcome-rules.service';
-import { validateFeedback, validateOutcome } from './outcome-validator';
+import { validateFeedback, validateOutcome, validateOutcomeBatch } from './outcome-validator';
 
 export interface IngestResult {
   accepted: number;
@@ -35,7 +35,11 @@ export class IngestionService {
     private readonly buffer: OutcomeBuffer,
   ) {}
 
-  async recordOutcomes(projectId: string, events: unknown[]): Promise<IngestResult> {
+  /** `body` is the raw request body: `{events: [...]}`, checked here rather than by the global pipe (it is the hot path). */
+  async recordOutcomes(projectId: string, body: unknown): Promise<IngestResult> {
+    const batch = validateOutcomeBatch(body);
+    if (!batch.ok) throw new ValidationFailedError(batch.errors);
+    const events = batch.value;
     // Refuse before any work when nothing could be enqueued.
     await this.producer.checkAccepting();
     const project = this.snapshots.get(projectId);

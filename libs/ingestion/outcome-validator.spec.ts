@@ -1,6 +1,6 @@
 import { SnapshotIndex } from '../assignment/core/assign';
 import type { ExperimentSnapshot } from '../assignment/core/snapshot';
-import { validateFeedback, validateOutcome, type ValidationContext } from './outcome-validator';
+import { validateFeedback, validateOutcome, validateOutcomeBatch, type ValidationContext } from './outcome-validator';
 
 const experiment: ExperimentSnapshot = {
   key: 'exp', salt: 's', unitType: 'user', state: 'running', phase: 2, trafficAllocation: 1,
@@ -52,5 +52,19 @@ describe('validateFeedback', () => {
     expect(validateFeedback({ eventId: 'e1', score: 0.5 }).ok).toBe(true);
     const empty = validateFeedback({ eventId: 'e1' });
     expect(empty.ok ? null : empty.errors[0].message).toMatch(/carries no feedback/);
+  });
+
+  it('checks the batch shape as the DTO pipe did: an events array of at most 1,000 and no other field', () => {
+    expect(validateOutcomeBatch({ events: [] }).ok).toBe(true);
+    const errors = (body: unknown) => {
+      const checked = validateOutcomeBatch(body);
+      return checked.ok ? [] : checked.errors;
+    };
+    expect(errors({ nope: [] })).toEqual([
+      { field: 'nope', message: 'property nope should not exist' },
+      { field: 'events', message: 'must be an array' },
+    ]);
+    expect(errors(null)).toEqual([{ field: 'events', message: 'must be an array' }]);
+    expect(errors({ events: new Array(1001).fill({}) })).toEqual([{ field: 'events', message: 'must contain no more than 1000 elements' }]);
   });
 });

@@ -78,6 +78,25 @@ function unknownFields(raw: Raw, allowed: Set<string>, errors: FieldError[]): vo
   for (const key of Object.keys(raw)) if (!allowed.has(key)) errors.push({ field: key, message: 'is not a known field' });
 }
 
+/** Events per request at most. */
+export const MAX_BATCH_EVENTS = 1000;
+
+/**
+ * The shape of a `POST /v1/outcomes` body, `{events: [...]}` with at most 1,000 items and
+ * no other field; the messages are those the global validation pipe gives for the DTO.
+ */
+export function validateOutcomeBatch(body: unknown): Checked<unknown[]> {
+  if (!isObject(body)) return { ok: false, errors: [{ field: 'events', message: 'must be an array' }] };
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(body)) if (key !== 'events') errors.push({ field: key, message: `property ${key} should not exist` });
+  const events = body.events;
+  if (!Array.isArray(events)) errors.push({ field: 'events', message: 'must be an array' });
+  else if (events.length > MAX_BATCH_EVENTS) {
+    errors.push({ field: 'events', message: `must contain no more than ${MAX_BATCH_EVENTS} elements` });
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, value: events as unknown[] };
+}
+
 /**
  * Checks one outcome event against the project's snapshot and rules and resolves its
  * variant, phase and cost. Every problem is reported, so a client can fix them at once.

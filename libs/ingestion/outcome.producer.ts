@@ -9,8 +9,12 @@ import { IngestionBackloggedError, IngestionUnavailableError } from './ingestion
 export const ENQUEUE_TIMEOUT_MS = 3000;
 /** The queue depth is read at most this often per replica. */
 const DEPTH_TTL_MS = 250;
-/** Exponential from 0.5 s: about 34 minutes of retries before a job lands in the failed set, so a database restart never needs a replay. */
-const JOB_OPTIONS = { attempts: 12 };
+/**
+ * Exponential from 0.5 s: about 34 minutes of retries before a job lands in the failed set, so a database restart never needs a replay.
+ * A completed batch is kept only briefly (its rows are in Postgres): up to 2,000 events a job, keeping the queue's default
+ * 1,000 completed jobs would hold hundreds of megabytes in Redis and its append-only file.
+ */
+const JOB_OPTIONS = { attempts: 12, removeOnComplete: { count: 50 } };
 
 function withTimeout<T>(promise: Promise<T>, ms: number, reason: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -30,6 +30,8 @@ export interface Quality {
   metrics: Record<string, number> | null;
 }
 
+type VariantMoment = { experimentId: string; phase: number; variant: string; metric: string; m: Moment };
+
 export interface Moment {
   n: number;
   sum: number;
@@ -37,7 +39,11 @@ export interface Moment {
 }
 
 const SEP = '\u0000';
-const zeroUnit = (): Record<UnitColumn, number> => Object.fromEntries(UNIT_COLUMNS.map((c) => [c, 0])) as Record<UnitColumn, number>;
+/** A literal (not Object.fromEntries): one is made per unit per batch, on the worker's hot path. */
+const zeroUnit = (): Record<UnitColumn, number> => ({
+  events: 0, success_n: 0, successes: 0, score_n: 0, score_sum: 0, score_sumsq: 0, latency_n: 0, latency_sum: 0, latency_sumsq: 0,
+  ttft_n: 0, ttft_sum: 0, ttft_sumsq: 0, cost_n: 0, cost_sum: 0, cost_sumsq: 0, cost_unknown: 0, input_tokens: 0, output_tokens: 0, errors: 0,
+});
 
 /**
  * Deltas to the aggregates, built in memory from the events a batch actually inserted
@@ -47,7 +53,7 @@ const zeroUnit = (): Record<UnitColumn, number> => Object.fromEntries(UNIT_COLUM
 export class AggregateDeltas {
   readonly units = new Map<string, { key: UnitKey; v: Record<UnitColumn, number> }>();
   readonly unitMetrics = new Map<string, { key: UnitKey; metric: string; m: Moment }>();
-  readonly moments = new Map<string, { experimentId: string; phase: number; variant: string; metric: string; m: Moment }>();
+  readonly moments = new Map<string, VariantMoment>();
   readonly histograms = new Map<string, { experimentId: string; phase: number; variant: string; metric: string; bucket: number; count: number }>();
 
   private unit(key: UnitKey): Record<UnitColumn, number> {
@@ -57,10 +63,27 @@ export class AggregateDeltas {
     return found.v;
   }
 
+  /** Per variant (experiment, phase, variant), its moments by metric: looked up once per event, not once per metric. */
+  private readonly variantMoments = new Map<string, Map<string, VariantMoment>>();
+
+  private lastKey: UnitKey | null = null;
+  private lastVariant: { vk: string; byMetric: Map<string, VariantMoment> } | null = null;
+
   private moment(key: UnitKey, metric: string, n: number, x: number, sign: number): void {
-    const mk = `${key.experimentId}${SEP}${key.phase}${SEP}${key.variant}${SEP}${metric}`;
-    let m = this.moments.get(mk);
-    if (!m) this.moments.set(mk, (m = { experimentId: key.experimentId, phase: key.phase, variant: key.variant, metric, m: { n: 0, sum: 0, sumsq: 0 } }));
+    if (key !== this.lastKey || !this.lastVariant) {
+      const vk = `${key.experimentId}${SEP}${key.phase}${SEP}${key.variant}`;
+      let found = this.variantMoments.get(vk);
+      if (!found) this.variantMoments.set(vk, (found = new Map()));
+      this.lastKey = key;
+      this.lastVariant = { vk, byMetric: found };
+    }
+    const { vk, byMetric } = this.lastVariant;
+    let m = byMetric.get(metric);
+    if (!m) {
+      m = { experimentId: key.experimentId, phase: key.phase, variant: key.variant, metric, m: { n: 0, sum: 0, sumsq: 0 } };
+      byMetric.set(metric, m);
+      this.moments.set(`${vk}${SEP}${metric}`, m);
+    }
     m.m.n += sign * n;
     m.m.sum += sign * x;
     m.m.sumsq += sign * x * x;

@@ -10,11 +10,13 @@
  * {"bench": "ingest", "value": v, "unit": "events/s", "reference": r, "ratio": v/r}.
  */
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { createApiApp } from '../apps/api/create-api-app';
 import { loadConfig } from '../libs/config/config';
@@ -24,6 +26,8 @@ import { createLogger } from '../libs/logging/logger';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const SINGLE_EVENTS = Number(process.env.BENCH_SINGLE_EVENTS ?? 100_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+/** BENCH_CPU_PROF=dir writes a V8 CPU profile of the worker and the load generator there (run node itself with --cpu-prof for the API). */
+const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function event(experiment: string, n: number): Record<string, unknown> {
@@ -40,39 +44,85 @@ function event(experiment: string, n: number): Record<string, unknown> {
   };
 }
 
-async function post(url: string, key: string, body: string): Promise<number> {
-  for (;;) {
-    const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
-    await res.arrayBuffer();
-    if (res.status === 202) return res.status;
-    if (res.status !== 429 && res.status !== 503) throw new Error(`status ${res.status}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** One POST on a keep-alive socket; resolves with the status once the answer is read. */
+function post(agent: Agent, base: URL, key: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { agent, host: base.hostname, port: base.port, path: '/v1/outcomes', method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
-/** Sends events [from, to) `size` per request, CONCURRENCY requests in flight; resolves when the last row and its aggregates are visible. */
-async function ingest(base: string, key: string, db: Client, experiment: string, experimentId: string, from: number, to: number, size: number): Promise<number> {
+interface LoadOrder {
+  base: string;
+  key: string;
+  experiment: string;
+  from: number;
+  to: number;
+  size: number;
+}
+
+/**
+ * The load generator, in its own process (forked with --load) so that it does not share
+ * the API's event loop: node:http with a keep-alive agent, CONCURRENCY sockets, each
+ * request retried on 429/503 until accepted. Reports the seconds to acknowledge everything.
+ */
+async function load(order: LoadOrder): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const base = new URL(order.base);
   const started = process.hrtime.bigint();
-  let next = from;
+  let next = order.from;
   const lanes = Array.from({ length: CONCURRENCY }, async () => {
-    while (next < to) {
+    while (next < order.to) {
       const start = next;
-      next = Math.min(to, next + size);
+      next = Math.min(order.to, next + order.size);
       const events = [];
-      for (let n = start; n < Math.min(to, start + size); n++) events.push(event(experiment, n));
-      await post(`${base}/v1/outcomes`, key, JSON.stringify({ events }));
+      for (let n = start; n < Math.min(order.to, start + order.size); n++) events.push(event(order.experiment, n));
+      const body = JSON.stringify({ events });
+      for (;;) {
+        const status = await post(agent, base, order.key, body);
+        if (status === 202) break;
+        if (status !== 429 && status !== 503) throw new Error(`status ${status}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
   });
   await Promise.all(lanes);
-  console.log(`  acknowledged in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
+  agent.destroy();
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+/** Sends events [from, to) `size` per request from the load process; resolves when the last row and its aggregates are visible. */
+async function ingest(loader: ChildProcess, order: LoadOrder, db: Client, experimentId: string): Promise<number> {
+  const started = process.hrtime.bigint();
+  const acknowledged = await new Promise<number>((resolve, reject) => {
+    const onMessage = (m: { seconds?: number; error?: string }) => {
+      loader.off('exit', onExit);
+      if (m.error) reject(new Error(m.error));
+      else resolve(m.seconds ?? 0);
+    };
+    const onExit = (code: number | null) => reject(new Error(`load generator exited (${code})`));
+    loader.once('message', onMessage);
+    loader.once('exit', onExit);
+    loader.send(order);
+  });
+  console.log(`  acknowledged in ${acknowledged.toFixed(1)} s`);
   // The '$events' moment is written in the same transaction as the raw rows and unit sums.
   for (;;) {
     const r = await db.query(`SELECT COALESCE(sum(n), 0)::bigint AS n FROM outcome_moment WHERE experiment_id = $1 AND metric = '$events'`, [experimentId]);
-    if (Number(r.rows[0].n) >= to) break;
+    if (Number(r.rows[0].n) >= order.to) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return (to - from) / seconds;
+  return (order.to - order.from) / seconds;
 }
 
 /** Raw COPY of the same rows (CSV, server side) into an unindexed scratch table on one connection. */
@@ -120,7 +170,7 @@ async function main(): Promise<void> {
   const address = api.getHttpServer().address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   // The worker in its own process, as deployed: it must not share the API's event loop.
-  const worker = spawn(process.execPath, ['-r', join(__dirname, '../test/ingestion/support/register-swc.cjs'), join(__dirname, '../apps/worker/main.ts')], {
+  const worker = spawn(process.execPath, [...PROFILE, '-r', join(__dirname, '../test/ingestion/support/register-swc.cjs'), join(__dirname, '../apps/worker/main.ts')], {
     env: {
       ...process.env,
       DATABASE_URL: config.database.url,
@@ -131,6 +181,7 @@ async function main(): Promise<void> {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  const loader = fork(__filename, ['--load'], { execArgv: [...PROFILE, '-r', join(__dirname, '../test/ingestion/support/register-swc.cjs')], stdio: 'inherit' });
   const db = new Client({ connectionString: url.toString() });
   await db.connect();
   try {
@@ -151,17 +202,24 @@ async function main(): Promise<void> {
 
     const reference = await copyRate(db, created.id, EVENTS);
     console.log(`raw COPY: ${Math.round(reference)} rows/s (${EVENTS} rows)`);
-    const batched = await ingest(base, sdk.key, db, key, created.id, 0, EVENTS, 100);
+    const batched = await ingest(loader, { base, key: sdk.key, experiment: key, from: 0, to: EVENTS, size: 100 }, db, created.id);
     console.log(`100-event requests: ${Math.round(batched)} events/s (${EVENTS} events), ${(100 * batched / reference).toFixed(1)} % of COPY`);
-    const single = await ingest(base, sdk.key, db, key, created.id, EVENTS, EVENTS + SINGLE_EVENTS, 1);
+    const single = await ingest(loader, { base, key: sdk.key, experiment: key, from: EVENTS, to: EVENTS + SINGLE_EVENTS, size: 1 }, db, created.id);
     console.log(`single-event requests: ${Math.round(single)} events/s (${SINGLE_EVENTS} events), ${(100 * single / reference).toFixed(2)} % of COPY`);
     console.log(JSON.stringify({ bench: 'ingest-single', value: Math.round(single), unit: 'events/s', reference: Math.round(reference), ratio: single / reference }));
     console.log(JSON.stringify({ bench: 'ingest', value: Math.round(batched), unit: 'events/s', reference: Math.round(reference), ratio: batched / reference }));
   } finally {
     await db.end();
+    loader.kill('SIGTERM');
     worker.kill('SIGTERM');
     await new Promise((resolve) => worker.once('exit', resolve));
     await api.close();
+    // Its own Redis prefix: the queue's keys go too, so runs do not pile up in Redis.
+    const redis = new Redis(config.redis.url);
+    for await (const keys of redis.scanStream({ match: `${config.redis.prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
+      if (keys.length) await redis.unlink(...keys);
+    }
+    redis.disconnect();
     const adminDb = new Client({ connectionString: ADMIN_URL });
     await adminDb.connect();
     await adminDb.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
@@ -169,7 +227,14 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
+if (process.argv.includes('--load')) {
+  process.on('message', (order: LoadOrder) => {
+    load(order).then(
+      (seconds) => process.send?.({ seconds }),
+      (error: unknown) => process.send?.({ error: String(error) }),
+    );
+  });
+} else main().then(
   () => process.exit(0),
   (error: unknown) => {
     console.error(error);

@@ -6,12 +6,14 @@ import { DatabaseModule } from '../../libs/database/database.module';
 import { OutcomeStoreModule } from '../../libs/ingestion/outcome-store.module';
 import { QueueModule } from '../../libs/queue/queue.module';
 import { RedisModule } from '../../libs/redis/redis.module';
+import { TrafficModule } from '../../libs/traffic/traffic.module';
 import { ExposureWriterProcessor } from './exposure-writer.processor';
 import { OutcomeWriterProcessor } from './outcome-writer.processor';
 import { PROCESSORS } from './processor';
+import { TrafficMonitorProcessor } from './traffic-monitor.processor';
 import { WorkerRunner } from './worker-runner';
 
-const processors = [ExposureWriterProcessor, OutcomeWriterProcessor];
+const processors = [ExposureWriterProcessor, OutcomeWriterProcessor, TrafficMonitorProcessor];
 
 /** The worker: BullMQ processors over the same context modules as the API. */
 @Module({})
@@ -19,7 +21,7 @@ export class WorkerModule {
   static register(config: VerdictConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url), RedisModule, QueueModule, ExposuresModule, OutcomeStoreModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url), RedisModule, QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule],
       providers: [
         ...processors,
         { provide: PROCESSORS, inject: processors, useFactory: (...list: unknown[]) => list },

@@ -27,8 +27,8 @@ const schema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().positive().default(2000),
   INGEST_MAX_QUEUE_DEPTH: z.coerce.number().int().positive().default(200_000),
-  QUEUE_BACKEND: z.enum(['redis', 'postgres']).default('redis'),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().max(64).default(2),
+  MONITOR_INTERVAL_MS: z.coerce.number().int().min(200).default(60_000),
 });
 
 export interface VerdictConfig {
@@ -37,7 +37,8 @@ export interface VerdictConfig {
   redis: { url: string; prefix: string };
   auth: { bootstrapAdminKey: string; rateLimitPerSecond: number };
   smtp: { url: string; from: string };
-  ingest: { maxQueueDepth: number; queueBackend: 'redis' | 'postgres'; workerConcurrency: number };
+  ingest: { maxQueueDepth: number; workerConcurrency: number };
+  traffic: { monitorIntervalMs: number };
   logLevel: string;
 }
 
@@ -66,9 +67,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     smtp: { url: s.SMTP_URL, from: s.REPORT_FROM },
     ingest: {
       maxQueueDepth: s.INGEST_MAX_QUEUE_DEPTH,
-      queueBackend: s.QUEUE_BACKEND,
       workerConcurrency: s.WORKER_CONCURRENCY,
     },
+    traffic: { monitorIntervalMs: s.MONITOR_INTERVAL_MS },
     logLevel: s.LOG_LEVEL,
   };
 }

@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import type { UnitType } from '../assignment/core/snapshot';
-import type { ExperimentStatus, LayerSpec, MetricsSpec, StatsSettings, Variant } from './experiment.types';
+import type { BanditSettings, ExperimentStatus, LayerSpec, MetricsSpec, RampState, StatsSettings, Variant } from './experiment.types';
 
 @Entity({ name: 'experiment' })
 @Index('experiment_project_key_key', ['projectId', 'key'], { unique: true })
@@ -52,6 +52,12 @@ export class ExperimentEntity {
 
   @Column({ type: 'text', nullable: true })
   winner!: string | null;
+
+  @Column({ type: 'jsonb', nullable: true })
+  ramp!: RampState | null;
+
+  @Column({ type: 'jsonb', nullable: true })
+  bandit!: BanditSettings | null;
 
   /** 0 while in draft; 1 from the start; +1 at every change of weights, allocation or rollbacks. */
   @Column({ type: 'integer', default: 0 })

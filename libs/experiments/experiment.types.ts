@@ -80,3 +80,34 @@ export const BUILT_IN_METRICS = [
   'output_tokens',
 ] as const;
 export const QUANTILE_METRIC = /^(latency|ttft)_p(50|75|90|95|99)$/;
+
+/**
+ * A progressive roll-out of the treatment (two-variant experiments): the treatment's
+ * weight walks through `steps`; each step is held at least `minMinutes` and until the
+ * phase has `minUnits` exposed units, and advances only while no guardrail is breached
+ * and SRM is clear. Each step is a new phase.
+ */
+export interface RampPlan {
+  steps: number[];
+  minMinutes: number;
+  minUnits: number;
+}
+
+export interface RampState extends RampPlan {
+  /** Index in `steps` of the weight now served. */
+  step: number;
+  /** Held by a person: the monitor does not advance it. */
+  held: boolean;
+  stepStartedAt: string;
+}
+
+/** Thompson-sampling allocation on the primary metric, recomputed by the monitor. */
+export interface BanditSettings {
+  /** Minimum share of traffic per arm. */
+  floor: number;
+  /** No reallocation before every arm has this many units in the current phase. */
+  minUnitsPerArm: number;
+  /** At most one reallocation per this many minutes. */
+  everyMinutes: number;
+  lastReallocatedAt: string | null;
+}

@@ -17,7 +17,7 @@ import {
 } from './experiment-definition';
 import { ExperimentPhaseEntity } from './experiment-phase.entity';
 import { ExperimentEntity } from './experiment.entity';
-import type { ExperimentStatus, LayerSpec, StatsSettings } from './experiment.types';
+import type { BanditSettings, ExperimentStatus, LayerSpec, RampPlan, StatsSettings, Variant } from './experiment.types';
 import {
   ExperimentExistsError,
   ExperimentLockedError,
@@ -39,6 +39,8 @@ export interface CreateExperimentInput {
   stats?: Partial<StatsSettings>;
   layer?: LayerSpec | null;
   forced?: Record<string, string>;
+  ramp?: RampPlan | null;
+  bandit?: Pick<BanditSettings, 'floor' | 'minUnitsPerArm' | 'everyMinutes'> | null;
 }
 
 export interface UpdateExperimentInput {
@@ -86,7 +88,12 @@ export class ExperimentsService {
     const { variants, errors: variantErrors } = checkVariants(input.variants);
     const { metrics, errors: metricErrors } = checkMetrics(input.metrics);
     const forced = input.forced ?? {};
-    const errors = [...variantErrors, ...metricErrors, ...checkForced(forced, variants)];
+    const errors = [
+      ...variantErrors,
+      ...metricErrors,
+      ...checkForced(forced, variants),
+      ...checkTrafficPlan(variants, input.ramp ?? null, input.bandit ?? null),
+    ];
     if (errors.length) throw new ValidationFailedError(errors);
     const saved = await this.dataSource.transaction(async (manager) => {
       const exists = await manager.exists(ExperimentEntity, { where: { projectId, key: input.key } });
@@ -107,6 +114,8 @@ export class ExperimentsService {
         layer: input.layer ?? null,
         forced,
         winner: null,
+        ramp: input.ramp ? { ...input.ramp, step: 0, held: false, stepStartedAt: new Date(0).toISOString() } : null,
+        bandit: input.bandit ? { ...input.bandit, lastReallocatedAt: null } : null,
         phase: 0,
         revision: 1,
         startedAt: null,
@@ -236,6 +245,10 @@ export class ExperimentsService {
       experiment.status = rule.to;
       if (transition === 'start') {
         experiment.startedAt = new Date();
+        if (experiment.ramp) {
+          experiment.variants = withTreatmentWeight(experiment.variants, experiment.ramp.steps[0]);
+          experiment.ramp = { ...experiment.ramp, step: 0, stepStartedAt: experiment.startedAt.toISOString() };
+        }
         await this.startPhase(manager, experiment, 'start');
       }
       if (transition === 'stop') await this.endExperiment(manager, experiment);
@@ -258,6 +271,83 @@ export class ExperimentsService {
     });
   }
 
+  /**
+   * Rolls a variant back: its units are served the control from now on (a new phase),
+   * no other unit moves. A ramp is held. `evidence` is audited with the change.
+   */
+  async rollbackVariant(projectId: string, actor: Actor, key: string, variant: string, evidence?: object): Promise<ExperimentEntity> {
+    return this.change(
+      projectId,
+      key,
+      actor,
+      'experiment.variant_rolled_back',
+      async (experiment, manager) => {
+        assertServing(experiment, 'roll back a variant of');
+        const target = experiment.variants.find((v) => v.key === variant);
+        if (!target) throw new ValidationFailedError([{ field: 'variant', message: `"${variant}" is not a variant of this experiment` }]);
+        if (target.isControl) throw new ValidationFailedError([{ field: 'variant', message: 'the control cannot be rolled back' }]);
+        if (target.rolledBack) throw new InvalidTransitionError(`Variant "${variant}" is already rolled back.`);
+        experiment.variants = experiment.variants.map((v) => (v.key === variant ? { ...v, rolledBack: true } : v));
+        if (experiment.ramp) experiment.ramp = { ...experiment.ramp, held: true };
+        await this.startPhase(manager, experiment, `rollback of ${variant}`);
+      },
+      evidence,
+    );
+  }
+
+  /** Moves a ramp to its next step (a new phase), by a person or by the monitor. */
+  async advanceRamp(projectId: string, actor: Actor, key: string, evidence?: object): Promise<ExperimentEntity> {
+    return this.change(
+      projectId,
+      key,
+      actor,
+      'experiment.ramp_advanced',
+      async (experiment, manager) => {
+        assertServing(experiment, 'advance the ramp of');
+        const ramp = experiment.ramp;
+        if (!ramp) throw new InvalidTransitionError('This experiment has no ramp plan.');
+        if (experiment.variants.some((v) => v.rolledBack)) throw new InvalidTransitionError('The treatment is rolled back.');
+        if (ramp.step >= ramp.steps.length - 1) throw new InvalidTransitionError('The ramp is already at its last step.');
+        const step = ramp.step + 1;
+        experiment.variants = withTreatmentWeight(experiment.variants, ramp.steps[step]);
+        experiment.ramp = { ...ramp, step, stepStartedAt: new Date().toISOString() };
+        await this.startPhase(manager, experiment, `ramp step ${step + 1} of ${ramp.steps.length}`);
+      },
+      evidence,
+    );
+  }
+
+  /** Holds a ramp where it is (the monitor stops advancing it), or releases the hold. */
+  async holdRamp(projectId: string, actor: Actor, key: string, held: boolean): Promise<ExperimentEntity> {
+    return this.change(projectId, key, actor, held ? 'experiment.ramp_held' : 'experiment.ramp_released', async (experiment) => {
+      if (!experiment.ramp) throw new InvalidTransitionError('This experiment has no ramp plan.');
+      experiment.ramp = { ...experiment.ramp, held };
+    });
+  }
+
+  /** Bandit reallocation: new weights (a new phase), with the posterior that chose them as evidence. */
+  async reallocate(projectId: string, actor: Actor, key: string, weights: Record<string, number>, evidence: object): Promise<ExperimentEntity> {
+    return this.change(
+      projectId,
+      key,
+      actor,
+      'experiment.reallocated',
+      async (experiment, manager) => {
+        assertServing(experiment, 'reallocate');
+        if (!experiment.bandit) throw new InvalidTransitionError('This experiment does not use bandit allocation.');
+        experiment.variants = experiment.variants.map((v) => ({ ...v, weight: weights[v.key] ?? 0 }));
+        experiment.bandit = { ...experiment.bandit, lastReallocatedAt: new Date().toISOString() };
+        await this.startPhase(manager, experiment, 'bandit reallocation');
+      },
+      evidence,
+    );
+  }
+
+  /** Running experiments of every project: what the traffic monitor evaluates. */
+  async listRunning(): Promise<ExperimentEntity[]> {
+    return this.experiments.find({ where: { status: 'running' }, order: { createdAt: 'ASC' } });
+  }
+
   /** Loads the experiment under a row lock, applies `apply`, saves, audits before/after and notifies replicas. */
   private async change(
     projectId: string,
@@ -265,6 +355,7 @@ export class ExperimentsService {
     actor: Actor,
     action: string,
     apply: (experiment: ExperimentEntity, manager: EntityManager) => Promise<void>,
+    evidence?: object,
   ): Promise<ExperimentEntity> {
     const saved = await this.dataSource.transaction(async (manager) => {
       const experiment = await manager.findOne(ExperimentEntity, {
@@ -277,7 +368,15 @@ export class ExperimentsService {
       experiment.revision += 1;
       const row = await manager.save(ExperimentEntity, experiment);
       await this.audit.record(
-        { projectId, actor, action, targetType: 'experiment', targetId: row.id, before, after: describe(row) },
+        {
+          projectId,
+          actor,
+          action,
+          targetType: 'experiment',
+          targetId: row.id,
+          before,
+          after: evidence ? { ...describe(row), evidence } : describe(row),
+        },
         manager,
       );
       return row;
@@ -335,6 +434,38 @@ export class ExperimentsService {
   }
 }
 
+function assertServing(experiment: ExperimentEntity, what: string): void {
+  if (experiment.status !== 'running' && experiment.status !== 'paused') {
+    throw new InvalidTransitionError(`Cannot ${what} an experiment that is ${experiment.status}.`);
+  }
+}
+
+/** Two-variant layout with the treatment at `weight` and the control at the rest. */
+export function withTreatmentWeight(variants: Variant[], weight: number): Variant[] {
+  return variants.map((v) => ({ ...v, weight: v.isControl ? 1 - weight : weight }));
+}
+
+/** Ramps need exactly one treatment and increasing steps; ramps and bandits exclude each other. */
+export function checkTrafficPlan(
+  variants: Variant[],
+  ramp: RampPlan | null,
+  bandit: Pick<BanditSettings, 'floor'> | null,
+): FieldError[] {
+  const errors: FieldError[] = [];
+  if (ramp && bandit) errors.push({ field: 'ramp', message: 'cannot be combined with bandit allocation' });
+  if (ramp) {
+    if (variants.length !== 2) errors.push({ field: 'ramp', message: 'needs exactly two variants (control and treatment)' });
+    ramp.steps.forEach((step, i) => {
+      if (!(step > 0 && step <= 1)) errors.push({ field: `ramp.steps.${i}`, message: 'must be in (0, 1]' });
+      if (i > 0 && !(step > ramp.steps[i - 1])) errors.push({ field: `ramp.steps.${i}`, message: 'must be larger than the step before' });
+    });
+  }
+  if (bandit && bandit.floor * variants.length > 1) {
+    errors.push({ field: 'bandit.floor', message: `times ${variants.length} arms must not exceed 1` });
+  }
+  return errors;
+}
+
 /** What the audit log keeps of an experiment. */
 function describe(e: ExperimentEntity) {
   return {
@@ -350,6 +481,8 @@ function describe(e: ExperimentEntity) {
     layer: e.layer,
     forced: e.forced,
     winner: e.winner,
+    ramp: e.ramp,
+    bandit: e.bandit,
     phase: e.phase,
   };
 }

@@ -5,6 +5,7 @@
 export const QUEUES = {
   exposures: 'exposures',
   outcomes: 'outcomes',
+  traffic: 'traffic',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -29,6 +30,7 @@ export const JOBS = {
   exposureBatch: 'exposure-batch',
   outcomeBatch: 'outcome-batch',
   feedbackBatch: 'feedback-batch',
+  trafficMonitor: 'traffic-monitor',
 } as const;
 
 /** One validated outcome event, its variant and phase resolved from the snapshot. */

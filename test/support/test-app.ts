@@ -58,3 +58,12 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
     },
   };
 }
+
+/** A second API replica on the same database and Redis prefix, as behind a load balancer. */
+export async function startReplica(of: TestApp): Promise<{ url: string; app: NestFastifyApplication; close(): Promise<void> }> {
+  const app = await createApiApp(of.config, createLogger(of.config.logLevel, 'api-replica-test'));
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}`, app, close: () => app.close() };
+}

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { AuditEntryEntity } from '../../../libs/audit/audit-entry.entity';
 import type { ExperimentPhaseEntity } from '../../../libs/experiments/experiment-phase.entity';
 import type { ExperimentEntity } from '../../../libs/experiments/experiment.entity';
-import type { LayerSpec, MetricsSpec, StatsSettings, Variant } from '../../../libs/experiments/experiment.types';
+import type { BanditSettings, LayerSpec, MetricsSpec, RampState, StatsSettings, Variant } from '../../../libs/experiments/experiment.types';
 import { EXPERIMENT_STATUSES } from '../../../libs/experiments/experiment.types';
 
 export class VariantResponse {
@@ -29,6 +29,8 @@ export class ExperimentResponse {
   @ApiPropertyOptional({ type: Object, nullable: true }) layer!: LayerSpec | null;
   @ApiProperty({ type: Object }) forced!: Record<string, string>;
   @ApiPropertyOptional({ nullable: true, type: String }) winner!: string | null;
+  @ApiPropertyOptional({ type: Object, nullable: true, description: 'Ramp plan and the step served.' }) ramp!: RampState | null;
+  @ApiPropertyOptional({ type: Object, nullable: true }) bandit!: BanditSettings | null;
   @ApiProperty({ description: 'Current allocation phase (0 in draft).' }) phase!: number;
   @ApiProperty() revision!: number;
   @ApiProperty() createdAt!: string;
@@ -51,6 +53,8 @@ export class ExperimentResponse {
       layer: e.layer,
       forced: e.forced,
       winner: e.winner,
+      ramp: e.ramp,
+      bandit: e.bandit,
       phase: e.phase,
       revision: e.revision,
       createdAt: e.createdAt.toISOString(),

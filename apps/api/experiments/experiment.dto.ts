@@ -209,6 +209,44 @@ export class LayerDto {
   end!: number;
 }
 
+export class RampDto {
+  @ApiProperty({ example: [0.01, 0.05, 0.25, 0.5], description: "The treatment's weight at each step." })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(20)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true })
+  steps!: number[];
+
+  @ApiProperty({ example: 60, description: 'Minimum minutes at each step.' })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(60 * 24 * 90)
+  minMinutes!: number;
+
+  @ApiProperty({ example: 1000, description: 'Minimum exposed units in the step before it may advance.' })
+  @IsInt()
+  @Min(0)
+  minUnits!: number;
+}
+
+export class BanditDto {
+  @ApiProperty({ example: 0.05, description: 'Minimum share of traffic per arm.' })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(0.5)
+  floor!: number;
+
+  @ApiProperty({ example: 200 })
+  @IsInt()
+  @Min(1)
+  minUnitsPerArm!: number;
+
+  @ApiProperty({ example: 60, description: 'At most one reallocation per this many minutes.' })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  everyMinutes!: number;
+}
+
 export class CreateExperimentDto {
   @ApiProperty({ example: 'chat-8b-vs-70b' })
   @IsString()
@@ -267,6 +305,18 @@ export class CreateExperimentDto {
   @IsOptional()
   @IsObject()
   forced?: Record<string, string>;
+
+  @ApiPropertyOptional({ type: RampDto, description: 'Progressive roll-out of the treatment (two variants).' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RampDto)
+  ramp?: RampDto;
+
+  @ApiPropertyOptional({ type: BanditDto, description: 'Thompson-sampling allocation on the primary metric.' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => BanditDto)
+  bandit?: BanditDto;
 }
 
 export class UpdateExperimentDto {

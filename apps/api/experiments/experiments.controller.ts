@@ -102,6 +102,42 @@ export class ExperimentsController {
     return ExperimentResponse.from(await this.experiments.conclude(principal.projectId, toActor(principal), key, body.winner));
   }
 
+  @Post(':key/variants/:variant/rollback')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Roll a variant back: its units get the control from now on (a new phase)" })
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  async rollback(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key') key: string,
+    @Param('variant') variant: string,
+  ): Promise<ExperimentResponse> {
+    return ExperimentResponse.from(await this.experiments.rollbackVariant(principal.projectId, toActor(principal), key, variant));
+  }
+
+  @Post(':key/ramp/advance')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Advance the ramp to its next step now' })
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  async advanceRamp(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<ExperimentResponse> {
+    return ExperimentResponse.from(await this.experiments.advanceRamp(principal.projectId, toActor(principal), key));
+  }
+
+  @Post(':key/ramp/hold')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Hold the ramp at its current step (the monitor stops advancing it)' })
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  async holdRamp(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<ExperimentResponse> {
+    return ExperimentResponse.from(await this.experiments.holdRamp(principal.projectId, toActor(principal), key, true));
+  }
+
+  @Post(':key/ramp/release')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Release a held ramp' })
+  @ApiResponse({ status: 200, type: ExperimentResponse })
+  async releaseRamp(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<ExperimentResponse> {
+    return ExperimentResponse.from(await this.experiments.holdRamp(principal.projectId, toActor(principal), key, false));
+  }
+
   @Get(':key/phases')
   @ApiResponse({ status: 200, type: [PhaseResponse] })
   async phases(@CurrentPrincipal() principal: Principal, @Param('key') key: string): Promise<PhaseResponse[]> {

@@ -121,7 +121,7 @@ describe('bandit by simulation', () => {
       const successes = [0, 0, 0];
       const n = [0, 0, 0];
       // Per-phase absolute lift of arm 2 over arm 0 and its variance, combined by inverse variance:
-      // within a phase the weights are fixed, so each phase's estimate is unbiased (docs/adr/0011).
+      // within a phase the weights are fixed, so each phase's estimate is unbiased (docs/adr/0011-traffic-monitor.md).
       let precision = 0;
       let weightedLift = 0;
       for (let round = 0; round < rounds; round++) {

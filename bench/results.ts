@@ -1,0 +1,202 @@
+/**
+ * Results benchmark: GET /v1/experiments/{key}/results for an experiment with BENCH_EVENTS
+ * events (default 10,000,000) over BENCH_UNITS users (default 1,000,000), cold and then
+ * cached, against one naive SQL query with exact percentiles (percentile_cont) over the
+ * raw events, same database, same run.
+ *
+ * Run (Postgres and Redis local):
+ *   node -r ./test/ingestion/support/register-swc.cjs bench/results.ts
+ * Settings: BENCH_EVENTS, BENCH_UNITS, TEST_POSTGRES_URL, TEST_REDIS_URL. It creates and drops
+ * its own database. The data are generated straight into Postgres with generate_series: raw
+ * rows into outcome_event, then every aggregate (outcome_unit, outcome_moment,
+ * outcome_histogram with libs/stats' bucket rule, exposure_count) computed FROM those rows
+ * in SQL, so the aggregates are consistent with the raw events by construction (what the
+ * ingestion worker maintains incrementally). The last line is
+ * {"bench": "results", "value": cold_ms, "unit": "ms", "reference": naive_ms, "ratio": cold_ms/naive_ms}.
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { createApiApp } from '../apps/api/create-api-app';
+import { loadConfig } from '../libs/config/config';
+import { migrate } from '../libs/database/migrate';
+import { createLogger } from '../libs/logging/logger';
+import { gammaOf } from '../libs/stats/log-histogram';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
+const UNITS = Number(process.env.BENCH_UNITS ?? 1_000_000);
+const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
+
+async function timed<T>(label: string, fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  const elapsed = ms(start);
+  console.log(`${label}: ${elapsed.toFixed(1)} ms`);
+  return { value, ms: elapsed };
+}
+
+async function generate(db: Client, experimentId: string): Promise<void> {
+  const lnGamma = Math.log(gammaOf());
+  await db.query(`SELECT setseed(0.42)`);
+  // Users alternate between the arms; each event belongs to user (i mod UNITS); latency is log-normal.
+  await timed(`generate ${EVENTS} raw events`, () =>
+    db.query(
+      `INSERT INTO outcome_event (experiment_id, event_id, occurred_at, received_at, phase, unit_id, variant, latency_ms, ttft_ms,
+         input_tokens, output_tokens, cost_usd, cost_computed, success, score, error)
+       SELECT $1, 'e' || i, now() - (i % 20) * interval '1 day', now(), 1, 'u' || (i % $3),
+         CASE WHEN i % $3 % 2 = 0 THEN 'control' ELSE 'treatment' END,
+         round((700 * exp(0.4 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())))::numeric, 1)::float8,
+         round((100 + 50 * random())::numeric, 1)::float8,
+         300 + (random() * 400)::int, 100 + (random() * 200)::int,
+         round((0.005 + 0.01 * random())::numeric, 6)::float8, false,
+         random() < CASE WHEN i % $3 % 2 = 0 THEN 0.70 ELSE 0.72 END,
+         round(random()::numeric, 3)::float8, CASE WHEN random() < 0.02 THEN 'timeout' END
+       FROM generate_series(1, $2::bigint) AS i`,
+      [experimentId, EVENTS, UNITS],
+    ),
+  );
+  await timed('aggregate outcome_unit', () =>
+    db.query(
+      `INSERT INTO outcome_unit (experiment_id, phase, variant, unit_id, events, success_n, successes, score_n, score_sum, score_sumsq,
+         latency_n, latency_sum, latency_sumsq, ttft_n, ttft_sum, ttft_sumsq, cost_n, cost_sum, cost_sumsq, cost_unknown, input_tokens, output_tokens, errors)
+       SELECT experiment_id, phase, variant, unit_id, count(*), count(success), count(*) FILTER (WHERE success), count(score), sum(score), sum(score * score),
+         count(latency_ms), sum(latency_ms), sum(latency_ms * latency_ms), count(ttft_ms), sum(ttft_ms), sum(ttft_ms * ttft_ms),
+         count(cost_usd), sum(cost_usd), sum(cost_usd * cost_usd), count(*) FILTER (WHERE cost_usd IS NULL), sum(input_tokens), sum(output_tokens), count(error)
+       FROM outcome_event WHERE experiment_id = $1 GROUP BY 1, 2, 3, 4`,
+      [experimentId],
+    ),
+  );
+  await timed('aggregate outcome_moment', () =>
+    db.query(
+      `INSERT INTO outcome_moment (experiment_id, phase, variant, metric, n, sum, sumsq)
+       SELECT experiment_id, phase, variant, m.metric, count(m.x), COALESCE(sum(m.x), 0), COALESCE(sum(m.x * m.x), 0)
+       FROM outcome_event e CROSS JOIN LATERAL (VALUES
+         ('$events', 0::float8), ('success_rate', success::int::float8), ('score', score), ('latency_ms', latency_ms), ('ttft_ms', ttft_ms),
+         ('cost_usd', cost_usd), ('input_tokens', input_tokens::float8), ('output_tokens', output_tokens::float8), ('error_rate', (error IS NOT NULL)::int::float8)
+       ) AS m(metric, x)
+       WHERE experiment_id = $1 GROUP BY 1, 2, 3, 4`,
+      [experimentId],
+    ),
+  );
+  await timed('aggregate outcome_histogram', () =>
+    db.query(
+      `INSERT INTO outcome_histogram (experiment_id, phase, variant, metric, bucket, count)
+       SELECT experiment_id, phase, variant, h.metric, ceil(ln(h.x) / $2)::int, count(*)
+       FROM outcome_event e CROSS JOIN LATERAL (VALUES ('latency_ms', latency_ms), ('ttft_ms', ttft_ms)) AS h(metric, x)
+       WHERE experiment_id = $1 AND h.x > 0 GROUP BY 1, 2, 3, 4, 5`,
+      [experimentId, lnGamma],
+    ),
+  );
+  await db.query(
+    `INSERT INTO exposure_count (experiment_id, phase, variant, units)
+     SELECT experiment_id, phase, variant, count(*) FROM outcome_unit WHERE experiment_id = $1 GROUP BY 1, 2, 3`,
+    [experimentId],
+  );
+  await timed('vacuum analyze', () => db.query('VACUUM ANALYZE'));
+}
+
+async function main(): Promise<void> {
+  const name = `verdict_bench_${randomBytes(4).toString('hex')}`;
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  await migrate(url.toString());
+  const config = loadConfig({
+    DATABASE_URL: url.toString(),
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+    VERDICT_REDIS_PREFIX: `verdict-bench-${randomBytes(3).toString('hex')}`,
+    VERDICT_ADMIN_KEY: `bench-admin-${randomBytes(16).toString('hex')}`,
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    RATE_LIMIT_PER_SECOND: '1000000',
+  });
+  const api = await createApiApp(config, createLogger('silent', 'bench'));
+  await api.listen(0, '127.0.0.1');
+  const address = api.getHttpServer().address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${config.auth.bootstrapAdminKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = await res.json();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const db = new Client({ connectionString: url.toString() });
+  await db.connect();
+  try {
+    const key = 'bench-results';
+    const created = await call('POST', '/v1/experiments', {
+      key,
+      name: 'results bench',
+      unitType: 'user',
+      variants: [
+        { key: 'control', weight: 1, isControl: true },
+        { key: 'treatment', weight: 1 },
+      ],
+      metrics: {
+        primary: { name: 'success_rate', goal: 'increase' },
+        secondary: [{ name: 'score', goal: 'increase' }],
+        guardrails: [{ name: 'latency_p95', maxRelativeIncrease: 0.1 }, { name: 'error_rate', maxRelativeIncrease: 0.2 }],
+      },
+      stats: { alpha: 0.05, sequential: true, plannedUnits: UNITS },
+    });
+    await call('POST', `/v1/experiments/${key}/start`);
+    await generate(db, created.id);
+
+    const naive = await timed('naive SQL with exact percentiles over raw events', () =>
+      db.query(
+        `SELECT variant, count(*) AS events, count(DISTINCT unit_id) AS units, avg(success::int) AS success_rate, avg(score) AS score,
+           avg(latency_ms) AS latency_ms, stddev(latency_ms) AS latency_sd, avg(cost_usd) AS cost_usd, sum(cost_usd) AS total_cost,
+           avg((error IS NOT NULL)::int) AS error_rate,
+           percentile_cont(ARRAY[0.5, 0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY latency_ms) AS latency_pct
+         FROM outcome_event WHERE experiment_id = $1 GROUP BY variant`,
+        [created.id],
+      ),
+    );
+    const cold = await timed('results endpoint, cold', () => call('GET', `/v1/experiments/${key}/results`));
+    const warm: number[] = [];
+    for (let i = 0; i < 20; i++) warm.push((await timed(`results endpoint, cached #${i + 1}`, () => call('GET', `/v1/experiments/${key}/results`))).ms);
+    warm.sort((a, b) => a - b);
+    const cached = warm[Math.floor(warm.length / 2)];
+
+    // The same numbers both ways (percentiles within the histogram's 1 % relative error).
+    for (const row of naive.value.rows) {
+      const v = cold.value.variants.find((x: { key: string }) => x.key === row.variant);
+      const p95 = v.metrics.latency_ms.p95.value;
+      const exact = Number(row.latency_pct[2]);
+      console.log(
+        `${row.variant}: units ${v.units} vs ${row.units}, events ${v.events} vs ${row.events}, success ${v.metrics.success_rate.mean.toFixed(6)} vs ${Number(row.success_rate).toFixed(6)}, ` +
+          `latency p95 ${p95.toFixed(1)} vs exact ${exact.toFixed(1)} (${((100 * (p95 - exact)) / exact).toFixed(2)} %)`,
+      );
+    }
+    console.log(`decision: ${cold.value.decision.action} ${cold.value.decision.winner ?? ''} | ${cold.value.decision.reasons[0]}`);
+    console.log(`cached (median of 20): ${cached.toFixed(2)} ms`);
+    console.log(JSON.stringify({ bench: 'results', value: Math.round(cold.ms), unit: 'ms', reference: Math.round(naive.ms), ratio: cold.ms / naive.ms, cachedMs: cached, events: EVENTS, units: UNITS }));
+  } finally {
+    await db.end();
+    await api.close();
+    const redis = new Redis(config.redis.url);
+    for await (const keys of redis.scanStream({ match: `${config.redis.prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
+      if (keys.length) await redis.unlink(...keys);
+    }
+    redis.disconnect();
+    const adminDb = new Client({ connectionString: ADMIN_URL });
+    await adminDb.connect();
+    await adminDb.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await adminDb.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -4,11 +4,11 @@
  * target ratio >= 0.5) and against GrowthBook's JavaScript SDK evaluating the same
  * 50/50 experiment (target >= 2x).
  *
- * There is no ts-node here; compile to /tmp with tsc and let Node find the root packages:
+ * Run from the repository root (TypeScript compiled on the fly by SWC, as bench/ingest.ts):
  *
- *   npx tsc --ignoreConfig --outDir /tmp/verdict-bench --rootDir . --module nodenext --target es2023 \
- *     --types node --skipLibCheck bench/sdk.ts \
- *   && NODE_PATH=$PWD/node_modules node /tmp/verdict-bench/bench/sdk.js
+ *   node -r ./test/ingestion/support/register-swc.cjs bench/sdk.ts
+ *
+ * (package.json script: "bench:sdk": "node -r ./test/ingestion/support/register-swc.cjs bench/sdk.ts")
  *
  * Env: BENCH_UNITS (distinct unit ids, default 10 000), BENCH_ITERATIONS (per round, default 2 000 000).
  */

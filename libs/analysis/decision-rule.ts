@@ -31,7 +31,7 @@ export interface DecisionInput {
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${pct(x)}`;
 const range = (ci: Interval) => `[${signed(ci[0])}, ${signed(ci[1])}]`;
-const pv = (p: number) => (p < 0.0001 ? p.toExponential(1) : p.toFixed(4));
+const pv = (p: number) => (p < 1e-16 ? '< 1e-16' : p < 0.0001 ? p.toExponential(1) : p.toFixed(4));
 
 type Verdict = 'better' | 'worse' | 'non_inferior' | 'inferior' | 'unclear';
 
@@ -92,7 +92,7 @@ export function decide(input: DecisionInput): Decision {
     const best = shippable.reduce((a, b) => ((good * (b.t.lift ?? 0)) > (good * (a.t.lift ?? 0)) ? b : a));
     const t = best.t;
     if (best.verdict === 'better') {
-      reasons.push(`${t.variant} improves ${primary.metric} by ${signed(t.lift!)} (interval ${range(t.ci!)}, adjusted p = ${pv(t.adjustedPValue!)} < ${input.alpha}).`);
+      reasons.push(`${t.variant} improves ${primary.metric} by ${signed(t.lift!)} (interval ${range(t.ci!)}, adjusted p = ${pv(t.adjustedPValue!)}, below ${input.alpha}).`);
     } else {
       const how = [t.cheaper ? 'cheaper per request' : '', t.faster ? 'faster' : ''].filter(Boolean).join(' and ');
       reasons.push(

@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       headers: { authorization: `Bearer ${config.auth.bootstrapAdminKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a bench reads the JSON it just asked for
+    // A bench reads the JSON it just asked for.
     const json = (await res.json()) as any;
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;

@@ -40,6 +40,7 @@ export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
+    this.experiments.onChange((projectId) => this.refresh(projectId));
     await this.bus.subscribe(EXPERIMENTS_CHANGED, (projectId) => {
       this.refresh(projectId).catch((error: unknown) => this.logger.error({ err: error, projectId }, 'snapshot refresh failed'));
     });

@@ -76,6 +76,8 @@ export interface ListQuery {
 
 @Injectable()
 export class ExperimentsService {
+  private readonly listeners: Array<(projectId: string) => Promise<void>> = [];
+
   constructor(
     @InjectRepository(ExperimentEntity) private readonly experiments: Repository<ExperimentEntity>,
     @InjectRepository(ExperimentPhaseEntity) private readonly phases: Repository<ExperimentPhaseEntity>,
@@ -429,7 +431,17 @@ export class ExperimentsService {
     }
   }
 
+  /**
+   * Runs `listener` after every change, on this replica, before the change is answered:
+   * the replica that made a change serves it at once (read your writes); the others
+   * hear of it through Redis pub/sub within milliseconds.
+   */
+  onChange(listener: (projectId: string) => Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
   private async notify(projectId: string): Promise<void> {
+    await Promise.all(this.listeners.map((listener) => listener(projectId)));
     await this.bus.publish(EXPERIMENTS_CHANGED, projectId);
   }
 }

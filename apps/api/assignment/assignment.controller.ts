@@ -1,6 +1,6 @@
 import { type BeforeApplicationShutdown, Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AssignmentService } from '../../../libs/assignment/assignment.service';
 import type { Assignment } from '../../../libs/assignment/core/snapshot';
@@ -10,6 +10,7 @@ import type { Principal } from '../../../libs/auth/principal';
 import { ExperimentsService } from '../../../libs/experiments/experiments.service';
 import { CurrentPrincipal } from '../security/principal.decorator';
 import { Scopes } from '../security/scopes.decorator';
+import { parseAssignBatch, parseAssignRequest } from './assign-request';
 import { AcceptedResponse, AssignBatchDto, AssignBatchResponse, AssignDto, AssignmentResponse, ExposuresDto } from './assign.dto';
 
 const HEARTBEAT_MS = 15_000;
@@ -33,8 +34,9 @@ export class AssignmentController implements BeforeApplicationShutdown {
   @Scopes('sdk')
   @ApiOperation({ summary: 'Assign a unit to a variant (answered from memory)' })
   @ApiResponse({ status: 200, type: AssignmentResponse })
-  assign(@CurrentPrincipal() principal: Principal, @Body() body: AssignDto): Assignment {
-    return this.assignment.assign(principal.projectId, body);
+  @ApiBody({ type: AssignDto })
+  assign(@CurrentPrincipal() principal: Principal, @Body() body: unknown): Assignment {
+    return this.assignment.assign(principal.projectId, parseAssignRequest(body));
   }
 
   @Post('assign/batch')
@@ -42,8 +44,9 @@ export class AssignmentController implements BeforeApplicationShutdown {
   @Scopes('sdk')
   @ApiOperation({ summary: 'Assign up to 1,000 units; answers in the same order' })
   @ApiResponse({ status: 200, type: AssignBatchResponse })
-  assignBatch(@CurrentPrincipal() principal: Principal, @Body() body: AssignBatchDto): AssignBatchResponse {
-    return { assignments: this.assignment.assignBatch(principal.projectId, body.items) };
+  @ApiBody({ type: AssignBatchDto })
+  assignBatch(@CurrentPrincipal() principal: Principal, @Body() body: unknown): AssignBatchResponse {
+    return { assignments: this.assignment.assignBatch(principal.projectId, parseAssignBatch(body)) };
   }
 
   @Post('exposures')

@@ -11,6 +11,7 @@ import { ExperimentsModule } from '../../libs/experiments/experiments.module';
 import { IngestionModule } from '../../libs/ingestion/ingestion.module';
 import { QueueModule } from '../../libs/queue/queue.module';
 import { RedisModule } from '../../libs/redis/redis.module';
+import { ReportsModule } from '../../libs/reports/reports.module';
 import { AssignmentController } from './assignment/assignment.controller';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ExperimentsController } from './experiments/experiments.controller';
@@ -18,6 +19,7 @@ import { HealthController } from './health/health.controller';
 import { IngestionController } from './ingestion/ingestion.controller';
 import { ProblemFilter } from './http/problem.filter';
 import { ProjectsController } from './projects/projects.controller';
+import { ReportsController } from './reports/reports.controller';
 import { ResultsController } from './results/results.controller';
 import { AuthGuard } from './security/auth.guard';
 
@@ -38,8 +40,9 @@ export class ApiModule {
         AssignmentModule,
         IngestionModule,
         AnalysisModule,
+        ReportsModule,
       ],
-      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

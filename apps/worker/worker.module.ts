@@ -6,14 +6,16 @@ import { DatabaseModule } from '../../libs/database/database.module';
 import { OutcomeStoreModule } from '../../libs/ingestion/outcome-store.module';
 import { QueueModule } from '../../libs/queue/queue.module';
 import { RedisModule } from '../../libs/redis/redis.module';
+import { ReportsModule } from '../../libs/reports/reports.module';
 import { TrafficModule } from '../../libs/traffic/traffic.module';
 import { ExposureWriterProcessor } from './exposure-writer.processor';
 import { OutcomeWriterProcessor } from './outcome-writer.processor';
 import { PROCESSORS } from './processor';
+import { ReportSendProcessor } from './report-send.processor';
 import { TrafficMonitorProcessor } from './traffic-monitor.processor';
 import { WorkerRunner } from './worker-runner';
 
-const processors = [ExposureWriterProcessor, OutcomeWriterProcessor, TrafficMonitorProcessor];
+const processors = [ExposureWriterProcessor, OutcomeWriterProcessor, TrafficMonitorProcessor, ReportSendProcessor];
 
 /** The worker: BullMQ processors over the same context modules as the API. */
 @Module({})
@@ -21,7 +23,7 @@ export class WorkerModule {
   static register(config: VerdictConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url), RedisModule, QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url), RedisModule, QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule, ReportsModule],
       providers: [
         ...processors,
         { provide: PROCESSORS, inject: processors, useFactory: (...list: unknown[]) => list },

@@ -5,9 +5,14 @@ import { ProjectEntity } from '../auth/project.entity';
 import { AuditEntryEntity } from '../audit/audit-entry.entity';
 import { ExperimentPhaseEntity } from '../experiments/experiment-phase.entity';
 import { ExperimentEntity } from '../experiments/experiment.entity';
+import { ProjectWebhookEntity } from '../reports/project-webhook.entity';
+import { ReportAlertEntity } from '../reports/report-alert.entity';
+import { ReportSendEntity } from '../reports/report-send.entity';
+import { ReportEntity } from '../reports/report.entity';
 
 /** Every TypeORM entity. Tables written in bulk by SQL (events, aggregates) have no entity. */
-export const ENTITIES = [ProjectEntity, ApiKeyEntity, AuditEntryEntity, ExperimentEntity, ExperimentPhaseEntity];
+export const ENTITIES = [ProjectEntity, ApiKeyEntity, AuditEntryEntity, ExperimentEntity, ExperimentPhaseEntity,
+  ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {

@@ -5,6 +5,7 @@
 export const QUEUES = {
   exposures: 'exposures',
   outcomes: 'outcomes',
+  reports: 'reports',
   traffic: 'traffic',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -30,6 +31,9 @@ export const JOBS = {
   exposureBatch: 'exposure-batch',
   outcomeBatch: 'outcome-batch',
   feedbackBatch: 'feedback-batch',
+  reportSend: 'report-send',
+  decisionWatch: 'decision-watch',
+  alertDelivery: 'alert-delivery',
   trafficMonitor: 'traffic-monitor',
 } as const;
 
@@ -74,4 +78,20 @@ export interface FeedbackBatchJob {
   projectId: string;
   receivedAt: string;
   items: FeedbackRecord[];
+}
+
+/** Sends one report: scheduled (a job scheduler per report, job id per due time) or requested now (sendId set). */
+export interface ReportSendJob {
+  projectId: string;
+  reportId: string;
+  /** The report_send row made when the send was requested through the API (manual sends only). */
+  sendId?: string;
+}
+
+/** Looks for decisions that turned to stop, across running experiments (one job scheduler). */
+export type DecisionWatchJob = Record<string, never>;
+
+/** Delivers one stop alert (emails to the experiment's subscribers, the project's webhook). */
+export interface AlertDeliveryJob {
+  alertId: string;
 }

@@ -1,0 +1,94 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
+
+const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export class CreateReportDto {
+  @ApiProperty({ example: 'Weekly model experiments' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name!: string;
+
+  @ApiProperty({ type: [String], example: ['ml-team@example.com'], maxItems: 50 })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @IsEmail({}, { each: true, message: 'each recipient must be an email address' })
+  recipients!: string[];
+
+  @ApiProperty({ description: 'Cron expression: 5 fields, or 6 with seconds first', example: '0 9 * * 1' })
+  @IsString()
+  @MaxLength(100)
+  cron!: string;
+
+  @ApiProperty({ description: 'IANA time zone the cron is read in', example: 'Europe/Paris' })
+  @IsString()
+  @MaxLength(64)
+  timezone!: string;
+
+  @ApiPropertyOptional({ type: [String], nullable: true, description: 'Experiment keys; omitted or null: every running experiment at send time' })
+  @IsOptional()
+  @ValidateIf((_, value) => value !== null)
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @Matches(KEY_PATTERN, { each: true, message: 'each experiment must be an experiment key' })
+  experiments?: string[] | null;
+}
+
+export class UpdateReportDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name?: string;
+
+  @ApiPropertyOptional({ type: [String], maxItems: 50 })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @IsEmail({}, { each: true, message: 'each recipient must be an email address' })
+  recipients?: string[];
+
+  @ApiPropertyOptional({ description: 'Cron expression: 5 fields, or 6 with seconds first' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  cron?: string;
+
+  @ApiPropertyOptional({ description: 'IANA time zone' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  timezone?: string;
+
+  @ApiPropertyOptional({ type: [String], nullable: true, description: 'Experiment keys; null: every running experiment' })
+  @IsOptional()
+  @ValidateIf((_, value) => value !== null)
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @Matches(KEY_PATTERN, { each: true, message: 'each experiment must be an experiment key' })
+  experiments?: string[] | null;
+}
+
+export class SendsQueryDto {
+  @ApiPropertyOptional({ default: 50, maximum: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional({ default: 0 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  offset?: number;
+}

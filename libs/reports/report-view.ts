@@ -1,0 +1,110 @@
+import type { Comparison, ExperimentResults, Interval, VariantResult } from '../analysis/results.types';
+
+/** The metrics of the per-variant table, in order: where the value and the comparison come from. */
+export const TABLE_METRICS = [
+  { key: 'success_rate', label: 'Success rate', comparison: 'success_rate', format: 'percent' },
+  { key: 'score', label: 'Score', comparison: 'score', format: 'decimal' },
+  { key: 'latency_p95', label: 'p95 latency', comparison: 'latency_p95', format: 'ms' },
+  { key: 'cost_per_success', label: 'Cost per success', comparison: 'cost_per_success', format: 'usd' },
+] as const;
+export type TableMetric = (typeof TABLE_METRICS)[number];
+
+export interface Cell {
+  metric: string;
+  value: number | null;
+  ci: Interval | null;
+  /** Relative lift against the control and its interval (treatments only). */
+  lift: number | null;
+  liftCi: Interval | null;
+  significant: boolean;
+}
+
+export interface VariantRow {
+  key: string;
+  isControl: boolean;
+  units: number;
+  cells: Cell[];
+}
+
+/** What both the email and the results page show for one experiment. */
+export interface ExperimentView {
+  key: string;
+  name: string;
+  status: string;
+  results: ExperimentResults;
+  rows: VariantRow[];
+}
+
+/** The value of a table metric for a variant, read from the results exactly as the API returns them. */
+export function metricValue(variant: VariantResult, metric: string): { value: number | null; ci: Interval | null } {
+  if (metric === 'latency_p95') {
+    const p95 = variant.metrics.latency_ms?.p95;
+    return { value: p95?.value ?? null, ci: p95?.ci ?? null };
+  }
+  const estimate = variant.metrics[metric];
+  return { value: estimate?.mean ?? null, ci: estimate?.ci ?? null };
+}
+
+export function buildView(experiment: { key: string; name: string; status: string }, results: ExperimentResults): ExperimentView {
+  const find = (variant: string, metric: string): Comparison | undefined =>
+    results.comparisons.find((c) => c.variant === variant && c.metric === metric);
+  const rows = results.variants.map((v) => ({
+    key: v.key,
+    isControl: v.isControl,
+    units: v.units,
+    cells: TABLE_METRICS.map((m) => {
+      const c = v.isControl ? undefined : find(v.key, m.comparison);
+      return {
+        metric: m.key,
+        ...metricValue(v, m.key),
+        lift: c?.relativeLift ?? null,
+        liftCi: c?.ci ?? null,
+        significant: c?.significant ?? false,
+      };
+    }),
+  }));
+  return { key: experiment.key, name: experiment.name, status: experiment.status, results, rows };
+}
+
+const ACTION_TEXT: Record<string, string> = {
+  ship: 'Ship',
+  keep_control: 'Keep the control',
+  continue: 'Keep running',
+  stop: 'Stop now',
+};
+
+/** "Ship treatment", "Keep the control", "Keep running", "Stop now". */
+export function verdictText(results: ExperimentResults): string {
+  const { action, winner } = results.decision;
+  if (action === 'ship' && winner) return `Ship ${winner}`;
+  return ACTION_TEXT[action] ?? action;
+}
+
+export function formatValue(value: number | null, format: TableMetric['format']): string {
+  if (value === null || !Number.isFinite(value)) return '–';
+  switch (format) {
+    case 'percent':
+      return `${(value * 100).toFixed(1)} %`;
+    case 'decimal':
+      return value.toFixed(3);
+    case 'ms':
+      return `${Math.round(value)} ms`;
+    case 'usd':
+      return `$${value.toPrecision(3)}`;
+  }
+}
+
+export function formatInterval(ci: Interval | null, format: TableMetric['format']): string {
+  return ci ? `[${formatValue(ci[0], format)}, ${formatValue(ci[1], format)}]` : '';
+}
+
+/** "+4.2 % [+1.0 %, +7.5 %]" for a relative lift. */
+export function formatLift(lift: number | null, ci: Interval | null): string {
+  if (lift === null || !Number.isFinite(lift)) return '–';
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
+  return ci ? `${pct(lift)} [${pct(ci[0])}, ${pct(ci[1])}]` : pct(lift);
+}
+
+export function formatMetricOf(metric: string): TableMetric['format'] {
+  return TABLE_METRICS.find((m) => m.key === metric)?.format ?? 'decimal';
+}

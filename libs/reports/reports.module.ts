@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AnalysisModule } from '../analysis/analysis.module';
+import { AuditModule } from '../audit/audit.module';
+import { ExperimentsModule } from '../experiments/experiments.module';
+import { PageLinkSigner } from './page-link';
+import { ProjectWebhookEntity } from './project-webhook.entity';
+import { ReportAlertEntity } from './report-alert.entity';
+import { ReportContentService } from './report-content.service';
+import { ReportMailer } from './report-mailer';
+import { ReportScheduler } from './report-scheduler';
+import { ReportSendEntity } from './report-send.entity';
+import { ReportSender } from './report-sender.service';
+import { ReportEntity } from './report.entity';
+import { ReportsService } from './reports.service';
+
+/** Reports: subscriptions and their schedules, the report email, the results page, stop alerts. */
+@Module({
+  imports: [TypeOrmModule.forFeature([ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity]), AuditModule, ExperimentsModule, AnalysisModule],
+  providers: [ReportsService, ReportScheduler, ReportSender, ReportContentService, ReportMailer, PageLinkSigner],
+  exports: [ReportsService, ReportSender, PageLinkSigner],
+})
+export class ReportsModule {}

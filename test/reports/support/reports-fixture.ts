@@ -1,0 +1,113 @@
+import { experimentBody } from '../../factories/experiment.factory';
+import { client } from '../../support/http-client';
+import type { TestApp } from '../../support/test-app';
+import { eventually } from '../../support/test-worker';
+
+export type Client = ReturnType<typeof client>;
+
+/** Per-variant behaviour of the synthetic model calls. */
+export interface Arm {
+  success: number;
+  latencyMedian: number;
+  costUsd: number;
+}
+
+/** mulberry32: the same data on every run. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+  return { next, normal };
+}
+
+export const BASE_ARM: Arm = { success: 0.7, latencyMedian: 800, costUsd: 0.01 };
+
+export class ReportsFixture {
+  readonly admin: Client;
+  private sdkClient: Client | null = null;
+
+  constructor(private readonly t: TestApp) {
+    this.admin = client(t.url, t.adminKey);
+  }
+
+  async sdk(): Promise<Client> {
+    if (!this.sdkClient) {
+      const key = await this.admin.post('/v1/api-keys', { name: 'reports-backend', scope: 'sdk' });
+      this.sdkClient = client(this.t.url, key.body.key);
+    }
+    return this.sdkClient;
+  }
+
+  /**
+   * A running experiment with `units` users (two events each) assigned through
+   * /v1/assign/batch (which logs their exposures) and outcomes from the per-variant arms;
+   * returns once the results count every event.
+   */
+  async seeded(options: { units: number; seed: number; arms: Record<string, Arm>; overrides?: Record<string, unknown> }): Promise<{ key: string; id: string }> {
+    const body = experimentBody({
+      variants: [
+        { key: 'control', weight: 1, isControl: true },
+        { key: 'treatment', weight: 1 },
+      ],
+      metrics: {
+        primary: { name: 'success_rate', goal: 'increase' },
+        secondary: [{ name: 'score', goal: 'increase' }],
+        guardrails: [{ name: 'latency_p95', maxRelativeIncrease: 0.1 }],
+      },
+      stats: { alpha: 0.05, sequential: true },
+      ...options.overrides,
+    });
+    const created = await this.admin.post('/v1/experiments', body);
+    if (created.status !== 201) throw new Error(`experiment not created: ${JSON.stringify(created.body)}`);
+    expect((await this.admin.post(`/v1/experiments/${body.key}/start`)).status).toBe(200);
+    const sdk = await this.sdk();
+    const r = rng(options.seed);
+    const events: Array<Record<string, unknown>> = [];
+    const unitIds = Array.from({ length: options.units }, (_, u) => `${body.key}-u${u}`);
+    for (let i = 0; i < unitIds.length; i += 1000) {
+      const res = await sdk.post('/v1/assign/batch', { items: unitIds.slice(i, i + 1000).map((unitId) => ({ experiment: body.key, unitId })) });
+      expect(res.status).toBe(200);
+      res.body.assignments.forEach((a: { variant: string }, j: number) => {
+        const arm = options.arms[a.variant];
+        for (let e = 0; e < 2; e++) {
+          const latencyMs = Math.round(arm.latencyMedian * Math.exp(0.4 * r.normal()) * 10) / 10;
+          events.push({
+            id: `${unitIds[i + j]}-e${e}`,
+            experiment: body.key,
+            unitId: unitIds[i + j],
+            latencyMs,
+            inputTokens: 300,
+            outputTokens: 120,
+            costUsd: Math.round(arm.costUsd * (0.5 + r.next()) * 1e6) / 1e6,
+            success: r.next() < arm.success,
+            score: Math.round(Math.min(1, Math.max(0, 0.7 + 0.15 * r.normal())) * 1000) / 1000,
+          });
+        }
+      });
+    }
+    for (let i = 0; i < events.length; i += 1000) {
+      const res = await sdk.post('/v1/outcomes', { events: events.slice(i, i + 1000) });
+      expect(res.status).toBe(202);
+      expect(res.body.rejected).toEqual([]);
+    }
+    await eventually(async () => {
+      const res = await this.admin.get(`/v1/experiments/${body.key}/results`);
+      const counted = res.status === 200 ? res.body.variants.reduce((n: number, v: { events: number }) => n + v.events, 0) : 0;
+      const exposed = res.status === 200 ? Object.values(res.body.srm.counts as Record<string, number>).reduce((n, c) => n + c, 0) : 0;
+      return counted === events.length && exposed === options.units;
+    }, 30_000, 200);
+    return { key: body.key, id: created.body.id };
+  }
+
+  async results(key: string): Promise<any> {
+    const res = await this.admin.get(`/v1/experiments/${key}/results`);
+    if (res.status !== 200) throw new Error(`results ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+}

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { VERDICT_CONFIG, type VerdictConfig } from '../../libs/config/config';
 import { logContext } from '../../libs/logging/logger';
 import { QueueRegistry } from '../../libs/queue/queue.module';
@@ -15,6 +16,7 @@ import { PROCESSORS, type Processor } from './processor';
 export class WorkerRunner implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(WorkerRunner.name);
   private readonly workers: Worker[] = [];
+  private readonly connections: Redis[] = [];
 
   constructor(
     @Inject(PROCESSORS) private readonly processors: Processor[],
@@ -32,7 +34,7 @@ export class WorkerRunner implements OnApplicationBootstrap, OnApplicationShutdo
         processor.queue,
         (job) => logContext.run({ jobId: String(job.id), queue: processor.queue }, () => processor.process(job)),
         {
-          connection: createRedis(this.config.redis.url, { forBullmq: true }),
+          connection: this.connect(),
           prefix: this.queues.prefix,
           concurrency: processor.concurrency ?? this.config.ingest.workerConcurrency,
         },
@@ -46,7 +48,15 @@ export class WorkerRunner implements OnApplicationBootstrap, OnApplicationShutdo
     this.logger.log({ queues: this.processors.map((p) => p.queue) }, 'workers started');
   }
 
+  private connect(): Redis {
+    const connection = createRedis(this.config.redis.url, { forBullmq: true });
+    this.connections.push(connection);
+    return connection;
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
+    // BullMQ leaves connections it was given open: close ours, or the process lingers.
+    await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 }

@@ -19,6 +19,8 @@ const shared = {
   modulePathIgnorePatterns: ['<rootDir>/dist', '<rootDir>/libs/sdk/dist'],
 };
 module.exports = {
+  // Integration tests start real servers; a project-level testTimeout is ignored by jest.
+  testTimeout: 60000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
     {
@@ -27,7 +29,6 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 60000,
     },
   ],
 };

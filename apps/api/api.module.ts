@@ -18,6 +18,7 @@ import { ExperimentsController } from './experiments/experiments.controller';
 import { HealthController } from './health/health.controller';
 import { IngestionController } from './ingestion/ingestion.controller';
 import { ProblemFilter } from './http/problem.filter';
+import { ResultsPageController } from './pages/results-page.controller';
 import { ProjectsController } from './projects/projects.controller';
 import { ReportsController } from './reports/reports.controller';
 import { ResultsController } from './results/results.controller';
@@ -42,7 +43,7 @@ export class ApiModule {
         AnalysisModule,
         ReportsModule,
       ],
-      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -13,11 +13,12 @@ import { ReportSendEntity } from './report-send.entity';
 import { ReportSender } from './report-sender.service';
 import { ReportEntity } from './report.entity';
 import { ReportsService } from './reports.service';
+import { ResultsPageService } from './results-page.service';
 
 /** Reports: subscriptions and their schedules, the report email, the results page, stop alerts. */
 @Module({
   imports: [TypeOrmModule.forFeature([ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity]), AuditModule, ExperimentsModule, AnalysisModule],
-  providers: [ReportsService, ReportScheduler, ReportSender, ReportContentService, ReportMailer, PageLinkSigner],
-  exports: [ReportsService, ReportSender, PageLinkSigner],
+  providers: [ReportsService, ReportScheduler, ReportSender, ReportContentService, ReportMailer, PageLinkSigner, ResultsPageService],
+  exports: [ReportsService, ReportSender, PageLinkSigner, ResultsPageService],
 })
 export class ReportsModule {}

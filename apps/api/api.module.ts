@@ -21,6 +21,7 @@ import { ProblemFilter } from './http/problem.filter';
 import { ResultsPageController } from './pages/results-page.controller';
 import { ProjectsController } from './projects/projects.controller';
 import { ReportsController } from './reports/reports.controller';
+import { WebhookController } from './reports/webhook.controller';
 import { ResultsController } from './results/results.controller';
 import { AuthGuard } from './security/auth.guard';
 
@@ -43,7 +44,7 @@ export class ApiModule {
         AnalysisModule,
         ReportsModule,
       ],
-      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -11,11 +11,12 @@ import { TrafficModule } from '../../libs/traffic/traffic.module';
 import { ExposureWriterProcessor } from './exposure-writer.processor';
 import { OutcomeWriterProcessor } from './outcome-writer.processor';
 import { PROCESSORS } from './processor';
+import { ReportAlertProcessor } from './report-alert.processor';
 import { ReportSendProcessor } from './report-send.processor';
 import { TrafficMonitorProcessor } from './traffic-monitor.processor';
 import { WorkerRunner } from './worker-runner';
 
-const processors = [ExposureWriterProcessor, OutcomeWriterProcessor, TrafficMonitorProcessor, ReportSendProcessor];
+const processors = [ExposureWriterProcessor, OutcomeWriterProcessor, TrafficMonitorProcessor, ReportSendProcessor, ReportAlertProcessor];
 
 /** The worker: BullMQ processors over the same context modules as the API. */
 @Module({})

@@ -6,6 +6,7 @@ export const QUEUES = {
   exposures: 'exposures',
   outcomes: 'outcomes',
   reports: 'reports',
+  reportAlerts: 'report-alerts',
   traffic: 'traffic',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

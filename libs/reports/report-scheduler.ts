@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { JobsOptions } from 'bullmq';
 import { QueueRegistry } from '../queue/queue.module';
-import { JOBS, QUEUES, type ReportSendJob } from '../queue/queues';
+import { JOBS, QUEUES, type AlertDeliveryJob, type DecisionWatchJob, type ReportSendJob } from '../queue/queues';
 
 /** SMTP failures are retried with exponential backoff: 1, 2, 4, 8 s, then the send is recorded as failed. */
 export const SEND_JOB_OPTIONS: JobsOptions = {
@@ -10,6 +10,9 @@ export const SEND_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: { count: 1000 },
   removeOnFail: { count: 1000 },
 };
+
+export const DECISION_WATCH_SCHEDULER = 'decision-watch';
+export const DECISION_WATCH_EVERY_MS = 60_000;
 
 const schedulerId = (reportId: string) => `report-${reportId}`;
 
@@ -50,5 +53,21 @@ export class ReportScheduler {
   /** A send requested now: its job id is the send record's, so a retried request never sends twice. */
   async enqueueSend(job: ReportSendJob & { sendId: string }): Promise<void> {
     await this.queues.get(QUEUES.reports).add(JOBS.reportSend, job, { ...SEND_JOB_OPTIONS, jobId: `send-${job.sendId}` });
+  }
+
+  /** One decision watch across all running experiments every `everyMs`: one job scheduler, so one run per tick however many workers. */
+  async scheduleDecisionWatch(everyMs = DECISION_WATCH_EVERY_MS): Promise<void> {
+    const data: DecisionWatchJob = {};
+    await this.queues.get(QUEUES.reportAlerts).upsertJobScheduler(
+      DECISION_WATCH_SCHEDULER,
+      { every: everyMs },
+      { name: JOBS.decisionWatch, data, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+    );
+  }
+
+  /** One delivery job per alert (fixed id), retried with backoff like report sends. */
+  async enqueueAlert(alertId: string): Promise<void> {
+    const data: AlertDeliveryJob = { alertId };
+    await this.queues.get(QUEUES.reportAlerts).add(JOBS.alertDelivery, data, { ...SEND_JOB_OPTIONS, jobId: `alert-${alertId}` });
   }
 }

@@ -14,11 +14,13 @@ import { ReportSender } from './report-sender.service';
 import { ReportEntity } from './report.entity';
 import { ReportsService } from './reports.service';
 import { ResultsPageService } from './results-page.service';
+import { DecisionAlertsService } from './decision-alerts.service';
+import { WebhookService } from './webhook.service';
 
 /** Reports: subscriptions and their schedules, the report email, the results page, stop alerts. */
 @Module({
   imports: [TypeOrmModule.forFeature([ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity]), AuditModule, ExperimentsModule, AnalysisModule],
-  providers: [ReportsService, ReportScheduler, ReportSender, ReportContentService, ReportMailer, PageLinkSigner, ResultsPageService],
-  exports: [ReportsService, ReportSender, PageLinkSigner, ResultsPageService],
+  providers: [ReportsService, ReportScheduler, ReportSender, ReportContentService, ReportMailer, PageLinkSigner, ResultsPageService, WebhookService, DecisionAlertsService],
+  exports: [ReportsService, ReportSender, PageLinkSigner, ResultsPageService, WebhookService, DecisionAlertsService, ReportScheduler],
 })
 export class ReportsModule {}

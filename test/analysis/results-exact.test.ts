@@ -175,7 +175,10 @@ describe('GET /v1/experiments/{key}/results against an independent computation f
                   FROM outcome_event WHERE experiment_id = $1 GROUP BY 1, 2)
        SELECT u.variant, count(*)::int AS units, sum(k)::int AS events, sum(s)::float8 / sum(k) AS success_rate,
               sum(l) / sum(k) AS latency_ms, sum(c) / sum(s) AS cost_per_success,
-              (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) FROM outcome_event e WHERE e.experiment_id = $1 AND e.variant = u.variant) AS p95
+              (SELECT latency_ms FROM (
+                 SELECT latency_ms, row_number() OVER (ORDER BY latency_ms) - 1 AS r, count(*) OVER () AS n
+                 FROM outcome_event e WHERE e.experiment_id = $1 AND e.variant = u.variant) o
+               WHERE r = floor(0.95 * (n - 1))) AS p95
        FROM u GROUP BY u.variant ORDER BY 1`,
       [exp.id],
     );
@@ -186,7 +189,8 @@ describe('GET /v1/experiments/{key}/results against an independent computation f
       expectClose(v.metrics.success_rate.mean, r.success_rate);
       expectClose(v.metrics.latency_ms.mean, r.latency_ms);
       expectClose(v.metrics.cost_per_success.mean, r.cost_per_success);
-      expect(Math.abs(v.metrics.latency_ms.p95.value - r.p95) / r.p95).toBeLessThan(0.015);
+      // The sketch's documented error: 1 % of the order statistic x_(floor(q (n - 1))), computed in SQL.
+      expect(Math.abs(v.metrics.latency_ms.p95.value - r.p95) / r.p95).toBeLessThanOrEqual(0.01 + 1e-9);
     }
   });
 

@@ -5,7 +5,7 @@ import { SnapshotIndex } from '../../libs/assignment/core/assign';
 import { SnapshotService } from '../../libs/assignment/snapshot.service';
 import { experimentBody } from '../factories/experiment.factory';
 import { client } from '../support/http-client';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { startReplica, startTestApp, type TestApp } from '../support/test-app';
 import { eventually, startTestWorker } from '../support/test-worker';
 
 let t: TestApp;
@@ -300,5 +300,31 @@ describe('GET /v1/sdk/config', () => {
     while (pushed.experiments.find((e: any) => e.key === exp.key).trafficAllocation !== 0.3) pushed = await nextEvent();
     expect(Date.now() - changedAt).toBeLessThan(1000);
     await reader.cancel();
+  });
+});
+
+describe('replicas', () => {
+  it('serves a weight change made through one replica on the other within a second', async () => {
+    const replica = await startReplica(t);
+    try {
+      const other = client(replica.url, (await admin.post('/v1/api-keys', { name: 'replica', scope: 'sdk' })).body.key);
+      const exp = await runningExperiment();
+      const items = Array.from({ length: 1000 }, (_, i) => ({ experiment: exp.key, unitId: `rep-${i}` }));
+      const share = async () => {
+        const answers = (await other.post('/v1/assign/batch', { items })).body.assignments;
+        return { phase: answers[0].phase, small: answers.filter((a: any) => a.variant === 'small').length / answers.length };
+      };
+      expect((await share()).phase).toBe(1);
+      await admin.patch(`/v1/experiments/${exp.key}`, { variants: [{ key: 'control', weight: 9 }, { key: 'small', weight: 1 }] });
+      const changedAt = Date.now();
+      let seen = await share();
+      while (seen.phase !== 2 && Date.now() - changedAt < 1000) seen = await share();
+      expect(seen.phase).toBe(2);
+      expect(Date.now() - changedAt).toBeLessThan(1000);
+      expect(seen.small).toBeGreaterThan(0.05);
+      expect(seen.small).toBeLessThan(0.15);
+    } finally {
+      await replica.close();
+    }
   });
 });

@@ -86,9 +86,15 @@ describe('murmur3 x86_32', () => {
 
   it('hashes prefix + string the same whether or not the prefix is prepared', () => {
     fc.assert(
-      fc.property(fc.oneof(anyString, unicodeString), fc.oneof(anyString, unicodeString), (prefix, s) => {
-        expect(murmur3WithPrefix(prepareHashPrefix(prefix, 7), s)).toBe(murmur3(prefix + s, 7));
-      }),
+      // A prefix ending in a lone high surrogate would pair with a low surrogate starting `s`
+      // when concatenated, but not when encoded apart; real prefixes end in "." (salt + ".").
+      fc.property(
+        fc.oneof(anyString, unicodeString).filter((prefix) => !/[\ud800-\udbff]$/.test(prefix)),
+        fc.oneof(anyString, unicodeString),
+        (prefix, s) => {
+          expect(murmur3WithPrefix(prepareHashPrefix(prefix, 7), s)).toBe(murmur3(prefix + s, 7));
+        },
+      ),
       { numRuns: 2000 },
     );
     // Long ids grow the scratch buffer.

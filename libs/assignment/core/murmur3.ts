@@ -111,6 +111,9 @@ export function murmur3(s: string, seed = 0): number {
 /**
  * The hash state after a fixed prefix (such as `salt + "."`): its whole 4-byte blocks
  * are mixed once, so hashing `prefix + unitId` per call only touches the unit id.
+ * The prefix is encoded on its own, so it must not end in a lone high surrogate (which
+ * would pair with a unit id's leading low surrogate in `prefix + unitId`); prefixes
+ * built as `salt + "."` never do.
  */
 export interface HashPrefix {
   readonly text: string;

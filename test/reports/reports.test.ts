@@ -98,7 +98,8 @@ describe('report subscriptions', () => {
 
 describe('the report email', () => {
   it('sends the decision, the per-variant table equal to the results, and inline PNG charts', async () => {
-    const exp = await f.seeded({ units: 600, seed: 11, arms: { control: BASE_ARM, treatment: { ...BASE_ARM, success: 0.8, latencyMedian: 700 } } });
+    // Salts are random per experiment, so the split differs per run: enough units that ship is certain.
+    const exp = await f.seeded({ units: 2000, seed: 11, arms: { control: BASE_ARM, treatment: { ...BASE_ARM, success: 0.8, latencyMedian: 700 } } });
     const created = await f.admin.post('/v1/reports', report({ recipients: ['ml-team@example.com', 'cto@example.com'], experiments: [exp.key, 'gone-experiment'] }));
     const send = await sendAndWait(created.body.id, (s) => s.status === 'sent');
     expect(send).toMatchObject({ attempts: 1, error: null, recipients: ['ml-team@example.com', 'cto@example.com'], experiments: [exp.key] });

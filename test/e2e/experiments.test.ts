@@ -240,6 +240,14 @@ describe('bad input', () => {
     expect(missing.body.type).toMatch(/experiment-not-found/);
   });
 
+  it('validates patches like creations, and refuses changing the key', async () => {
+    const body = base();
+    await admin.post('/v1/experiments', body);
+    const res = await admin.patch(`/v1/experiments/${body.key}`, { trafficAllocation: 1.5, key: 'renamed', stats: { alpha: 2 } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: any) => e.field).sort()).toEqual(['key', 'stats.alpha', 'trafficAllocation']);
+  });
+
   it('refuses a winner that is not a variant', async () => {
     const body = base();
     await admin.post('/v1/experiments', body);

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -319,64 +319,8 @@ export class CreateExperimentDto {
   bandit?: BanditDto;
 }
 
-export class UpdateExperimentDto {
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
-  name?: string;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsString()
-  @MaxLength(5000)
-  hypothesis?: string;
-
-  @ApiPropertyOptional({ enum: UNIT_TYPES })
-  @IsOptional()
-  @IsIn(UNIT_TYPES)
-  unitType?: UnitType;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0.0001)
-  @Max(1)
-  trafficAllocation?: number;
-
-  @ApiPropertyOptional({ type: [VariantDto] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(2, { message: 'needs at least two variants' })
-  @ArrayMaxSize(20)
-  @ValidateNested({ each: true })
-  @Type(() => VariantDto)
-  variants?: VariantDto[];
-
-  @ApiPropertyOptional({ type: MetricsDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => MetricsDto)
-  metrics?: MetricsDto;
-
-  @ApiPropertyOptional({ type: StatsDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => StatsDto)
-  stats?: StatsDto;
-
-  @ApiPropertyOptional({ type: LayerDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => LayerDto)
-  layer?: LayerDto;
-
-  @ApiPropertyOptional({ type: Object })
-  @IsOptional()
-  @IsObject()
-  forced?: Record<string, string>;
-}
+/** Every definition field but the key (fixed) and the traffic plans (fixed at creation), all optional. */
+export class UpdateExperimentDto extends PartialType(OmitType(CreateExperimentDto, ['key', 'ramp', 'bandit'] as const)) {}
 
 export class ConcludeExperimentDto {
   @ApiProperty({ description: 'The variant key that wins and is served to everyone.' })

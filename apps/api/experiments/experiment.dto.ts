@@ -19,10 +19,10 @@ import {
   ValidateNested,
 } from 'class-validator';
 import type { UnitType } from '../../../libs/assignment/core/snapshot';
+import { KEY_MESSAGE, KEY_PATTERN } from '../http/keys';
+import { PageQueryDto } from '../http/page-query.dto';
 import { EXPERIMENT_STATUSES, UNIT_TYPES, type ExperimentStatus, type MetricGoal } from '../../../libs/experiments/experiment.types';
 
-const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const KEY_MESSAGE = 'must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit';
 const METRIC_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 const METRIC_MESSAGE = 'must be lower_snake_case, at most 63 characters';
 
@@ -329,41 +329,9 @@ export class ConcludeExperimentDto {
   winner!: string;
 }
 
-export class ListExperimentsQueryDto {
+export class ListExperimentsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: EXPERIMENT_STATUSES })
   @IsOptional()
   @IsIn(EXPERIMENT_STATUSES)
   status?: ExperimentStatus;
-
-  @ApiPropertyOptional({ default: 50, maximum: 200 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({ default: 0 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  offset?: number;
-}
-
-export class PageQueryDto {
-  @ApiPropertyOptional({ default: 100, maximum: 500 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit?: number;
-
-  @ApiPropertyOptional({ default: 0 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  offset?: number;
 }

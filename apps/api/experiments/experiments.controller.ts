@@ -3,13 +3,13 @@ import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@ne
 import { toActor } from '../../../libs/auth/api-keys.service';
 import type { Principal } from '../../../libs/auth/principal';
 import { ExperimentsService, type Transition } from '../../../libs/experiments/experiments.service';
+import { PageQueryDto } from '../http/page-query.dto';
 import { CurrentPrincipal } from '../security/principal.decorator';
 import { Scopes } from '../security/scopes.decorator';
 import {
   ConcludeExperimentDto,
   CreateExperimentDto,
   ListExperimentsQueryDto,
-  PageQueryDto,
   UpdateExperimentDto,
 } from './experiment.dto';
 import {

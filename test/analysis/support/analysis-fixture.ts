@@ -1,5 +1,6 @@
 import { SnapshotIndex } from '../../../libs/assignment/core/assign';
 import { experimentBody } from '../../factories/experiment.factory';
+import { rng } from '../../factories/seeded';
 import { client } from '../../support/http-client';
 import type { TestApp } from '../../support/test-app';
 import { eventually } from '../../support/test-worker';
@@ -21,19 +22,6 @@ export interface SentEvent {
   error?: string;
 }
 
-/** A small seeded generator (mulberry32) so that every dataset is the same on every run. */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-  return { next, normal, lognormal: (median: number, sigma: number) => median * Math.exp(sigma * normal()) };
-}
 
 /** Per-variant behaviour of the synthetic model calls. */
 export interface ArmModel {

@@ -1,4 +1,5 @@
 import { experimentBody } from '../../factories/experiment.factory';
+import { rng } from '../../factories/seeded';
 import { client } from '../../support/http-client';
 import type { TestApp } from '../../support/test-app';
 import { eventually } from '../../support/test-worker';
@@ -12,19 +13,6 @@ export interface Arm {
   costUsd: number;
 }
 
-/** mulberry32: the same data on every run. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-  return { next, normal };
-}
 
 export const BASE_ARM: Arm = { success: 0.7, latencyMedian: 800, costUsd: 0.01 };
 

@@ -7,7 +7,7 @@
  * Also prints local assignments per second from the pure library.
  *
  * Run (Postgres and Redis local):
- *   node -r ./test/ingestion/support/register-swc.cjs bench/assign.ts
+ *   node -r ./scripts/register-swc.cjs bench/assign.ts
  * Settings: BENCH_SECONDS (per measurement, default 8), BENCH_CONNECTIONS (50), BENCH_UNITS
  * (distinct unit ids, 10 000), TEST_POSTGRES_URL, TEST_REDIS_URL. It creates and drops its
  * own database and uses its own Redis prefix (its keys are deleted at the end). The load
@@ -18,28 +18,21 @@
  * prints its self time by component (auth guard, validation, logging, Nest, Fastify...).
  * The last line is {"bench": "assign", "value": rps, "unit": "requests/s", "reference": bare, "ratio": ...}.
  */
+import { REGISTER_SWC, startBenchApi } from './support/bench-api';
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { Redis } from 'ioredis';
-import { Client } from 'pg';
-import { createApiApp } from '../apps/api/create-api-app';
 import { SnapshotIndex } from '../libs/assignment/core/assign';
 import type { ConfigSnapshot } from '../libs/assignment/core/snapshot';
-import { loadConfig } from '../libs/config/config';
-import { migrate } from '../libs/database/migrate';
-import { createLogger } from '../libs/logging/logger';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const UNITS = Number(process.env.BENCH_UNITS ?? 10_000);
-const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const EXPERIMENT = 'bench-assign';
 
 interface LoadResult {
@@ -140,7 +133,7 @@ function loadFrom(url: string, key: string, seconds: number): Promise<LoadResult
   const wrk = wrkPath();
   if (wrk) return loadWithWrk(wrk, url, key, seconds);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', join(__dirname, '../test/ingestion/support/register-swc.cjs'), __filename, 'load', url, key, String(seconds)], {
+    const child = spawn(process.execPath, ['-r', REGISTER_SWC, __filename, 'load', url, key, String(seconds)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -210,25 +203,8 @@ async function profiled<T>(fn: () => Promise<T>): Promise<T> {
 // ---- the bench (parent process) ----
 
 async function main(): Promise<void> {
-  const name = `verdict_bench_${randomBytes(4).toString('hex')}`;
-  const dbUrl = new URL(ADMIN_URL);
-  dbUrl.pathname = `/${name}`;
-  await migrate(dbUrl.toString());
-  const prefix = `verdict-bench-${randomBytes(3).toString('hex')}`;
-  const config = loadConfig({
-    DATABASE_URL: dbUrl.toString(),
-    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
-    VERDICT_REDIS_PREFIX: prefix,
-    VERDICT_ADMIN_KEY: `bench-admin-${randomBytes(16).toString('hex')}`,
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    RATE_LIMIT_PER_SECOND: '10000000',
-  });
-  const api = await createApiApp(config, createLogger('silent', 'bench'));
-  await api.listen(0, '127.0.0.1');
-  const address = api.getHttpServer().address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const bench = await startBenchApi();
+  const { config, base } = bench;
   const bare = Fastify({ logger: false });
   try {
     const admin = { authorization: `Bearer ${config.auth.bootstrapAdminKey}`, 'content-type': 'application/json' };
@@ -305,19 +281,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ bench: 'assign', value: Math.round(got.rps), unit: 'requests/s', reference: Math.round(ref.rps), ratio: Number((got.rps / ref.rps).toFixed(3)), p99Ms: Number(got.p99.toFixed(3)) }));
   } finally {
     await bare.close();
-    await api.close();
-    const redis = new Redis(config.redis.url);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
-    const adminDb = new Client({ connectionString: ADMIN_URL });
-    await adminDb.connect();
-    await adminDb.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await adminDb.end();
+    await bench.dispose();
   }
 }
 

@@ -3,12 +3,13 @@
  * aggregates, against the raw COPY rate of the same rows into a scratch table, same run.
  *
  * Run (Postgres and Redis local, postgres superuser for the server-side COPY reference):
- *   node -r ./test/ingestion/support/register-swc.cjs bench/ingest.ts
+ *   node -r ./scripts/register-swc.cjs bench/ingest.ts
  * Settings: BENCH_EVENTS (default 1,000,000, sent in 100-event requests), BENCH_SINGLE_EVENTS
  * (default 100,000, sent one per request), BENCH_CONCURRENCY (64), TEST_POSTGRES_URL, TEST_REDIS_URL.
  * It creates and drops its own database and uses its own Redis prefix. The last line is
  * {"bench": "ingest", "value": v, "unit": "events/s", "reference": r, "ratio": v/r}.
  */
+import { REGISTER_SWC, startBenchApi } from './support/bench-api';
 import 'reflect-metadata';
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,19 +17,13 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { createApiApp } from '../apps/api/create-api-app';
-import { loadConfig } from '../libs/config/config';
-import { migrate } from '../libs/database/migrate';
-import { createLogger } from '../libs/logging/logger';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const SINGLE_EVENTS = Number(process.env.BENCH_SINGLE_EVENTS ?? 100_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 /** BENCH_CPU_PROF=dir writes a V8 CPU profile of the worker and the load generator there (run node itself with --cpu-prof for the API). */
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function event(experiment: string, n: number): Record<string, unknown> {
   return {
@@ -149,28 +144,10 @@ async function copyRate(db: Client, experimentId: string, n: number): Promise<nu
 }
 
 async function main(): Promise<void> {
-  const name = `verdict_bench_${randomBytes(4).toString('hex')}`;
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  await migrate(url.toString());
-  const config = loadConfig({
-    DATABASE_URL: url.toString(),
-    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
-    VERDICT_REDIS_PREFIX: `verdict-bench-${randomBytes(3).toString('hex')}`,
-    VERDICT_ADMIN_KEY: `bench-admin-${randomBytes(16).toString('hex')}`,
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    RATE_LIMIT_PER_SECOND: '1000000',
-    INGEST_MAX_QUEUE_DEPTH: '1000000',
-  });
-  const logger = createLogger('silent', 'bench');
-  const api = await createApiApp(config, logger);
-  await api.listen(0, '127.0.0.1');
-  const address = api.getHttpServer().address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const bench = await startBenchApi({ INGEST_MAX_QUEUE_DEPTH: '1000000' });
+  const { config, base } = bench;
   // The worker in its own process, as deployed: it must not share the API's event loop.
-  const worker = spawn(process.execPath, [...PROFILE, '-r', join(__dirname, '../test/ingestion/support/register-swc.cjs'), join(__dirname, '../apps/worker/main.ts')], {
+  const worker = spawn(process.execPath, [...PROFILE, '-r', REGISTER_SWC, join(__dirname, '../apps/worker/main.ts')], {
     env: {
       ...process.env,
       DATABASE_URL: config.database.url,
@@ -181,8 +158,8 @@ async function main(): Promise<void> {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const loader = fork(__filename, ['--load'], { execArgv: [...PROFILE, '-r', join(__dirname, '../test/ingestion/support/register-swc.cjs')], stdio: 'inherit' });
-  const db = new Client({ connectionString: url.toString() });
+  const loader = fork(__filename, ['--load'], { execArgv: [...PROFILE, '-r', REGISTER_SWC], stdio: 'inherit' });
+  const db = new Client({ connectionString: config.database.url });
   await db.connect();
   try {
     const admin = { authorization: `Bearer ${config.auth.bootstrapAdminKey}`, 'content-type': 'application/json' };
@@ -213,17 +190,8 @@ async function main(): Promise<void> {
     loader.kill('SIGTERM');
     worker.kill('SIGTERM');
     await new Promise((resolve) => worker.once('exit', resolve));
-    await api.close();
-    // Its own Redis prefix: the queue's keys go too, so runs do not pile up in Redis.
-    const redis = new Redis(config.redis.url);
-    for await (const keys of redis.scanStream({ match: `${config.redis.prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
-      if (keys.length) await redis.unlink(...keys);
-    }
-    redis.disconnect();
-    const adminDb = new Client({ connectionString: ADMIN_URL });
-    await adminDb.connect();
-    await adminDb.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await adminDb.end();
+    // Its own database and Redis prefix: runs never pile up.
+    await bench.dispose();
   }
 }
 

@@ -5,7 +5,7 @@
  * raw events, same database, same run.
  *
  * Run (Postgres and Redis local):
- *   node -r ./test/ingestion/support/register-swc.cjs bench/results.ts
+ *   node -r ./scripts/register-swc.cjs bench/results.ts
  * Settings: BENCH_EVENTS, BENCH_UNITS, TEST_POSTGRES_URL, TEST_REDIS_URL. It creates and drops
  * its own database. The data are generated straight into Postgres with generate_series: raw
  * rows into outcome_event, then every aggregate (outcome_unit, outcome_moment,
@@ -14,19 +14,13 @@
  * ingestion worker maintains incrementally). The last line is
  * {"bench": "results", "value": cold_ms, "unit": "ms", "reference": naive_ms, "ratio": cold_ms/naive_ms}.
  */
+import { startBenchApi } from './support/bench-api';
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { createApiApp } from '../apps/api/create-api-app';
-import { loadConfig } from '../libs/config/config';
-import { migrate } from '../libs/database/migrate';
-import { createLogger } from '../libs/logging/logger';
 import { gammaOf } from '../libs/stats/log-histogram';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const UNITS = Number(process.env.BENCH_UNITS ?? 1_000_000);
-const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
@@ -99,24 +93,8 @@ async function generate(db: Client, experimentId: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const name = `verdict_bench_${randomBytes(4).toString('hex')}`;
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  await migrate(url.toString());
-  const config = loadConfig({
-    DATABASE_URL: url.toString(),
-    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
-    VERDICT_REDIS_PREFIX: `verdict-bench-${randomBytes(3).toString('hex')}`,
-    VERDICT_ADMIN_KEY: `bench-admin-${randomBytes(16).toString('hex')}`,
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    RATE_LIMIT_PER_SECOND: '1000000',
-  });
-  const api = await createApiApp(config, createLogger('silent', 'bench'));
-  await api.listen(0, '127.0.0.1');
-  const address = api.getHttpServer().address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const bench = await startBenchApi();
+  const { config, base } = bench;
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${base}${path}`, {
       method,
@@ -128,7 +106,7 @@ async function main(): Promise<void> {
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const db = new Client({ connectionString: url.toString() });
+  const db = new Client({ connectionString: config.database.url });
   await db.connect();
   try {
     const key = 'bench-results';
@@ -181,16 +159,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ bench: 'results', value: Math.round(cold.ms), unit: 'ms', reference: Math.round(naive.ms), ratio: cold.ms / naive.ms, cachedMs: cached, events: EVENTS, units: UNITS }));
   } finally {
     await db.end();
-    await api.close();
-    const redis = new Redis(config.redis.url);
-    for await (const keys of redis.scanStream({ match: `${config.redis.prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
-      if (keys.length) await redis.unlink(...keys);
-    }
-    redis.disconnect();
-    const adminDb = new Client({ connectionString: ADMIN_URL });
-    await adminDb.connect();
-    await adminDb.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await adminDb.end();
+    await bench.dispose();
   }
 }
 

@@ -6,9 +6,9 @@
  *
  * Run from the repository root (TypeScript compiled on the fly by SWC, as bench/ingest.ts):
  *
- *   node -r ./test/ingestion/support/register-swc.cjs bench/sdk.ts
+ *   node -r ./scripts/register-swc.cjs bench/sdk.ts
  *
- * (package.json script: "bench:sdk": "node -r ./test/ingestion/support/register-swc.cjs bench/sdk.ts")
+ * (package.json script: "bench:sdk": "node -r ./scripts/register-swc.cjs bench/sdk.ts")
  *
  * Env: BENCH_UNITS (distinct unit ids, default 10 000), BENCH_ITERATIONS (per round, default 2 000 000).
  */

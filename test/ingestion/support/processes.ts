@@ -17,7 +17,7 @@ export async function freePort(): Promise<number> {
 
 /** The worker as a separate process (TypeScript through SWC), so that a test can SIGKILL it. */
 export function spawnWorker(config: VerdictConfig, databaseUrl = config.database.url): ChildProcess {
-  const child = spawn(process.execPath, ['-r', join(__dirname, 'register-swc.cjs'), join(ROOT, 'apps/worker/main.ts')], {
+  const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts/register-swc.cjs'), join(ROOT, 'apps/worker/main.ts')], {
     cwd: ROOT,
     env: {
       ...process.env,

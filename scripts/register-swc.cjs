@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-require-imports, no-undef -- a CommonJS require hook, loaded with node -r */
-// Lets a child process run the TypeScript worker directly (node -r this apps/worker/main.ts),
-// compiled by SWC as jest does, so fault tests need no prior build.
+// Runs TypeScript directly (node -r ./scripts/register-swc.cjs file.ts), compiled by SWC as
+// jest does: the benchmarks and the fault tests' worker processes need no prior build.
 const { readFileSync } = require('node:fs');
 const { transformSync } = require('@swc/core');
 

@@ -1,5 +1,6 @@
 import type { SnapshotIndex } from '../assignment/core/assign';
 import type { FieldError } from '../errors/domain-error';
+import { checkBatch, isPlainObject } from '../errors/body-checks';
 import type { FeedbackRecord, OutcomeRecord } from '../queue/queues';
 import { computeCost, type ExperimentOutcomeRules } from './outcome-rules';
 
@@ -25,7 +26,6 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; errors: FieldErro
 
 type Raw = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 const absent = (v: unknown) => v === undefined || v === null;
 
 function nonNegative(raw: Raw, field: string, errors: FieldError[], integer = false): number | null {
@@ -41,7 +41,7 @@ function nonNegative(raw: Raw, field: string, errors: FieldError[], integer = fa
 function checkMetrics(raw: Raw, declared: ReadonlySet<string> | null, errors: FieldError[]): Record<string, number> | null {
   const v = raw.metrics;
   if (absent(v)) return null;
-  if (!isObject(v)) {
+  if (!isPlainObject(v)) {
     errors.push({ field: 'metrics', message: 'must be an object of metric name -> number' });
     return null;
   }
@@ -86,15 +86,8 @@ export const MAX_BATCH_EVENTS = 1000;
  * no other field; the messages are those the global validation pipe gives for the DTO.
  */
 export function validateOutcomeBatch(body: unknown): Checked<unknown[]> {
-  if (!isObject(body)) return { ok: false, errors: [{ field: 'events', message: 'must be an array' }] };
-  const errors: FieldError[] = [];
-  for (const key of Object.keys(body)) if (key !== 'events') errors.push({ field: key, message: `property ${key} should not exist` });
-  const events = body.events;
-  if (!Array.isArray(events)) errors.push({ field: 'events', message: 'must be an array' });
-  else if (events.length > MAX_BATCH_EVENTS) {
-    errors.push({ field: 'events', message: `must contain no more than ${MAX_BATCH_EVENTS} elements` });
-  }
-  return errors.length ? { ok: false, errors } : { ok: true, value: events as unknown[] };
+  const { items, errors } = checkBatch(body, 'events', 0, MAX_BATCH_EVENTS);
+  return errors.length ? { ok: false, errors } : { ok: true, value: items };
 }
 
 /**
@@ -102,7 +95,7 @@ export function validateOutcomeBatch(body: unknown): Checked<unknown[]> {
  * variant, phase and cost. Every problem is reported, so a client can fix them at once.
  */
 export function validateOutcome(input: unknown, ctx: ValidationContext): Checked<OutcomeRecord> {
-  if (!isObject(input)) return { ok: false, errors: [{ field: '', message: 'must be an object' }] };
+  if (!isPlainObject(input)) return { ok: false, errors: [{ field: '', message: 'must be an object' }] };
   const errors: FieldError[] = [];
   unknownFields(input, EVENT_FIELDS, errors);
 
@@ -205,7 +198,7 @@ export function validateOutcome(input: unknown, ctx: ValidationContext): Checked
 
 /** Checks one late-feedback item; ranges are checked per experiment by the worker, which knows the event. */
 export function validateFeedback(input: unknown): Checked<FeedbackRecord> {
-  if (!isObject(input)) return { ok: false, errors: [{ field: '', message: 'must be an object' }] };
+  if (!isPlainObject(input)) return { ok: false, errors: [{ field: '', message: 'must be an object' }] };
   const errors: FieldError[] = [];
   unknownFields(input, FEEDBACK_FIELDS, errors);
   const eventId = input.eventId;

@@ -1,4 +1,5 @@
 import type { AssignRequest } from '../../../libs/assignment/assignment.service';
+import { checkBatch, isPlainObject } from '../../../libs/errors/body-checks';
 import { ValidationFailedError, type FieldError } from '../../../libs/errors/domain-error';
 
 /**
@@ -10,12 +11,9 @@ import { ValidationFailedError, type FieldError } from '../../../libs/errors/dom
 const ITEM_FIELDS = new Set(['experiment', 'unitId', 'attributes']);
 export const MAX_ASSIGN_BATCH = 1000;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function checkItem(value: unknown, prefix: string, errors: FieldError[]): AssignRequest | null {
-  if (!isObject(value)) {
+  if (!isPlainObject(value)) {
     errors.push({ field: prefix || 'body', message: 'must be an object' });
     return null;
   }
@@ -27,7 +25,7 @@ function checkItem(value: unknown, prefix: string, errors: FieldError[]): Assign
   else if (experiment.length < 1 || experiment.length > 64) errors.push({ field: at('experiment'), message: 'must be longer than or equal to 1 and shorter than or equal to 64 characters' });
   if (typeof unitId !== 'string') errors.push({ field: at('unitId'), message: 'must be a string' });
   else if (unitId.length < 1 || unitId.length > 256) errors.push({ field: at('unitId'), message: 'must be longer than or equal to 1 and shorter than or equal to 256 characters' });
-  if (attributes !== undefined && !isObject(attributes)) errors.push({ field: at('attributes'), message: 'must be an object' });
+  if (attributes !== undefined && !isPlainObject(attributes)) errors.push({ field: at('attributes'), message: 'must be an object' });
   return errors.length === before ? { experiment: experiment as string, unitId: unitId as string } : null;
 }
 
@@ -39,15 +37,9 @@ export function parseAssignRequest(body: unknown): AssignRequest {
 }
 
 export function parseAssignBatch(body: unknown): AssignRequest[] {
-  const errors: FieldError[] = [];
-  if (!isObject(body)) throw new ValidationFailedError([{ field: 'items', message: 'must be an array' }]);
-  for (const key of Object.keys(body)) if (key !== 'items') errors.push({ field: key, message: `property ${key} should not exist` });
-  const items = body.items;
-  if (!Array.isArray(items)) errors.push({ field: 'items', message: 'must be an array' });
-  else if (items.length < 1) errors.push({ field: 'items', message: 'must contain at least 1 elements' });
-  else if (items.length > MAX_ASSIGN_BATCH) errors.push({ field: 'items', message: `must contain no more than ${MAX_ASSIGN_BATCH} elements` });
+  const { items, errors } = checkBatch(body, 'items', 1, MAX_ASSIGN_BATCH);
   if (errors.length) throw new ValidationFailedError(errors);
-  const requests = (items as unknown[]).map((item, i) => checkItem(item, `items.${i}`, errors));
+  const requests = items.map((item, i) => checkItem(item, `items.${i}`, errors));
   if (errors.length) throw new ValidationFailedError(errors);
   return requests as AssignRequest[];
 }

@@ -16,6 +16,14 @@ const CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 10_000;
 const REVOKED_CHANNEL = 'auth:revoked';
 
+interface CachedKey {
+  /** null: unknown or revoked. */
+  principal: Principal | null;
+  /** SHA-256 of the key, what revocations name. */
+  hash: string;
+  expiresAt: number;
+}
+
 export interface CreatedApiKey {
   key: ApiKeyEntity;
   secret: string;
@@ -28,8 +36,13 @@ export function toActor(principal: Principal): Actor {
 @Injectable()
 export class ApiKeysService implements OnModuleInit {
   private readonly logger = new Logger(ApiKeysService.name);
-  /** key hash -> principal (or null: unknown or revoked), so the hot paths never query per request. */
-  private readonly cache = new Map<string, { principal: Principal | null; expiresAt: number }>();
+  /**
+   * What a key resolved to, by the string it was presented as (the Authorization header
+   * value on the API), so that the hot paths neither query nor hash per request.
+   */
+  private readonly cache = new Map<string, CachedKey>();
+  /** Counts evictions: a lookup that overlapped one is answered but not remembered. */
+  private evictions = 0;
 
   constructor(
     @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
@@ -40,7 +53,13 @@ export class ApiKeysService implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.bus.subscribe(REVOKED_CHANNEL, (hash) => this.cache.delete(hash));
+    await this.bus.subscribe(REVOKED_CHANNEL, (hash) => this.evict(hash));
+  }
+
+  /** Forgets a key at once, under every form it was presented as. */
+  private evict(hash: string): void {
+    this.evictions += 1;
+    for (const [presented, entry] of this.cache) if (entry.hash === hash) this.cache.delete(presented);
   }
 
   /**
@@ -75,19 +94,36 @@ export class ApiKeysService implements OnModuleInit {
     });
   }
 
-  /** The principal for a raw key, or null when it is unknown or revoked. */
-  async authenticate(secret: string): Promise<Principal | null> {
-    const hash = hashApiKey(secret);
+  /**
+   * What the key presented as `presented` (by authenticate()) resolved to in the last
+   * 30 s: its principal, null when unknown or revoked, undefined when not in memory.
+   * Synchronous, no hashing: the per-request path of every route.
+   */
+  cachedPrincipal(presented: string, now = Date.now()): Principal | null | undefined {
+    const cached = this.cache.get(presented);
+    return cached !== undefined && cached.expiresAt > now ? cached.principal : undefined;
+  }
+
+  /**
+   * The principal for a raw key, or null when it is unknown or revoked; remembered for
+   * 30 s under `presented` (the Authorization header value on the API, the key itself
+   * by default) until a revocation evicts it.
+   */
+  async authenticate(secret: string, presented: string = secret): Promise<Principal | null> {
     const now = Date.now();
-    const cached = this.cache.get(hash);
-    if (cached && cached.expiresAt > now) return cached.principal;
+    const cached = this.cachedPrincipal(presented, now);
+    if (cached !== undefined) return cached;
+    const hash = hashApiKey(secret);
+    const evictions = this.evictions;
     const key = await this.keys.findOne({ where: { keyHash: hash } });
     const principal: Principal | null =
       key && !key.revokedAt
         ? { keyId: key.id, keyName: key.name, projectId: key.projectId, scope: key.scope, isBootstrap: key.isBootstrap }
         : null;
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(hash, { principal, expiresAt: now + CACHE_TTL_MS });
+    if (evictions === this.evictions) {
+      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      this.cache.set(presented, { principal, hash, expiresAt: now + CACHE_TTL_MS });
+    }
     return principal;
   }
 
@@ -160,7 +196,7 @@ export class ApiKeysService implements OnModuleInit {
       );
       return key;
     });
-    this.cache.delete(revoked.keyHash);
+    this.evict(revoked.keyHash);
     await this.bus.publish(REVOKED_CHANNEL, revoked.keyHash);
     return revoked;
   }

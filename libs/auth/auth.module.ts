@@ -4,10 +4,11 @@ import { AuditModule } from '../audit/audit.module';
 import { ApiKeyEntity } from './api-key.entity';
 import { ApiKeysService } from './api-keys.service';
 import { ProjectEntity } from './project.entity';
+import { RequestAuthenticator } from './request-authenticator';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ApiKeyEntity, ProjectEntity]), AuditModule],
-  providers: [ApiKeysService],
-  exports: [ApiKeysService],
+  providers: [ApiKeysService, RequestAuthenticator],
+  exports: [ApiKeysService, RequestAuthenticator],
 })
 export class AuthModule {}

@@ -1,7 +1,7 @@
 /**
  * A token bucket per API key, in memory on each replica: `rate` requests per second
  * with bursts up to two seconds' worth. With N replicas behind a balancer a key may
- * get up to N times the rate; see docs/adr/0003-rate-limits.md.
+ * get up to N times the rate; see docs/adr/0003-keys-scopes-and-rate-limits.md.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -11,10 +11,10 @@ export class RateLimiter {
   /** Takes a token; returns 0 when allowed, else the seconds to wait. */
   take(key: string, now = Date.now()): number {
     const capacity = this.rate * 2;
-    const bucket = this.buckets.get(key) ?? { tokens: capacity, at: now };
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) this.buckets.set(key, (bucket = { tokens: capacity, at: now }));
     bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.rate);
     bucket.at = now;
-    this.buckets.set(key, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return 0;

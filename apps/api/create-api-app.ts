@@ -8,6 +8,8 @@ import { ApiKeysService } from '../../libs/auth/api-keys.service';
 import type { VerdictConfig } from '../../libs/config/config';
 import { logContext, PinoNestLogger } from '../../libs/logging/logger';
 import { ApiModule } from './api.module';
+import { documentAssignRoute, registerAssignRoute } from './assignment/assign.route';
+import { AssignDto, AssignmentResponse } from './assignment/assign.dto';
 import { createValidationPipe } from './http/validation';
 
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
@@ -17,7 +19,8 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key of scope admin or sdk' })
     .build();
-  return SwaggerModule.createDocument(app, config);
+  // POST /v1/assign is a plain Fastify route (docs/adr/0012): documented beside the Nest routes.
+  return documentAssignRoute(SwaggerModule.createDocument(app, config, { extraModels: [AssignDto, AssignmentResponse] }));
 }
 
 /** Builds the API application (not listening yet): used by main, the tests and the OpenAPI writer. */
@@ -49,6 +52,7 @@ export async function createApiApp(config: VerdictConfig, logger: Logger): Promi
     );
     done();
   });
+  registerAssignRoute(app);
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });

@@ -3,18 +3,18 @@ import type { ServerResponse } from 'node:http';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AssignmentService } from '../../../libs/assignment/assignment.service';
-import type { Assignment } from '../../../libs/assignment/core/snapshot';
 import { ExposureStatsService, type PhaseSrm } from '../../../libs/assignment/exposure-stats.service';
 import { SnapshotService } from '../../../libs/assignment/snapshot.service';
 import type { Principal } from '../../../libs/auth/principal';
 import { ExperimentsService } from '../../../libs/experiments/experiments.service';
 import { CurrentPrincipal } from '../security/principal.decorator';
 import { Scopes } from '../security/scopes.decorator';
-import { parseAssignBatch, parseAssignRequest } from './assign-request';
-import { AcceptedResponse, AssignBatchDto, AssignBatchResponse, AssignDto, AssignmentResponse, ExposuresDto } from './assign.dto';
+import { parseAssignBatch } from './assign-request';
+import { AcceptedResponse, AssignBatchDto, AssignBatchResponse, ExposuresDto } from './assign.dto';
 
 const HEARTBEAT_MS = 15_000;
 
+/** POST /v1/assign is not here: it is a plain Fastify route (assign.route.ts, docs/adr/0012). */
 @ApiTags('assignment')
 @ApiBearerAuth()
 @Controller('v1')
@@ -28,16 +28,6 @@ export class AssignmentController implements BeforeApplicationShutdown {
     private readonly experiments: ExperimentsService,
     private readonly exposureStats: ExposureStatsService,
   ) {}
-
-  @Post('assign')
-  @HttpCode(200)
-  @Scopes('sdk')
-  @ApiOperation({ summary: 'Assign a unit to a variant (answered from memory)' })
-  @ApiResponse({ status: 200, type: AssignmentResponse })
-  @ApiBody({ type: AssignDto })
-  assign(@CurrentPrincipal() principal: Principal, @Body() body: unknown): Assignment {
-    return this.assignment.assign(principal.projectId, parseAssignRequest(body));
-  }
 
   @Post('assign/batch')
   @HttpCode(200)

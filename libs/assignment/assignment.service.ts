@@ -37,14 +37,7 @@ export class AssignmentService {
     if (!project.index.has(request.experiment)) throw new ExperimentNotFoundError(request.experiment);
     const assignment = project.index.assign(request.experiment, request.unitId);
     if (assignment.inExperiment && assignment.variant) {
-      this.buffer.add({
-        projectId,
-        experimentId: project.ids.get(request.experiment)!,
-        unitId: request.unitId,
-        variant: assignment.variant,
-        phase: assignment.phase,
-        at: new Date().toISOString(),
-      });
+      this.buffer.observe(projectId, project.ids.get(request.experiment)!, request.unitId, assignment.variant, assignment.phase);
     }
     return assignment;
   }

@@ -1,6 +1,7 @@
 /**
- * Assignment over HTTP: POST /v1/assign on the real API (NestJS on Fastify, auth guard,
- * validation pipe, request logging hook, exposure buffering) against a bare Fastify route
+ * Assignment over HTTP: POST /v1/assign on the real API (a plain Fastify route on the Nest
+ * application's instance since docs/adr/0012: the instance's hooks, request id and logging,
+ * key, scope and rate-limit check, body checks, exposure buffering) against a bare Fastify route
  * doing the same work in the same run: parse the same JSON, assign with the same
  * `SnapshotIndex` (murmur3 from libs/assignment/core) on the same snapshot, answer the
  * same JSON. Targets (design.md): ratio >= 0.75, p99 <= 2 ms at 50 connections.
@@ -15,7 +16,8 @@
  * 50 concurrent request loops), so that it never shares the servers' event loop. No worker
  * runs: exposures are buffered and enqueued to Redis as in production, then left there.
  * BENCH_PROFILE=1 adds a CPU profile of the API process during one extra /v1/assign round and
- * prints its self time by component (auth guard, validation, logging, Nest, Fastify...).
+ * prints its self time by component (auth guard, validation, logging, Nest, Fastify...) and
+ * its top functions (BENCH_PROFILE_TOP of them, default 15).
  * The last line is {"bench": "assign", "value": rps, "unit": "requests/s", "reference": bare, "ratio": ...}.
  */
 import { REGISTER_SWC, startBenchApi } from './support/bench-api';
@@ -155,6 +157,7 @@ interface ProfileNode {
 /** Where the request path's time goes: each sample's self time, attributed to a component by its file. */
 const COMPONENTS: Array<[string, RegExp]> = [
   ['auth guard + api key lookup + rate limiter', /apps\/api\/security|libs\/auth/],
+  ['/v1/assign route + body checks (plain Fastify route, docs/adr/0012)', /apps\/api\/assignment/],
   ['validation pipe (class-validator, class-transformer)', /class-validator|class-transformer|apps\/api\/http\/validation|@nestjs\/common\/pipes/],
   ['logging (pino, onRequest/onResponse hooks, async context)', /pino|sonic-boom|thread-stream|libs\/logging|create-api-app/],
   ['assignment + exposure buffer', /libs\/assignment/],
@@ -194,7 +197,7 @@ async function profiled<T>(fn: () => Promise<T>): Promise<T> {
     console.log(`  ${(100 * hits / busy).toFixed(1).padStart(5)} %  ${name}`);
   }
   console.log('  top functions by self time:');
-  for (const [name, hits] of [...functions].filter(([n]) => !/^\((idle|program)\)/.test(n)).sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+  for (const [name, hits] of [...functions].filter(([n]) => !/^\((idle|program)\)/.test(n)).sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BENCH_PROFILE_TOP ?? 15))) {
     console.log(`  ${(100 * hits / busy).toFixed(1).padStart(5)} %  ${name}`);
   }
   return result;

@@ -1,5 +1,6 @@
 import { bucketIndex } from '../stats/log-histogram';
 import type { OutcomeRecord } from '../queue/queues';
+import { DailyDeltas, type DailyKey, type DailySums } from './daily-aggregate';
 
 /** Per-unit sums, the unit of analysis: columns of outcome_unit, in table order. */
 export const UNIT_COLUMNS = [
@@ -39,6 +40,23 @@ export interface Moment {
 }
 
 const SEP = '\u0000';
+export const unitKeyOf = (key: UnitKey): string => `${key.experimentId}${SEP}${key.phase}${SEP}${key.variant}${SEP}${key.unitId}`;
+
+/** The daily-metric sums of one event with the given quality values (latency and error as sent; they never change). */
+export function eventSums(e: { latencyMs: number | null; costUsd: number | null; error: boolean }, q: Quality): DailySums {
+  return {
+    events: 1,
+    success_n: q.success === null ? 0 : 1,
+    successes: q.success ? 1 : 0,
+    score_n: q.score === null ? 0 : 1,
+    score_sum: q.score ?? 0,
+    latency_n: e.latencyMs === null ? 0 : 1,
+    latency_sum: e.latencyMs ?? 0,
+    cost_n: e.costUsd === null ? 0 : 1,
+    cost_sum: e.costUsd ?? 0,
+    errors: e.error ? 1 : 0,
+  };
+}
 /** A literal (not Object.fromEntries): one is made per unit per batch, on the worker's hot path. */
 const zeroUnit = (): Record<UnitColumn, number> => ({
   events: 0, success_n: 0, successes: 0, score_n: 0, score_sum: 0, score_sumsq: 0, latency_n: 0, latency_sum: 0, latency_sumsq: 0,
@@ -55,9 +73,10 @@ export class AggregateDeltas {
   readonly unitMetrics = new Map<string, { key: UnitKey; metric: string; m: Moment }>();
   readonly moments = new Map<string, VariantMoment>();
   readonly histograms = new Map<string, { experimentId: string; phase: number; variant: string; metric: string; bucket: number; count: number }>();
+  readonly daily = new DailyDeltas();
 
   private unit(key: UnitKey): Record<UnitColumn, number> {
-    const k = `${key.experimentId}${SEP}${key.phase}${SEP}${key.variant}${SEP}${key.unitId}`;
+    const k = unitKeyOf(key);
     let found = this.units.get(k);
     if (!found) this.units.set(k, (found = { key, v: zeroUnit() }));
     return found.v;
@@ -107,7 +126,7 @@ export class AggregateDeltas {
   }
 
   /** Adds (sign 1) or removes (sign -1) an event's feedback-changeable values. */
-  addQuality(key: UnitKey, q: Quality, sign: 1 | -1): void {
+  private addQuality(key: UnitKey, q: Quality, sign: 1 | -1): void {
     const u = this.unit(key);
     if (q.success !== null) {
       const s = q.success ? 1 : 0;
@@ -127,9 +146,30 @@ export class AggregateDeltas {
     }
   }
 
-  /** A newly inserted event: everything it measures, once. */
-  addEvent(e: OutcomeRecord): void {
+  /**
+   * Late feedback on one event: its quality goes from `before` to `after` (both effective
+   * values). `event` is what the daily aggregate needs of the event itself.
+   */
+  changeQuality(key: UnitKey, event: { day: string; costUsd: number | null; requestUnits: boolean }, before: Quality, after: Quality): void {
+    this.addQuality(key, before, -1);
+    this.addQuality(key, after, 1);
+    const dayKey: DailyKey = { experimentId: key.experimentId, phase: key.phase, variant: key.variant, day: event.day };
+    // Latency and error never change with feedback, so they are left out of both sides.
+    const e = { latencyMs: null, costUsd: event.costUsd, error: false };
+    if (event.requestUnits) this.daily.addEventChange(dayKey, eventSums(e, before), eventSums(e, after));
+    else {
+      this.daily.addUnitDay(unitKeyOf(key), dayKey, eventSums(e, before), -1);
+      this.daily.addUnitDay(unitKeyOf(key), dayKey, eventSums(e, after), 1);
+    }
+  }
+
+  /** A newly inserted event: everything it measures, once. Request units: each event is its own unit of the daily aggregate. */
+  addEvent(e: OutcomeRecord, requestUnits: boolean): void {
     const key: UnitKey = { experimentId: e.experimentId, phase: e.phase, variant: e.variant, unitId: e.unitId };
+    const dayKey: DailyKey = { experimentId: e.experimentId, phase: e.phase, variant: e.variant, day: new Date(e.at).toISOString().slice(0, 10) };
+    const sums = eventSums({ latencyMs: e.latencyMs, costUsd: e.costUsd, error: e.error !== null }, e);
+    if (requestUnits) this.daily.addEventChange(dayKey, null, sums);
+    else this.daily.addUnitDay(unitKeyOf(key), dayKey, sums, 1);
     const u = this.unit(key);
     u.events += 1;
     this.moment(key, EVENTS_METRIC, 1, 0, 1);

@@ -3,11 +3,13 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { FeedbackBatchJob, OutcomeBatchJob, OutcomeRecord } from '../queue/queues';
+import { DAILY_STAT_COLUMNS, DAILY_SUM_COLUMNS, type DailySums } from './daily-aggregate';
 import {
   AggregateDeltas,
   effectiveQuality,
   INTEGER_UNIT_COLUMNS,
   UNIT_COLUMNS,
+  unitKeyOf,
   type Quality,
 } from './outcome-aggregator';
 
@@ -28,8 +30,8 @@ const EVENT_ROWS = `json_to_recordset($1::json)
  */
 const INSERT_EVENTS = `WITH t AS (SELECT * FROM ${EVENT_ROWS}),
   k AS (
-    INSERT INTO outcome_event_key (experiment_id, event_id, project_id, occurred_at, phase, unit_id, variant, success, score, metrics)
-    SELECT "experimentId", "eventId", $2::uuid, at, phase, "unitId", variant, success, score, metrics FROM t
+    INSERT INTO outcome_event_key (experiment_id, event_id, project_id, occurred_at, phase, unit_id, variant, success, score, metrics, cost_usd)
+    SELECT "experimentId", "eventId", $2::uuid, at, phase, "unitId", variant, success, score, metrics, "costUsd" FROM t
     ON CONFLICT ON CONSTRAINT outcome_event_key_pkey DO NOTHING
     RETURNING experiment_id, event_id
   ),
@@ -47,7 +49,17 @@ const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, varia
   SELECT * FROM json_to_recordset($1::json) AS t(experiment_id uuid, phase int, variant text, unit_id text, ${UNIT_COLUMNS.map(
     (c) => `${c} ${INTEGER_UNIT_COLUMNS.has(c) ? 'int8' : 'float8'}`,
   ).join(', ')})
-  ON CONFLICT ON CONSTRAINT outcome_unit_pkey DO UPDATE SET ${UNIT_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}`;
+  ON CONFLICT ON CONSTRAINT outcome_unit_pkey DO UPDATE SET ${UNIT_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}
+  RETURNING experiment_id, phase, variant, unit_id, ${DAILY_SUM_COLUMNS.join(', ')}`;
+
+/** Per variant and day, the change to the daily statistics (docs/adr/0013). */
+const UPSERT_DAILY = `INSERT INTO outcome_daily AS d (experiment_id, phase, variant, day, new_units, events, ${DAILY_STAT_COLUMNS.join(', ')})
+  SELECT * FROM json_to_recordset($1::json) AS t(experiment_id uuid, phase int, variant text, day date, new_units int8, events int8,
+    ${DAILY_STAT_COLUMNS.map((c) => `${c} float8`).join(', ')})
+  ON CONFLICT ON CONSTRAINT outcome_daily_pkey DO UPDATE
+    SET ${['new_units', 'events', ...DAILY_STAT_COLUMNS].map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(', ')}`;
+
+const UNIT_TYPES = `SELECT id, unit_type FROM experiment WHERE id = ANY($1::uuid[])`;
 
 const UPSERT_UNIT_METRICS = `INSERT INTO outcome_unit_metric AS u (experiment_id, phase, variant, unit_id, metric, n, sum, sumsq)
   SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::float8[], $8::float8[])
@@ -72,7 +84,8 @@ const UPSERT_FEEDBACK = `INSERT INTO outcome_feedback AS f (project_id, event_id
 const ANY_FEEDBACK = `SELECT 1 FROM outcome_feedback WHERE project_id = $1 AND event_id = ANY($2::text[]) LIMIT 1`;
 
 /** Events whose applied feedback differs from the latest stored feedback; both rows locked, so each change applies once. */
-const PENDING_FEEDBACK = `SELECT k.experiment_id, k.event_id, k.phase, k.unit_id, k.variant, k.success, k.score, k.metrics,
+const PENDING_FEEDBACK = `SELECT k.experiment_id, k.event_id, k.phase, k.unit_id, k.variant, k.occurred_at, k.cost_usd, e.unit_type,
+    k.success, k.score, k.metrics,
     k.fb_success, k.fb_score, k.fb_metrics, f.success AS new_success, f.score AS new_score, f.metrics AS new_metrics, f.hash,
     e.metrics -> 'scoreRange' AS score_range, e.metrics -> 'custom' AS custom
   FROM outcome_feedback f
@@ -93,6 +106,9 @@ interface PendingFeedbackRow {
   phase: number;
   unit_id: string;
   variant: string;
+  occurred_at: Date;
+  cost_usd: number | null;
+  unit_type: string;
   success: boolean | null;
   score: number | null;
   metrics: Record<string, number> | null;
@@ -118,7 +134,20 @@ const byKey = <T>(rows: Iterable<[string, T]>): T[] => [...rows].sort((a, b) => 
  */
 @Injectable()
 export class OutcomeWriter {
+  /** Unit type per experiment id: fixed once an experiment starts, and only running experiments take events. */
+  private readonly unitTypes = new Map<string, string>();
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private async requestUnitExperiments(manager: EntityManager, experimentIds: Iterable<string>): Promise<Set<string>> {
+    const ids = [...new Set(experimentIds)];
+    const missing = ids.filter((id) => !this.unitTypes.has(id));
+    if (missing.length) {
+      const rows: Array<{ id: string; unit_type: string }> = await manager.query(UNIT_TYPES, [missing]);
+      for (const r of rows) this.unitTypes.set(r.id, r.unit_type);
+    }
+    return new Set(ids.filter((id) => this.unitTypes.get(id) === 'request'));
+  }
 
   async writeEvents(job: OutcomeBatchJob): Promise<{ inserted: number }> {
     // One row per (experiment, event id): a key inserted twice in one statement would write two raw rows.
@@ -136,7 +165,8 @@ export class OutcomeWriter {
         job.receivedAt,
       ]);
       const deltas = new AggregateDeltas();
-      for (const r of rows) deltas.addEvent(unique.get(`${r.experiment_id}\u0000${r.event_id}`)!);
+      const requestUnits = await this.requestUnitExperiments(manager, rows.map((r) => r.experiment_id));
+      for (const r of rows) deltas.addEvent(unique.get(`${r.experiment_id}\u0000${r.event_id}`)!, requestUnits.has(r.experiment_id));
       await this.applyDeltas(manager, deltas);
       return rows.length;
     });
@@ -193,8 +223,8 @@ export class OutcomeWriter {
         const before = effectiveQuality(original, { success: row.fb_success, score: row.fb_score, metrics: row.fb_metrics });
         const applied = sanitiseFeedback(row);
         const after = effectiveQuality(original, applied);
-        deltas.addQuality(key, before, -1);
-        deltas.addQuality(key, after, 1);
+        const event = { day: row.occurred_at.toISOString().slice(0, 10), costUsd: row.cost_usd, requestUnits: row.unit_type === 'request' };
+        deltas.changeQuality(key, event, before, after);
         marks.push({ row, applied });
       }
       await manager.query(MARK_FEEDBACK, [
@@ -213,9 +243,10 @@ export class OutcomeWriter {
   private async applyDeltas(manager: EntityManager, deltas: AggregateDeltas): Promise<void> {
     if (deltas.empty) return;
     const units = byKey(deltas.units.entries());
-    await manager.query(UPSERT_UNITS, [
+    const totals: Array<Record<string, string | number>> = await manager.query(UPSERT_UNITS, [
       JSON.stringify(units.map((u) => ({ experiment_id: u.key.experimentId, phase: u.key.phase, variant: u.key.variant, unit_id: u.key.unitId, ...u.v }))),
     ]);
+    await this.applyDaily(manager, deltas, totals);
     const unitMetrics = byKey(deltas.unitMetrics.entries());
     if (unitMetrics.length) {
       await manager.query(UPSERT_UNIT_METRICS, [
@@ -251,6 +282,28 @@ export class OutcomeWriter {
       ]);
     }
   }
+
+  /** The daily rows of the batch, from the units' new totals (user units) or the events themselves (request units). */
+  private async applyDaily(manager: EntityManager, deltas: AggregateDeltas, totals: Array<Record<string, string | number>>): Promise<void> {
+    const totalsAfter = new Map<string, DailySums>();
+    for (const t of totals) {
+      const key = { experimentId: String(t.experiment_id), phase: Number(t.phase), variant: String(t.variant), unitId: String(t.unit_id) };
+      totalsAfter.set(unitKeyOf(key), sumsOf(t));
+    }
+    const rows = deltas.daily.toRows(totalsAfter);
+    if (rows.length === 0) return;
+    const sorted = byKey(rows.map((r) => [`${r.experimentId}\u0000${r.phase}\u0000${r.variant}\u0000${r.day}`, r] as [string, typeof r]));
+    await manager.query(UPSERT_DAILY, [
+      JSON.stringify(sorted.map((r) => ({ experiment_id: r.experimentId, phase: r.phase, variant: r.variant, day: r.day, new_units: r.new_units, events: r.events, ...r.stats }))),
+    ]);
+  }
+}
+
+/** Unit sums come back from Postgres as strings (bigint) and numbers (float8). */
+function sumsOf(row: Record<string, string | number>): DailySums {
+  const sums = {} as DailySums;
+  for (const c of DAILY_SUM_COLUMNS) sums[c] = Number(row[c]);
+  return sums;
 }
 
 /** Feedback is checked against the event's experiment here, where it is known: out-of-range scores and undeclared metrics are dropped. */

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { DAILY_METRICS, DAILY_STAT_COLUMNS } from '../../../libs/ingestion/daily-aggregate';
 import { experimentBody } from '../../factories/experiment.factory';
 import { client } from '../../support/http-client';
 
@@ -94,10 +95,31 @@ export async function aggregatesVsRaw(db: DataSource, experimentId: string): Pro
     `SELECT variant, n, sum FROM outcome_moment WHERE experiment_id = $1 AND metric = 'score' AND n > 0 ORDER BY 1`,
     [experimentId],
   );
+  // The daily aggregate summed over its days: the unit-level statistics of every daily metric (all days, so any arrival order).
+  const unitSums = `SELECT variant, unit_id, count(*) AS events, count(eff_success) AS success_n, count(*) FILTER (WHERE eff_success) AS successes,
+       count(eff_score) AS score_n, COALESCE(sum(eff_score), 0) AS score_sum, count(latency_ms) AS latency_n, COALESCE(sum(latency_ms), 0) AS latency_sum,
+       count(cost_usd) AS cost_n, COALESCE(sum(cost_usd), 0) AS cost_sum, count(error) AS errors
+     FROM (${effective}) x GROUP BY 1, 2`;
+  const unitStats = Object.entries(DAILY_METRICS)
+    .flatMap(([metric, [y, z]]) => [
+      // numeric: a float8 square of a denormal cost is an underflow error in Postgres.
+      `sum(${y}::numeric) AS ${metric}_y`, `sum(${y}::numeric * ${y}::numeric) AS ${metric}_yy`, `sum(${z}::numeric) AS ${metric}_z`,
+      `sum(${z}::numeric * ${z}::numeric) AS ${metric}_zz`, `sum(${y}::numeric * ${z}::numeric) AS ${metric}_yz`,
+    ])
+    .join(', ');
+  const recomputedDaily = await db.query(
+    `SELECT variant, count(*) AS new_units, sum(events) AS events, ${unitStats} FROM (${unitSums}) u GROUP BY 1 ORDER BY 1`,
+    [experimentId],
+  );
+  const storedDaily = await db.query(
+    `SELECT variant, sum(new_units) AS new_units, sum(events) AS events, ${DAILY_STAT_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
+     FROM outcome_daily WHERE experiment_id = $1 GROUP BY 1 HAVING sum(events) > 0 ORDER BY 1`,
+    [experimentId],
+  );
   const norm = (rows: Array<Record<string, unknown>>) =>
     rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /^-?[\d.e+-]+$/.test(v) ? Number(v) : v])));
-  const stored = { units: norm(storedUnits), hist: norm(storedHist), moments: norm(storedMoments) };
-  const recomputed = { units: norm(recomputedUnits), hist: norm(recomputedHist), moments: norm(recomputedMoments) };
+  const stored = { units: norm(storedUnits), hist: norm(storedHist), moments: norm(storedMoments), daily: norm(storedDaily) };
+  const recomputed = { units: norm(recomputedUnits), hist: norm(recomputedHist), moments: norm(recomputedMoments), daily: norm(recomputedDaily) };
   return { stored: roundLike(stored, recomputed), recomputed };
 }
 

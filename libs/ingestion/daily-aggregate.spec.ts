@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DAILY_METRIC_NAMES, DAILY_METRICS, DAILY_SUM_COLUMNS, DailyDeltas, type DailyRow, type DailySums, zeroSums } from './daily-aggregate';
+import { DAILY_METRIC_NAMES, DAILY_METRICS, DAILY_STAT_COLUMNS, DailyDeltas, type DailyRow, type DailySums, SUM, sumsOf, zeroSums } from './daily-aggregate';
 
 const DAYS = ['2026-11-01', '2026-11-02', '2026-11-03', '2026-11-04'];
 
@@ -20,14 +20,14 @@ const evArb = fc.record({
 }).map((e): Ev => ({
   unit: e.unit,
   day: e.day,
-  sums: {
+  sums: sumsOf({
     events: 1, success_n: e.success === null ? 0 : 1, successes: e.success ? 1 : 0, score_n: e.score === null ? 0 : 1, score_sum: e.score ?? 0,
     latency_n: e.latency === null ? 0 : 1, latency_sum: e.latency ?? 0, cost_n: e.cost === null ? 0 : 1, cost_sum: e.cost ?? 0, errors: e.error ? 1 : 0,
-  },
+  }),
 }));
 
 const add = (a: DailySums, b: DailySums) => {
-  for (const c of DAILY_SUM_COLUMNS) a[c] += b[c];
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
 };
 const key = (day: number) => ({ experimentId: 'x', phase: 1, variant: 'v', day: DAYS[day] });
 
@@ -43,7 +43,7 @@ function direct(events: Ev[], unitOf: (e: Ev, i: number) => string) {
     });
     const stats: Record<string, number> = {};
     for (const m of DAILY_METRIC_NAMES) {
-      const [yc, zc] = DAILY_METRICS[m];
+      const [yc, zc] = DAILY_METRICS[m].map((c) => SUM[c]);
       const vs = [...units.values()];
       stats[`${m}_y`] = vs.reduce((s, u) => s + u[yc], 0);
       stats[`${m}_yy`] = vs.reduce((s, u) => s + u[yc] ** 2, 0);
@@ -60,7 +60,7 @@ function cumulative(rows: DailyRow[]) {
   return DAYS.map((day) => {
     const upTo = rows.filter((r) => r.day <= day);
     const stats: Record<string, number> = {};
-    for (const r of upTo) for (const [c, v] of Object.entries(r.stats)) stats[c] = (stats[c] ?? 0) + v;
+    for (const r of upTo) r.stats.forEach((v, i) => (stats[DAILY_STAT_COLUMNS[i]] = (stats[DAILY_STAT_COLUMNS[i]] ?? 0) + v));
     return { units: upTo.reduce((s, r) => s + r.new_units, 0), events: upTo.reduce((s, r) => s + r.events, 0), stats };
   });
 }
@@ -85,7 +85,7 @@ function writeUserUnits(batches: Ev[][]): DailyRow[] {
       add(t, e.sums);
       totals.set(`u${e.unit}`, t);
     }
-    const after = new Map([...totals].map(([k, v]) => [k, { ...v }]));
+    const after = new Map([...totals].map(([k, v]) => [k, v.slice()]));
     rows.push(...deltas.toRows(after));
   }
   return rows;
@@ -134,7 +134,9 @@ describe('DailyDeltas', () => {
         // Late feedback: success flipped on some events.
         const final = events.map((e, i) => {
           if (!flips[i]) return e;
-          const after = { ...e.sums, success_n: 1, successes: 1 - e.sums.successes };
+          const after = e.sums.slice();
+          after[SUM.success_n] = 1;
+          after[SUM.successes] = 1 - e.sums[SUM.successes];
           deltas.addEventChange(key(e.day), e.sums, after);
           return { ...e, sums: after };
         });
@@ -145,7 +147,7 @@ describe('DailyDeltas', () => {
 
   it('refuses to guess when the unit upsert did not return a unit it changed', () => {
     const deltas = new DailyDeltas();
-    deltas.addUnitDay('u1', key(0), { ...zeroSums(), events: 1 }, 1);
+    deltas.addUnitDay('u1', key(0), sumsOf({ events: 1 }), 1);
     expect(() => deltas.toRows(new Map())).toThrow(/no cumulative sums/);
   });
 });

@@ -21,7 +21,15 @@ export const DAILY_SUM_COLUMNS = [
   'events', 'success_n', 'successes', 'score_n', 'score_sum', 'latency_n', 'latency_sum', 'cost_n', 'cost_sum', 'errors',
 ] as const;
 export type DailySumColumn = (typeof DAILY_SUM_COLUMNS)[number];
-export type DailySums = Record<DailySumColumn, number>;
+/** Sums in DAILY_SUM_COLUMNS order: plain arrays, cheaper than records (or small typed arrays) at several per event. */
+export type DailySums = number[];
+export const SUM = Object.fromEntries(DAILY_SUM_COLUMNS.map((c, i) => [c, i])) as Record<DailySumColumn, number>;
+export const zeroSums = (): DailySums => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+export function sumsOf(values: Partial<Record<DailySumColumn, number>>): DailySums {
+  const sums = zeroSums();
+  for (const c of DAILY_SUM_COLUMNS) sums[SUM[c]] = values[c] ?? 0;
+  return sums;
+}
 
 /** Each daily metric as (numerator, denominator) per-unit sums: a ratio of sums, as in the results. */
 export const DAILY_METRICS = {
@@ -34,8 +42,9 @@ export const DAILY_METRICS = {
 } as const satisfies Record<string, readonly [DailySumColumn, DailySumColumn]>;
 export type DailyMetric = keyof typeof DAILY_METRICS;
 export const DAILY_METRIC_NAMES = Object.keys(DAILY_METRICS) as DailyMetric[];
+const PAIRS = DAILY_METRIC_NAMES.map((m) => [SUM[DAILY_METRICS[m][0]], SUM[DAILY_METRICS[m][1]]] as const);
 
-/** The five statistics kept per metric, column `${metric}_${stat}` of outcome_daily. */
+/** The five statistics kept per metric; column `${metric}_${stat}` of outcome_daily, index metric * 5 + stat in DailyRow.stats. */
 export const DAILY_STATS = ['y', 'yy', 'z', 'zz', 'yz'] as const;
 export const DAILY_STAT_COLUMNS = DAILY_METRIC_NAMES.flatMap((metric) => DAILY_STATS.map((s) => `${metric}_${s}`));
 
@@ -50,15 +59,12 @@ export interface DailyKey {
 export interface DailyRow extends DailyKey {
   new_units: number;
   events: number;
-  /** `${metric}_${stat}` → the change of that statistic. */
-  stats: Record<string, number>;
+  /** The change of each statistic, in DAILY_STAT_COLUMNS order. */
+  stats: number[];
 }
 
-export const zeroSums = (): DailySums => ({
-  events: 0, success_n: 0, successes: 0, score_n: 0, score_sum: 0, latency_n: 0, latency_sum: 0, cost_n: 0, cost_sum: 0, errors: 0,
-});
-
 const SEP = '\u0000';
+const EVENTS = SUM.events;
 
 /** The changes one batch makes to the per-day statistics, built in memory and written with one upsert. */
 export class DailyDeltas {
@@ -74,17 +80,21 @@ export class DailyDeltas {
   addUnitDay(unitKey: string, key: DailyKey, sums: DailySums, sign: 1 | -1): void {
     let unit = this.unitDays.get(unitKey);
     if (!unit) this.unitDays.set(unitKey, (unit = { experimentId: key.experimentId, phase: key.phase, variant: key.variant, days: new Map() }));
-    let day = unit.days.get(key.day);
-    if (!day) unit.days.set(key.day, (day = zeroSums()));
-    for (const c of DAILY_SUM_COLUMNS) day[c] += sign * sums[c];
+    const day = unit.days.get(key.day);
+    if (!day) {
+      const first = sign === 1 ? sums.slice() : sums.map((x) => -x);
+      unit.days.set(key.day, first);
+      return;
+    }
+    for (let i = 0; i < day.length; i++) day[i] += sign * sums[i];
   }
 
   /** A request unit (one event) going from `before` (null: new) to `after`. */
   addEventChange(key: DailyKey, before: DailySums | null, after: DailySums): void {
     const row = this.row(key);
     if (before === null) row.new_units += 1;
-    row.events += after.events - (before?.events ?? 0);
-    addChange(row.stats, before ?? zeroSums(), after);
+    row.events += after[EVENTS] - (before ? before[EVENTS] : 0);
+    addChange(row.stats, before ?? ZERO, after);
   }
 
   /**
@@ -95,16 +105,17 @@ export class DailyDeltas {
     for (const [unitKey, unit] of this.unitDays) {
       const after = totalsAfter.get(unitKey);
       if (!after) throw new Error(`no cumulative sums returned for unit ${JSON.stringify(unitKey)}`);
-      const current = { ...after };
-      for (const sums of unit.days.values()) for (const c of DAILY_SUM_COLUMNS) current[c] -= sums[c];
-      for (const day of [...unit.days.keys()].sort()) {
+      const current = after.slice();
+      for (const sums of unit.days.values()) for (let i = 0; i < current.length; i++) current[i] -= sums[i];
+      const days = unit.days.size === 1 ? [...unit.days.keys()] : [...unit.days.keys()].sort();
+      for (const day of days) {
         const change = unit.days.get(day)!;
-        const before = { ...current };
-        for (const c of DAILY_SUM_COLUMNS) current[c] += change[c];
+        const before = current.slice();
+        for (let i = 0; i < current.length; i++) current[i] += change[i];
         const row = this.row({ experimentId: unit.experimentId, phase: unit.phase, variant: unit.variant, day });
-        // Sums are integers or sums of sent values: a unit is new when it had no events and now has some.
-        if (before.events <= 0 && current.events > 0) row.new_units += 1;
-        row.events += change.events;
+        // A unit is new when it had no events and now has some.
+        if (before[EVENTS] <= 0 && current[EVENTS] > 0) row.new_units += 1;
+        row.events += change[EVENTS];
         addChange(row.stats, before, current);
       }
     }
@@ -112,26 +123,41 @@ export class DailyDeltas {
     return [...this.rows.values()];
   }
 
+  private lastRowKey: DailyKey | null = null;
+  private lastRow: DailyRow | null = null;
+
   private row(key: DailyKey): DailyRow {
+    const last = this.lastRowKey;
+    if (last && this.lastRow && last.day === key.day && last.variant === key.variant && last.phase === key.phase && last.experimentId === key.experimentId) {
+      return this.lastRow;
+    }
     const k = `${key.experimentId}${SEP}${key.phase}${SEP}${key.variant}${SEP}${key.day}`;
     let row = this.rows.get(k);
     if (!row) {
-      row = { ...key, new_units: 0, events: 0, stats: Object.fromEntries(DAILY_STAT_COLUMNS.map((c) => [c, 0])) };
+      row = { experimentId: key.experimentId, phase: key.phase, variant: key.variant, day: key.day, new_units: 0, events: 0, stats: DAILY_STAT_COLUMNS.map(() => 0) };
       this.rows.set(k, row);
     }
+    this.lastRowKey = key;
+    this.lastRow = row;
     return row;
   }
 }
 
+const ZERO = zeroSums();
+
 /** Adds f(after) - f(before) for every metric's y, y², z, z², yz. */
-function addChange(stats: Record<string, number>, before: DailySums, after: DailySums): void {
-  for (const metric of DAILY_METRIC_NAMES) {
-    const [yc, zc] = DAILY_METRICS[metric];
-    const [y0, z0, y1, z1] = [before[yc], before[zc], after[yc], after[zc]];
-    stats[`${metric}_y`] += y1 - y0;
-    stats[`${metric}_yy`] += y1 * y1 - y0 * y0;
-    stats[`${metric}_z`] += z1 - z0;
-    stats[`${metric}_zz`] += z1 * z1 - z0 * z0;
-    stats[`${metric}_yz`] += y1 * z1 - y0 * z0;
+function addChange(stats: number[], before: DailySums, after: DailySums): void {
+  for (let m = 0; m < PAIRS.length; m++) {
+    const [yi, zi] = PAIRS[m];
+    const y0 = before[yi];
+    const z0 = before[zi];
+    const y1 = after[yi];
+    const z1 = after[zi];
+    const o = m * 5;
+    stats[o] += y1 - y0;
+    stats[o + 1] += y1 * y1 - y0 * y0;
+    stats[o + 2] += z1 - z0;
+    stats[o + 3] += z1 * z1 - z0 * z0;
+    stats[o + 4] += y1 * z1 - y0 * z0;
   }
 }

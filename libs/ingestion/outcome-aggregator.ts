@@ -1,6 +1,6 @@
 import { bucketIndex } from '../stats/log-histogram';
 import type { OutcomeRecord } from '../queue/queues';
-import { DailyDeltas, type DailyKey, type DailySums } from './daily-aggregate';
+import { DailyDeltas, type DailyKey, type DailySums, SUM, zeroSums } from './daily-aggregate';
 
 /** Per-unit sums, the unit of analysis: columns of outcome_unit, in table order. */
 export const UNIT_COLUMNS = [
@@ -40,23 +40,34 @@ export interface Moment {
 }
 
 const SEP = '\u0000';
+/** The UTC date of an ISO time; the API writes UTC ("...Z"), other offsets are converted. */
+export const utcDay = (iso: string): string => (iso.length === 24 && iso.endsWith('Z') ? iso.slice(0, 10) : new Date(iso).toISOString().slice(0, 10));
 export const unitKeyOf = (key: UnitKey): string => `${key.experimentId}${SEP}${key.phase}${SEP}${key.variant}${SEP}${key.unitId}`;
 
 /** The daily-metric sums of one event with the given quality values (latency and error as sent; they never change). */
 export function eventSums(e: { latencyMs: number | null; costUsd: number | null; error: boolean }, q: Quality): DailySums {
-  return {
-    events: 1,
-    success_n: q.success === null ? 0 : 1,
-    successes: q.success ? 1 : 0,
-    score_n: q.score === null ? 0 : 1,
-    score_sum: q.score ?? 0,
-    latency_n: e.latencyMs === null ? 0 : 1,
-    latency_sum: e.latencyMs ?? 0,
-    cost_n: e.costUsd === null ? 0 : 1,
-    cost_sum: e.costUsd ?? 0,
-    errors: e.error ? 1 : 0,
-  };
+  const sums = zeroSums();
+  sums[SUM.events] = 1;
+  if (q.success !== null) {
+    sums[SUM.success_n] = 1;
+    sums[SUM.successes] = q.success ? 1 : 0;
+  }
+  if (q.score !== null) {
+    sums[SUM.score_n] = 1;
+    sums[SUM.score_sum] = q.score;
+  }
+  if (e.latencyMs !== null) {
+    sums[SUM.latency_n] = 1;
+    sums[SUM.latency_sum] = e.latencyMs;
+  }
+  if (e.costUsd !== null) {
+    sums[SUM.cost_n] = 1;
+    sums[SUM.cost_sum] = e.costUsd;
+  }
+  sums[SUM.errors] = e.error ? 1 : 0;
+  return sums;
 }
+
 /** A literal (not Object.fromEntries): one is made per unit per batch, on the worker's hot path. */
 const zeroUnit = (): Record<UnitColumn, number> => ({
   events: 0, success_n: 0, successes: 0, score_n: 0, score_sum: 0, score_sumsq: 0, latency_n: 0, latency_sum: 0, latency_sumsq: 0,
@@ -166,7 +177,7 @@ export class AggregateDeltas {
   /** A newly inserted event: everything it measures, once. Request units: each event is its own unit of the daily aggregate. */
   addEvent(e: OutcomeRecord, requestUnits: boolean): void {
     const key: UnitKey = { experimentId: e.experimentId, phase: e.phase, variant: e.variant, unitId: e.unitId };
-    const dayKey: DailyKey = { experimentId: e.experimentId, phase: e.phase, variant: e.variant, day: new Date(e.at).toISOString().slice(0, 10) };
+    const dayKey: DailyKey = { experimentId: e.experimentId, phase: e.phase, variant: e.variant, day: utcDay(e.at) };
     const sums = eventSums({ latencyMs: e.latencyMs, costUsd: e.costUsd, error: e.error !== null }, e);
     if (requestUnits) this.daily.addEventChange(dayKey, null, sums);
     else this.daily.addUnitDay(unitKeyOf(key), dayKey, sums, 1);

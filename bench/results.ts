@@ -2,14 +2,14 @@
  * Results benchmark: GET /v1/experiments/{key}/results for an experiment with BENCH_EVENTS
  * events (default 10,000,000) over BENCH_UNITS users (default 1,000,000), cold and then
  * cached, against one naive SQL query with exact percentiles (percentile_cont) over the
- * raw events, same database, same run.
+ * raw events, same database, same run; then GET .../results/daily (dailyMs in the last line).
  *
  * Run (Postgres and Redis local):
  *   node -r ./scripts/register-swc.cjs bench/results.ts
  * Settings: BENCH_EVENTS, BENCH_UNITS, TEST_POSTGRES_URL, TEST_REDIS_URL. It creates and drops
  * its own database. The data are generated straight into Postgres with generate_series: raw
  * rows into outcome_event, then every aggregate (outcome_unit, outcome_moment,
- * outcome_histogram with libs/stats' bucket rule, exposure_count) computed FROM those rows
+ * outcome_histogram with libs/stats' bucket rule, outcome_daily, exposure_count) computed FROM those rows
  * in SQL, so the aggregates are consistent with the raw events by construction (what the
  * ingestion worker maintains incrementally). The last line is
  * {"bench": "results", "value": cold_ms, "unit": "ms", "reference": naive_ms, "ratio": cold_ms/naive_ms}.
@@ -17,10 +17,13 @@
 import { startBenchApi } from './support/bench-api';
 import 'reflect-metadata';
 import { Client } from 'pg';
+import { DAILY_METRICS } from '../libs/ingestion/daily-aggregate';
 import { gammaOf } from '../libs/stats/log-histogram';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const UNITS = Number(process.env.BENCH_UNITS ?? 1_000_000);
+/** Event i is on day i mod DAYS and belongs to user i mod UNITS: with UNITS a multiple of DAYS, each user's events share one day. */
+const DAYS = 20;
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
@@ -40,7 +43,7 @@ async function generate(db: Client, experimentId: string): Promise<void> {
     db.query(
       `INSERT INTO outcome_event (experiment_id, event_id, occurred_at, received_at, phase, unit_id, variant, latency_ms, ttft_ms,
          input_tokens, output_tokens, cost_usd, cost_computed, success, score, error)
-       SELECT $1, 'e' || i, now() - (i % 20) * interval '1 day', now(), 1, 'u' || (i % $3),
+       SELECT $1, 'e' || i, now() - (i % ${DAYS}) * interval '1 day', now(), 1, 'u' || (i % $3),
          CASE WHEN i % $3 % 2 = 0 THEN 'control' ELSE 'treatment' END,
          round((700 * exp(0.4 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())))::numeric, 1)::float8,
          round((100 + 50 * random())::numeric, 1)::float8,
@@ -84,6 +87,25 @@ async function generate(db: Client, experimentId: string): Promise<void> {
       [experimentId, lnGamma],
     ),
   );
+  // outcome_daily: every user's events fall on one day (UNITS is a multiple of DAYS), so each day's
+  // row holds that day's new users and their whole sums (docs/adr/0013).
+  const dailyStats = Object.entries(DAILY_METRICS).map(([metric, [y, z]]) => [
+    [`${metric}_y`, `sum(${y})`], [`${metric}_yy`, `sum(${y}::float8 * ${y})`], [`${metric}_z`, `sum(${z})`],
+    [`${metric}_zz`, `sum(${z}::float8 * ${z})`], [`${metric}_yz`, `sum(${y}::float8 * ${z})`],
+  ]).flat();
+  await timed('aggregate outcome_daily', () =>
+    db.query(
+      `INSERT INTO outcome_daily (experiment_id, phase, variant, day, new_units, events, ${dailyStats.map(([c]) => c).join(', ')})
+       SELECT experiment_id, phase, variant, day, count(*), sum(events), ${dailyStats.map(([, e]) => e).join(', ')}
+       FROM (SELECT experiment_id, phase, variant, unit_id, min((occurred_at AT TIME ZONE 'UTC')::date) AS day, count(*) AS events,
+               count(success) AS success_n, count(*) FILTER (WHERE success) AS successes, count(score) AS score_n, COALESCE(sum(score), 0) AS score_sum,
+               count(latency_ms) AS latency_n, COALESCE(sum(latency_ms), 0) AS latency_sum, count(cost_usd) AS cost_n,
+               COALESCE(sum(cost_usd), 0) AS cost_sum, count(error) AS errors
+             FROM outcome_event WHERE experiment_id = $1 GROUP BY 1, 2, 3, 4) u
+       GROUP BY 1, 2, 3, 4`,
+      [experimentId],
+    ),
+  );
   await db.query(
     `INSERT INTO exposure_count (experiment_id, phase, variant, units)
      SELECT experiment_id, phase, variant, count(*) FROM outcome_unit WHERE experiment_id = $1 GROUP BY 1, 2, 3`,
@@ -93,6 +115,7 @@ async function generate(db: Client, experimentId: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (UNITS % DAYS !== 0) throw new Error(`BENCH_UNITS must be a multiple of ${DAYS}: the generated daily aggregate assumes each user's events share one day`);
   const bench = await startBenchApi();
   const { config, base } = bench;
   const call = async (method: string, path: string, body?: unknown) => {
@@ -156,7 +179,15 @@ async function main(): Promise<void> {
     }
     console.log(`decision: ${cold.value.decision.action} ${cold.value.decision.winner ?? ''} | ${cold.value.decision.reasons[0]}`);
     console.log(`cached (median of 20): ${cached.toFixed(2)} ms`);
-    console.log(JSON.stringify({ bench: 'results', value: Math.round(cold.ms), unit: 'ms', reference: Math.round(naive.ms), ratio: cold.ms / naive.ms, cachedMs: cached, events: EVENTS, units: UNITS }));
+
+    // The daily series reads the same kind of aggregate: a few rows per day, whatever the events.
+    const daily = await timed('daily series endpoint, cold', () => call('GET', `/v1/experiments/${key}/results/daily`));
+    const last = daily.value.days.at(-1);
+    for (const v of cold.value.variants) {
+      const d = last.variants.find((x: { key: string }) => x.key === v.key);
+      console.log(`${v.key}: daily last day units ${d.units} vs results ${v.units}, success ${d.metrics.success_rate.mean.toFixed(6)} vs ${v.metrics.success_rate.mean.toFixed(6)}`);
+    }
+    console.log(JSON.stringify({ bench: 'results', value: Math.round(cold.ms), unit: 'ms', reference: Math.round(naive.ms), ratio: cold.ms / naive.ms, cachedMs: cached, dailyMs: Math.round(daily.ms), events: EVENTS, units: UNITS }));
   } finally {
     await db.end();
     await bench.dispose();

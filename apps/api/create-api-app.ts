@@ -52,11 +52,12 @@ export async function createApiApp(config: VerdictConfig, logger: Logger): Promi
     );
     done();
   });
-  registerAssignRoute(app);
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
   await app.get(ApiKeysService).bootstrap();
   await app.init();
+  // After init (Nest's error handler is installed), before listen: see assign.route.ts.
+  registerAssignRoute(app);
   return app;
 }

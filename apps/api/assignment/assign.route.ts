@@ -16,26 +16,38 @@ const SDK_SCOPES: readonly ApiKeyScope[] = ['sdk'];
  * `sdk` did, in the same order, without Nest's per-request machinery (execution context,
  * guards consumer, pipes, interceptors, promise chain):
  * - the instance's hooks run as for every route (request id header, log context, the
- *   request log line);
+ *   request log line, Nest's adapter hooks);
+ * - the body is parsed by Fastify's own JSON parser (the one Nest wraps for its routes,
+ *   with the same limit and poisoning options, minus the wrapper's Buffer round trip);
  * - RequestAuthenticator checks the key, the scope and the rate limit, as the AuthGuard
  *   does for Nest routes (same buckets); synchronously when the key is in memory;
  * - the hand-written body checks of the Nest route (same fields and messages);
  * - errors are thrown to Fastify, whose error handler is Nest's: the global ProblemFilter
  *   answers them as problem+json, as for any route (malformed JSON included).
- * Must be called before the application is initialised (Fastify is not ready yet).
+ * Call it after `app.init()` (Nest's error handler and hooks are installed) and before
+ * `listen()` (Fastify is not ready yet): the route lives in an encapsulated plugin, which
+ * inherits the instance's hooks and error handler when Fastify loads it, at ready.
  */
 export function registerAssignRoute(app: NestFastifyApplication): void {
   const authenticator = app.get(RequestAuthenticator);
   const assignment = app.get(AssignmentService);
   const answer = (principal: Principal, body: unknown): Assignment => assignment.assign(principal.projectId, parseAssignRequest(body));
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .post(ASSIGN_PATH, (request) => {
+  const fastify = app.getHttpAdapter().getInstance();
+  const { bodyLimit, onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig;
+  void fastify.register((scope, _options, done) => {
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser(
+      'application/json',
+      { parseAs: 'string', bodyLimit },
+      scope.getDefaultJsonParser(onProtoPoisoning ?? 'error', onConstructorPoisoning ?? 'error'),
+    );
+    scope.post(ASSIGN_PATH, (request) => {
       const principal = authenticator.authorize(request.headers.authorization, SDK_SCOPES);
       if (principal instanceof Promise) return principal.then((p) => answer(p, request.body));
       return answer(principal, request.body);
     });
+    done();
+  });
 }
 
 /** How OpenAPI describes the route: what `@nestjs/swagger` generated for it when it was a Nest route. */

@@ -40,8 +40,7 @@ export const DAILY_METRICS = {
   cost_usd: ['cost_sum', 'cost_n'],
   cost_per_success: ['cost_sum', 'successes'],
 } as const satisfies Record<string, readonly [DailySumColumn, DailySumColumn]>;
-export type DailyMetric = keyof typeof DAILY_METRICS;
-export const DAILY_METRIC_NAMES = Object.keys(DAILY_METRICS) as DailyMetric[];
+export const DAILY_METRIC_NAMES = Object.keys(DAILY_METRICS) as Array<keyof typeof DAILY_METRICS>;
 const PAIRS = DAILY_METRIC_NAMES.map((m) => [SUM[DAILY_METRICS[m][0]], SUM[DAILY_METRICS[m][1]]] as const);
 
 /** The five statistics kept per metric; column `${metric}_${stat}` of outcome_daily, index metric * 5 + stat in DailyRow.stats. */
@@ -71,10 +70,6 @@ export class DailyDeltas {
   /** User/session units: per unit, its change per day; turned into rows once the unit's new totals are known. */
   readonly unitDays = new Map<string, { experimentId: string; phase: number; variant: string; days: Map<string, DailySums> }>();
   private readonly rows = new Map<string, DailyRow>();
-
-  get empty(): boolean {
-    return this.unitDays.size === 0 && this.rows.size === 0;
-  }
 
   /** A change of `sign` × `sums` to a unit's cumulative sums, on `day`. */
   addUnitDay(unitKey: string, key: DailyKey, sums: DailySums, sign: 1 | -1): void {

@@ -194,11 +194,11 @@ export class OutcomeWriter {
     // One row per (experiment, event id): a key inserted twice in one statement would write two raw rows.
     const unique = new Map<string, OutcomeRecord>();
     for (const e of job.events) {
-      // Event id first: the order of outcome_event_key's primary key, so concurrent batches lock keys in one order.
       const k = `${e.eventId}\u0000${e.experimentId}`;
       if (!unique.has(k)) unique.set(k, e);
     }
-    const events = byKey(unique.entries());
+    // No sort here: INSERT_EVENTS takes the keys in primary-key order, so concurrent batches lock alike.
+    const events = [...unique.values()];
     if (events.length === 0) return { inserted: 0 };
     const inserted = await this.dataSource.transaction(async (manager) => {
       await this.prepareStaging(manager);

@@ -8,8 +8,11 @@ import { ApiKeysService } from '../../libs/auth/api-keys.service';
 import type { VerdictConfig } from '../../libs/config/config';
 import { logContext, PinoNestLogger } from '../../libs/logging/logger';
 import { ApiModule } from './api.module';
-import { documentAssignRoute, registerAssignRoute } from './assignment/assign.route';
+import { assignRoute, documentAssignRoute } from './assignment/assign.route';
 import { AssignDto, AssignmentResponse } from './assignment/assign.dto';
+import { registerPlainRoutes } from './http/plain-route';
+import { OutcomesDto } from './ingestion/outcome.dto';
+import { documentOutcomesRoute, outcomesRoute } from './ingestion/outcomes.route';
 import { createValidationPipe } from './http/validation';
 
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
@@ -19,8 +22,9 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key of scope admin or sdk' })
     .build();
-  // POST /v1/assign is a plain Fastify route (docs/adr/0012): documented beside the Nest routes.
-  return documentAssignRoute(SwaggerModule.createDocument(app, config, { extraModels: [AssignDto, AssignmentResponse] }));
+  // POST /v1/assign and /v1/outcomes are plain Fastify routes (docs/adr/0012): documented beside the Nest routes.
+  const document = SwaggerModule.createDocument(app, config, { extraModels: [AssignDto, AssignmentResponse, OutcomesDto] });
+  return documentOutcomesRoute(documentAssignRoute(document));
 }
 
 /** Builds the API application (not listening yet): used by main, the tests and the OpenAPI writer. */
@@ -57,7 +61,12 @@ export async function createApiApp(config: VerdictConfig, logger: Logger): Promi
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
   await app.get(ApiKeysService).bootstrap();
   await app.init();
-  // After init (Nest's error handler is installed), before listen: see assign.route.ts.
-  registerAssignRoute(app);
+  // After init (Nest's error handler is installed), before listen: see plain-route.ts.
+  const assign = assignRoute(app);
+  const outcomes = outcomesRoute(app);
+  registerPlainRoutes(app, (scope) => {
+    assign(scope);
+    outcomes(scope);
+  });
   return app;
 }

@@ -1,5 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { OpenAPIObject, OperationObject } from '@nestjs/swagger';
+import type { FastifyInstance } from 'fastify';
 import { AssignmentService } from '../../../libs/assignment/assignment.service';
 import type { Assignment } from '../../../libs/assignment/core/snapshot';
 import type { ApiKeyScope } from '../../../libs/auth/api-key.entity';
@@ -24,30 +25,19 @@ const SDK_SCOPES: readonly ApiKeyScope[] = ['sdk'];
  * - the hand-written body checks of the Nest route (same fields and messages);
  * - errors are thrown to Fastify, whose error handler is Nest's: the global ProblemFilter
  *   answers them as problem+json, as for any route (malformed JSON included).
- * Call it after `app.init()` (Nest's error handler and hooks are installed) and before
- * `listen()` (Fastify is not ready yet): the route lives in an encapsulated plugin, which
- * inherits the instance's hooks and error handler when Fastify loads it, at ready.
+ * Registered with registerPlainRoutes (apps/api/http/plain-route.ts).
  */
-export function registerAssignRoute(app: NestFastifyApplication): void {
+export function assignRoute(app: NestFastifyApplication): (scope: FastifyInstance) => void {
   const authenticator = app.get(RequestAuthenticator);
   const assignment = app.get(AssignmentService);
   const answer = (principal: Principal, body: unknown): Assignment => assignment.assign(principal.projectId, parseAssignRequest(body));
-  const fastify = app.getHttpAdapter().getInstance();
-  const { bodyLimit, onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig;
-  void fastify.register((scope, _options, done) => {
-    scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser(
-      'application/json',
-      { parseAs: 'string', bodyLimit },
-      scope.getDefaultJsonParser(onProtoPoisoning ?? 'error', onConstructorPoisoning ?? 'error'),
-    );
+  return (scope) => {
     scope.post(ASSIGN_PATH, (request) => {
       const principal = authenticator.authorize(request.headers.authorization, SDK_SCOPES);
       if (principal instanceof Promise) return principal.then((p) => answer(p, request.body));
       return answer(principal, request.body);
     });
-    done();
-  });
+  };
 }
 
 /** How OpenAPI describes the route: what `@nestjs/swagger` generated for it when it was a Nest route. */

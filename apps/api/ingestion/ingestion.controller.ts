@@ -1,10 +1,10 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../../../libs/auth/principal';
 import { IngestionService } from '../../../libs/ingestion/ingestion.service';
 import { CurrentPrincipal } from '../security/principal.decorator';
 import { Scopes } from '../security/scopes.decorator';
-import { FailedJobResponse, FeedbackDto, IngestResponse, OutcomesDto, ReplayResponse } from './outcome.dto';
+import { FailedJobResponse, FeedbackDto, IngestResponse, ReplayResponse } from './outcome.dto';
 
 @ApiTags('ingestion')
 @ApiBearerAuth()
@@ -12,20 +12,7 @@ import { FailedJobResponse, FeedbackDto, IngestResponse, OutcomesDto, ReplayResp
 export class IngestionController {
   constructor(private readonly ingestion: IngestionService) {}
 
-  @Post('outcomes')
-  @HttpCode(202)
-  @Scopes('sdk')
-  @ApiOperation({ summary: 'Up to 1,000 outcome events; valid ones are accepted once enqueued, the others rejected with reasons' })
-  @ApiBody({ type: OutcomesDto })
-  @ApiResponse({ status: 202, type: IngestResponse })
-  @ApiResponse({ status: 429, description: 'The outcomes queue is too deep; Retry-After says when to retry.' })
-  @ApiResponse({ status: 503, description: 'The queue is unreachable; nothing was accepted; Retry-After.' })
-  // The body is typed `unknown` so that the global pipe (class-transformer + class-validator,
-  // which copies and walks every nested event) leaves it alone: the service checks the batch
-  // shape and each event by hand, on the hot path (docs/ingestion.md "Throughput").
-  outcomes(@CurrentPrincipal() principal: Principal, @Body() body: unknown): Promise<IngestResponse> {
-    return this.ingestion.recordOutcomes(principal.projectId, body);
-  }
+  // POST /v1/outcomes is a plain Fastify route (outcomes.route.ts, docs/adr/0012).
 
   @Post('feedback')
   @HttpCode(202)

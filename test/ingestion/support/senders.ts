@@ -10,8 +10,9 @@ export async function sendAll(
   size: number,
   parallel = 4,
   overrides: (n: number) => Record<string, unknown> = () => ({}),
+  /** Filled as events are acknowledged, for a test that acts while the sending goes on. */
+  acknowledged = new Set<string>(),
 ): Promise<{ acknowledged: Set<string>; refusals: Array<{ status: number; retryAfter: string | null }> }> {
-  const acknowledged = new Set<string>();
   const refusals: Array<{ status: number; retryAfter: string | null }> = [];
   let next = from;
   async function lane(): Promise<void> {

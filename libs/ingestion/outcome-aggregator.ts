@@ -86,8 +86,7 @@ export class AggregateDeltas {
   readonly histograms = new Map<string, { experimentId: string; phase: number; variant: string; metric: string; bucket: number; count: number }>();
   readonly daily = new DailyDeltas();
 
-  private unit(key: UnitKey): Record<UnitColumn, number> {
-    const k = unitKeyOf(key);
+  private unit(key: UnitKey, k = unitKeyOf(key)): Record<UnitColumn, number> {
     let found = this.units.get(k);
     if (!found) this.units.set(k, (found = { key, v: zeroUnit() }));
     return found.v;
@@ -137,8 +136,7 @@ export class AggregateDeltas {
   }
 
   /** Adds (sign 1) or removes (sign -1) an event's feedback-changeable values. */
-  private addQuality(key: UnitKey, q: Quality, sign: 1 | -1): void {
-    const u = this.unit(key);
+  private addQuality(key: UnitKey, q: Quality, sign: 1 | -1, u = this.unit(key)): void {
     if (q.success !== null) {
       const s = q.success ? 1 : 0;
       u.success_n += sign;
@@ -162,15 +160,17 @@ export class AggregateDeltas {
    * values). `event` is what the daily aggregate needs of the event itself.
    */
   changeQuality(key: UnitKey, event: { day: string; costUsd: number | null; requestUnits: boolean }, before: Quality, after: Quality): void {
-    this.addQuality(key, before, -1);
-    this.addQuality(key, after, 1);
+    const k = unitKeyOf(key);
+    const u = this.unit(key, k);
+    this.addQuality(key, before, -1, u);
+    this.addQuality(key, after, 1, u);
     const dayKey: DailyKey = { experimentId: key.experimentId, phase: key.phase, variant: key.variant, day: event.day };
     // Latency and error never change with feedback, so they are left out of both sides.
     const e = { latencyMs: null, costUsd: event.costUsd, error: false };
     if (event.requestUnits) this.daily.addEventChange(dayKey, eventSums(e, before), eventSums(e, after));
     else {
-      this.daily.addUnitDay(unitKeyOf(key), dayKey, eventSums(e, before), -1);
-      this.daily.addUnitDay(unitKeyOf(key), dayKey, eventSums(e, after), 1);
+      this.daily.addUnitDay(k, dayKey, eventSums(e, before), -1);
+      this.daily.addUnitDay(k, dayKey, eventSums(e, after), 1);
     }
   }
 
@@ -179,9 +179,11 @@ export class AggregateDeltas {
     const key: UnitKey = { experimentId: e.experimentId, phase: e.phase, variant: e.variant, unitId: e.unitId };
     const dayKey: DailyKey = { experimentId: e.experimentId, phase: e.phase, variant: e.variant, day: utcDay(e.at) };
     const sums = eventSums({ latencyMs: e.latencyMs, costUsd: e.costUsd, error: e.error !== null }, e);
+    // The unit's key string is built once per event, for the unit sums and the daily aggregate.
+    const k = unitKeyOf(key);
     if (requestUnits) this.daily.addEventChange(dayKey, null, sums);
-    else this.daily.addUnitDay(unitKeyOf(key), dayKey, sums, 1);
-    const u = this.unit(key);
+    else this.daily.addUnitDay(k, dayKey, sums, 1);
+    const u = this.unit(key, k);
     u.events += 1;
     this.moment(key, EVENTS_METRIC, 1, 0, 1);
     if (e.latencyMs !== null) {
@@ -218,7 +220,7 @@ export class AggregateDeltas {
     const err = e.error !== null ? 1 : 0;
     u.errors += err;
     this.moment(key, 'error_rate', 1, err, 1);
-    this.addQuality(key, e, 1);
+    this.addQuality(key, e, 1, u);
   }
 
   get empty(): boolean {

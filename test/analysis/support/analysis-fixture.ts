@@ -51,7 +51,7 @@ export class AnalysisFixture {
   readonly admin: Client;
   private sdkClient: Client | null = null;
 
-  constructor(private readonly t: TestApp) {
+  constructor(protected readonly t: TestApp) {
     this.admin = client(t.url, t.adminKey);
   }
 

@@ -1,37 +1,15 @@
 import { experimentBody } from '../../factories/experiment.factory';
 import { rng } from '../../factories/seeded';
-import { client } from '../../support/http-client';
-import type { TestApp } from '../../support/test-app';
 import { eventually } from '../../support/test-worker';
-
-export type Client = ReturnType<typeof client>;
+import { AnalysisFixture, type ArmModel } from '../../analysis/support/analysis-fixture';
 
 /** Per-variant behaviour of the synthetic model calls. */
-export interface Arm {
-  success: number;
-  latencyMedian: number;
-  costUsd: number;
-}
-
+export type Arm = Pick<ArmModel, 'success' | 'latencyMedian' | 'costUsd'>;
 
 export const BASE_ARM: Arm = { success: 0.7, latencyMedian: 800, costUsd: 0.01 };
 
-export class ReportsFixture {
-  readonly admin: Client;
-  private sdkClient: Client | null = null;
-
-  constructor(private readonly t: TestApp) {
-    this.admin = client(t.url, t.adminKey);
-  }
-
-  async sdk(): Promise<Client> {
-    if (!this.sdkClient) {
-      const key = await this.admin.post('/v1/api-keys', { name: 'reports-backend', scope: 'sdk' });
-      this.sdkClient = client(this.t.url, key.body.key);
-    }
-    return this.sdkClient;
-  }
-
+/** The analysis fixture's clients and results, with experiments seeded through /v1/assign/batch. */
+export class ReportsFixture extends AnalysisFixture {
   /**
    * A running experiment with `units` users (two events each) assigned through
    * /v1/assign/batch (which logs their exposures) and outcomes from the per-variant arms;
@@ -91,11 +69,5 @@ export class ReportsFixture {
       return counted === events.length && exposed === options.units;
     }, 30_000, 200);
     return { key: body.key, id: created.body.id };
-  }
-
-  async results(key: string): Promise<any> {
-    const res = await this.admin.get(`/v1/experiments/${key}/results`);
-    if (res.status !== 200) throw new Error(`results ${res.status}: ${JSON.stringify(res.body)}`);
-    return res.body;
   }
 }

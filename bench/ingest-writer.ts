@@ -10,16 +10,13 @@
  * {"bench": "ingest-writer", "value": events/s, "unit": "events/s", "reference": copy rows/s, "ratio": ...}.
  */
 import 'reflect-metadata';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { Client } from 'pg';
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../libs/database/data-source';
 import { copyInto, copyText } from '../libs/database/copy-rows';
-import { quoteIdent } from '../libs/database/ensure-database';
-import { migrate } from '../libs/database/migrate';
 import { OutcomeWriter } from '../libs/ingestion/outcome-writer';
 import type { OutcomeRecord } from '../libs/queue/queues';
-import { ADMIN_URL } from './support/bench-api';
+import { createBenchDatabase } from './support/bench-api';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 2_000);
@@ -38,10 +35,8 @@ function events(experimentId: string, from: number, to: number, at: string): Out
 }
 
 async function main(): Promise<void> {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/verdict_bench_${randomBytes(4).toString('hex')}`;
-  await migrate(url.toString());
-  const ds = new DataSource(dataSourceOptions(url.toString()));
+  const database = await createBenchDatabase();
+  const ds = new DataSource(dataSourceOptions(database.url));
   await ds.initialize();
   try {
     const writer = new OutcomeWriter(ds);
@@ -86,10 +81,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ bench: 'ingest-writer', value: Math.round(value), unit: 'events/s', reference: Math.round(reference), ratio: value / reference }));
   } finally {
     await ds.destroy();
-    const admin = new Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(url.pathname.slice(1))} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   }
 }
 

@@ -27,12 +27,9 @@ export interface BenchApi {
  * random local port; rate limits lifted so that the bench measures throughput.
  */
 export async function startBenchApi(overrides: Record<string, string> = {}): Promise<BenchApi> {
-  const name = `verdict_bench_${randomBytes(4).toString('hex')}`;
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  await migrate(url.toString());
+  const database = await createBenchDatabase();
   const config = loadConfig({
-    DATABASE_URL: url.toString(),
+    DATABASE_URL: database.url,
     REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
     VERDICT_REDIS_PREFIX: `verdict-bench-${randomBytes(3).toString('hex')}`,
     VERDICT_ADMIN_KEY: `bench-admin-${randomBytes(16).toString('hex')}`,
@@ -57,6 +54,20 @@ export async function startBenchApi(overrides: Record<string, string> = {}): Pro
         if (keys.length) await redis.unlink(...keys);
       }
       redis.disconnect();
+      await database.drop();
+    },
+  };
+}
+
+/** A migrated database of the run's own; `drop()` removes it. */
+export async function createBenchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `verdict_bench_${randomBytes(4).toString('hex')}`;
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  await migrate(url.toString());
+  return {
+    url: url.toString(),
+    async drop() {
       const admin = new Client({ connectionString: ADMIN_URL });
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);

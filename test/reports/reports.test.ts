@@ -87,6 +87,12 @@ describe('report subscriptions', () => {
     const res = await f.admin.patch(`/v1/reports/${created.body.id}`, { timezone: 'Nowhere/City' });
     expect(res.status).toBe(400);
     expect(res.body.errors).toEqual([expect.objectContaining({ field: 'timezone' })]);
+    // A patch gets the same field checks as a creation.
+    for (const [body, field] of [[{ recipients: ['not-an-email'] }, 'recipients'], [{ name: '' }, 'name'], [{ experiments: [] }, 'experiments']] as const) {
+      const bad = await f.admin.patch(`/v1/reports/${created.body.id}`, body);
+      expect(bad.status).toBe(400);
+      expect(bad.body.errors.map((e: any) => e.field)).toContain(field);
+    }
   });
 
   it('needs an admin key', async () => {

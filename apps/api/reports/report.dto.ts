@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
 import { KEY_PATTERN } from '../http/keys';
 import { PageQueryDto } from '../http/page-query.dto';
@@ -37,43 +37,8 @@ export class CreateReportDto {
   experiments?: string[] | null;
 }
 
-export class UpdateReportDto {
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
-  name?: string;
-
-  @ApiPropertyOptional({ type: [String], maxItems: 50 })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(50)
-  @IsEmail({}, { each: true, message: 'each recipient must be an email address' })
-  recipients?: string[];
-
-  @ApiPropertyOptional({ description: 'Cron expression: 5 fields, or 6 with seconds first' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(100)
-  cron?: string;
-
-  @ApiPropertyOptional({ description: 'IANA time zone' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
-  timezone?: string;
-
-  @ApiPropertyOptional({ type: [String], nullable: true, description: 'Experiment keys; null: every running experiment' })
-  @IsOptional()
-  @ValidateIf((_, value) => value !== null)
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(50)
-  @Matches(KEY_PATTERN, { each: true, message: 'each experiment must be an experiment key' })
-  experiments?: string[] | null;
-}
+/** Any field of a report, with the same checks as on creation. */
+export class UpdateReportDto extends PartialType(CreateReportDto) {}
 
 /** `limit` and `offset` of a list of sends. */
 export class SendsQueryDto extends PageQueryDto {}

@@ -24,6 +24,8 @@ import { copyInto, copyText } from '../database/copy-rows';
  */
 const STAGING_EVENT = 'verdict_staging_event';
 const STAGING_UNIT = 'verdict_staging_unit';
+/** An event with the job it came in: batches of several jobs (and projects) are written together. */
+type StagedEvent = { job: OutcomeBatchJob; e: OutcomeRecord };
 const EVENT_COLUMNS: ReadonlyArray<[string, string, (e: OutcomeRecord) => unknown]> = [
   ['experiment_id', 'uuid', (e) => e.experimentId],
   ['event_id', 'text', (e) => e.eventId],
@@ -42,7 +44,11 @@ const EVENT_COLUMNS: ReadonlyArray<[string, string, (e: OutcomeRecord) => unknow
   ['error', 'text', (e) => e.error],
   ['metrics', 'jsonb', (e) => e.metrics],
 ];
-const EVENT_FIELDS = EVENT_COLUMNS.map((c) => c[2]);
+const STAGED_FIELDS: ReadonlyArray<(s: StagedEvent) => unknown> = [
+  ...EVENT_COLUMNS.map(([, , get]) => (s: StagedEvent) => get(s.e)),
+  (s) => s.job.projectId,
+  (s) => s.job.receivedAt,
+];
 const EVENT_COLUMN_NAMES = EVENT_COLUMNS.map((c) => c[0]).join(', ');
 type UnitRow = { key: UnitKey; v: Record<UnitColumn, number> };
 const UNIT_FIELDS: ReadonlyArray<(u: UnitRow) => unknown> = [
@@ -54,7 +60,7 @@ const UNIT_FIELDS: ReadonlyArray<(u: UnitRow) => unknown> = [
 ];
 const PREPARE_STAGING = [
   `SET LOCAL client_min_messages = warning`,
-  `CREATE TEMP TABLE IF NOT EXISTS ${STAGING_EVENT} (${EVENT_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')}) ON COMMIT DELETE ROWS`,
+  `CREATE TEMP TABLE IF NOT EXISTS ${STAGING_EVENT} (${EVENT_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')}, project_id uuid, received_at timestamptz) ON COMMIT DELETE ROWS`,
   `CREATE TEMP TABLE IF NOT EXISTS ${STAGING_UNIT} (experiment_id uuid, phase int, variant text, unit_id text, ${UNIT_COLUMNS.map(
     (c) => `${c} ${INTEGER_UNIT_COLUMNS.has(c) ? 'int8' : 'float8'}`,
   ).join(', ')}) ON COMMIT DELETE ROWS`,
@@ -64,20 +70,27 @@ const PREPARE_STAGING = [
  * One statement stores the staged batch idempotently: the keys go in with ON CONFLICT DO
  * NOTHING, and only the rows that actually went in reach the raw, partitioned table
  * (docs/adr/0004). Keys are inserted in primary-key order, so concurrent batches lock alike.
+ * It answers with a count, not the rows: almost always every staged event is new, and
+ * reading 2,000 returned rows cost the worker more than the statement saved.
  */
 const INSERT_EVENTS = `WITH k AS (
     INSERT INTO outcome_event_key (experiment_id, event_id, project_id, occurred_at, phase, unit_id, variant, success, score, metrics, cost_usd)
-    SELECT experiment_id, event_id, $1::uuid, occurred_at, phase, unit_id, variant, success, score, metrics, cost_usd
-    FROM ${STAGING_EVENT} ORDER BY event_id, experiment_id
+    SELECT experiment_id, event_id, project_id, occurred_at, phase, unit_id, variant, success, score, metrics, cost_usd
+    FROM ${STAGING_EVENT} ORDER BY project_id, event_id, experiment_id
     ON CONFLICT ON CONSTRAINT outcome_event_key_pkey DO NOTHING
-    RETURNING experiment_id, event_id
+    RETURNING project_id, experiment_id, event_id
   ),
   r AS (
     INSERT INTO outcome_event (${EVENT_COLUMN_NAMES}, received_at)
-    SELECT ${EVENT_COLUMNS.map((c) => `s.${c[0]}`).join(', ')}, $2::timestamptz
-    FROM ${STAGING_EVENT} s JOIN k USING (experiment_id, event_id)
+    SELECT ${EVENT_COLUMNS.map((c) => `s.${c[0]}`).join(', ')}, s.received_at
+    FROM ${STAGING_EVENT} s JOIN k USING (project_id, experiment_id, event_id)
   )
-  SELECT experiment_id, event_id FROM k`;
+  SELECT count(*)::int AS n FROM k`;
+
+/** When some staged events were already stored: the ones this transaction inserted (their key rows carry its id). */
+const NEW_EVENTS = `SELECT k.experiment_id, k.event_id FROM ${STAGING_EVENT} s
+  JOIN outcome_event_key k ON k.project_id = s.project_id AND k.event_id = s.event_id AND k.experiment_id = s.experiment_id
+  WHERE k.xmin = pg_current_xact_id()::xid`;
 
 /** Staged unit deltas added to the per-unit sums, in key order; returns the new sums the daily aggregate needs. */
 const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, variant, unit_id, ${UNIT_COLUMNS.join(', ')})
@@ -114,7 +127,8 @@ const UPSERT_FEEDBACK = `INSERT INTO outcome_feedback AS f (project_id, event_id
     SET success = EXCLUDED.success, score = EXCLUDED.score, metrics = EXCLUDED.metrics, hash = EXCLUDED.hash, received_at = EXCLUDED.received_at
     WHERE f.hash <> EXCLUDED.hash`;
 
-const ANY_FEEDBACK = `SELECT 1 FROM outcome_feedback WHERE project_id = $1 AND event_id = ANY($2::text[]) LIMIT 1`;
+const ANY_FEEDBACK = `SELECT DISTINCT f.project_id FROM outcome_feedback f
+  JOIN unnest($1::uuid[], $2::text[]) AS t(project_id, event_id) ON f.project_id = t.project_id AND f.event_id = t.event_id`;
 
 /** Events whose applied feedback differs from the latest stored feedback; both rows locked, so each change applies once. */
 const PENDING_FEEDBACK = `SELECT k.experiment_id, k.event_id, k.phase, k.unit_id, k.variant, k.occurred_at, k.cost_usd, e.unit_type,
@@ -190,33 +204,57 @@ export class OutcomeWriter {
     return new Set(ids.filter((id) => this.unitTypes.get(id) === 'request'));
   }
 
+  /** Writes one batch; see writeBatches. */
   async writeEvents(job: OutcomeBatchJob): Promise<{ inserted: number }> {
+    return this.writeBatches([job]);
+  }
+
+  /**
+   * Writes the events of several batches (of any projects) in one transaction: the worker
+   * hands over every job it holds, so small jobs (single-event requests) share the per-write
+   * cost of round trips and the commit.
+   */
+  async writeBatches(jobs: readonly OutcomeBatchJob[]): Promise<{ inserted: number }> {
     // One row per (experiment, event id): a key inserted twice in one statement would write two raw rows.
-    const unique = new Map<string, OutcomeRecord>();
-    for (const e of job.events) {
-      const k = `${e.eventId}\u0000${e.experimentId}`;
-      if (!unique.has(k)) unique.set(k, e);
+    // An experiment belongs to one project, so the pair identifies the event across jobs too.
+    const unique = new Map<string, StagedEvent>();
+    for (const job of jobs) {
+      for (const e of job.events) {
+        const k = `${e.eventId}\u0000${e.experimentId}`;
+        if (!unique.has(k)) unique.set(k, { job, e });
+      }
     }
     // No sort here: INSERT_EVENTS takes the keys in primary-key order, so concurrent batches lock alike.
-    const events = [...unique.values()];
-    if (events.length === 0) return { inserted: 0 };
+    const staged = [...unique.values()];
+    if (staged.length === 0) return { inserted: 0 };
     const inserted = await this.dataSource.transaction(async (manager) => {
       await this.prepareStaging(manager);
-      await copyInto(manager, STAGING_EVENT, copyText(events, EVENT_FIELDS));
-      const rows: Array<{ experiment_id: string; event_id: string }> = await manager.query(INSERT_EVENTS, [job.projectId, job.receivedAt]);
+      await copyInto(manager, STAGING_EVENT, copyText(staged, STAGED_FIELDS));
+      const [{ n }]: Array<{ n: number }> = await manager.query(INSERT_EVENTS);
+      let fresh: OutcomeRecord[];
+      if (n === staged.length) fresh = staged.map((s) => s.e);
+      else {
+        const rows: Array<{ experiment_id: string; event_id: string }> = n === 0 ? [] : await manager.query(NEW_EVENTS);
+        fresh = rows.map((r) => unique.get(`${r.event_id}\u0000${r.experiment_id}`)!.e);
+      }
       const deltas = new AggregateDeltas();
-      const requestUnits = await this.requestUnitExperiments(manager, rows.map((r) => r.experiment_id));
-      for (const r of rows) deltas.addEvent(unique.get(`${r.event_id}\u0000${r.experiment_id}`)!, requestUnits.has(r.experiment_id));
+      const requestUnits = await this.requestUnitExperiments(manager, fresh.map((e) => e.experimentId));
+      for (const e of fresh) deltas.addEvent(e, requestUnits.has(e.experimentId));
       await this.applyDeltas(manager, deltas);
-      return rows.length;
+      return fresh.length;
     });
     // Feedback that arrived before its event: applied now, after the event is committed (see applyFeedback).
     // Almost always there is none: one indexed probe, outside a transaction, decides whether to look.
     // Read after the commit, it sees any feedback committed before ours; feedback committed later
     // is applied by its own writer, which then sees these events.
-    const eventIds = [...new Set(events.map((e) => e.eventId))];
-    const early: unknown[] = await this.dataSource.query(ANY_FEEDBACK, [job.projectId, eventIds]);
-    if (early.length > 0) await this.applyFeedback(job.projectId, eventIds);
+    const early: Array<{ project_id: string }> = await this.dataSource.query(ANY_FEEDBACK, [
+      staged.map((s) => s.job.projectId),
+      staged.map((s) => s.e.eventId),
+    ]);
+    for (const { project_id } of early) {
+      const eventIds = new Set(staged.filter((s) => s.job.projectId === project_id).map((s) => s.e.eventId));
+      await this.applyFeedback(project_id, [...eventIds]);
+    }
     return { inserted };
   }
 

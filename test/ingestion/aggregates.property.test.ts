@@ -46,9 +46,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 let run = 0;
 
+/** Sequential, two at a time, or grouped: consecutive event batches written in one transaction, as the worker does with the jobs it holds. */
+const modeArb = fc.constantFrom('sequential' as const, 'concurrent' as const, 'grouped' as const);
+
 it('keeps the aggregates equal to a recomputation from the raw rows, with duplicates and late feedback in any order', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 8 }), fc.boolean(), async (ops, concurrent) => {
+    fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 8 }), modeArb, async (ops, mode) => {
       run += 1;
       const exp = await runningExperiment(t.url, t.adminKey);
       const toRecord = (e: Ev): OutcomeRecord => ({
@@ -75,14 +78,28 @@ it('keeps the aggregates equal to a recomputation from the raw rows, with duplic
         ...(f.score !== undefined ? { score: f.score } : {}),
         ...(f.thumbs !== undefined ? { metrics: { thumbs_up: f.thumbs } } : {}),
       });
+      const batch = (op: Op & { kind: 'events' }) => ({ projectId, receivedAt: new Date().toISOString(), events: op.items.map(toRecord) });
       const apply = (op: Op) =>
         op.kind === 'events'
-          ? writer.writeEvents({ projectId, receivedAt: new Date().toISOString(), events: op.items.map(toRecord) })
+          ? writer.writeEvents(batch(op))
           : writer.writeFeedback({ projectId, receivedAt: new Date().toISOString(), items: op.items.map(toFeedback) });
-      // Every op twice (a retried job), in sequence or two at a time.
+      // Every op twice (a retried job): in sequence, two at a time, or with its repeat and the next batches in one write.
       const doubled = [...ops, ...ops];
-      if (concurrent) {
+      if (mode === 'concurrent') {
         for (let i = 0; i < doubled.length; i += 2) await Promise.all(doubled.slice(i, i + 2).map(apply));
+      } else if (mode === 'grouped') {
+        let group: Array<Op & { kind: 'events' }> = [];
+        const flush = async () => {
+          if (group.length) await writer.writeBatches(group.map(batch));
+          group = [];
+        };
+        for (const op of ops.flatMap((o) => [o, o])) {
+          if (op.kind === 'feedback') {
+            await flush();
+            await apply(op);
+          } else if (group.push(op) === 3) await flush();
+        }
+        await flush();
       } else {
         for (const op of doubled) await apply(op);
       }
@@ -97,7 +114,7 @@ it('keeps the aggregates equal to a recomputation from the raw rows, with duplic
       for (const op of ops) if (op.kind === 'feedback') for (const f of op.items) latest.set(f.n, f);
       const first = new Map<number, Ev>();
       for (const op of ops) if (op.kind === 'events') for (const e of op.items) if (!first.has(e.n)) first.set(e.n, e);
-      if (!concurrent) {
+      if (mode !== 'concurrent') {
         let successes = 0;
         for (const [n, e] of first) {
           const f = latest.get(n);
@@ -108,6 +125,6 @@ it('keeps the aggregates equal to a recomputation from the raw rows, with duplic
         expect(stored[0].s).toBe(successes);
       }
     }),
-    { seed: 20261128, numRuns: 25 },
+    { seed: 20261128, numRuns: 36 },
   );
 });

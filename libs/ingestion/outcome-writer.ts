@@ -98,28 +98,38 @@ const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, varia
   ON CONFLICT ON CONSTRAINT outcome_unit_pkey DO UPDATE SET ${UNIT_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}
   RETURNING experiment_id, phase, variant, unit_id, ${DAILY_SUM_COLUMNS.join(', ')}`;
 
-/** Per variant and day, the change to the daily statistics (docs/adr/0013). */
-const UPSERT_DAILY = `INSERT INTO outcome_daily AS d (experiment_id, phase, variant, day, new_units, events, ${DAILY_STAT_COLUMNS.join(', ')})
-  SELECT * FROM json_to_recordset($1::json) AS t(experiment_id uuid, phase int, variant text, day date, new_units int8, events int8,
-    ${DAILY_STAT_COLUMNS.map((c) => `${c} float8`).join(', ')})
-  ON CONFLICT ON CONSTRAINT outcome_daily_pkey DO UPDATE
-    SET ${['new_units', 'events', ...DAILY_STAT_COLUMNS].map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(', ')}`;
-
 const UNIT_TYPES = `SELECT id, unit_type FROM experiment WHERE id = ANY($1::uuid[])`;
 
-const UPSERT_UNIT_METRICS = `INSERT INTO outcome_unit_metric AS u (experiment_id, phase, variant, unit_id, metric, n, sum, sumsq)
-  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::float8[], $8::float8[])
-  ON CONFLICT ON CONSTRAINT outcome_unit_metric_pkey DO UPDATE
-    SET n = u.n + EXCLUDED.n, sum = u.sum + EXCLUDED.sum, sumsq = u.sumsq + EXCLUDED.sumsq`;
-
-const UPSERT_MOMENTS = `INSERT INTO outcome_moment AS m (experiment_id, phase, variant, metric, n, sum, sumsq)
-  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::int8[], $6::float8[], $7::float8[])
-  ON CONFLICT ON CONSTRAINT outcome_moment_pkey DO UPDATE
-    SET n = m.n + EXCLUDED.n, sum = m.sum + EXCLUDED.sum, sumsq = m.sumsq + EXCLUDED.sumsq`;
-
-const UPSERT_HISTOGRAMS = `INSERT INTO outcome_histogram AS h (experiment_id, phase, variant, metric, bucket, count)
-  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::int[], $6::int8[])
-  ON CONFLICT ON CONSTRAINT outcome_histogram_pkey DO UPDATE SET count = h.count + EXCLUDED.count`;
+/**
+ * The per-variant aggregates of a batch in one statement (one round trip, not four: on small
+ * batches the round trips cost the worker more than the rows): moments, latency histograms,
+ * per-unit custom metrics and the daily statistics (docs/adr/0013). Each arrives in key order.
+ */
+const UPSERT_AGGREGATES = `WITH moments AS (
+    INSERT INTO outcome_moment AS m (experiment_id, phase, variant, metric, n, sum, sumsq)
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::int8[], $6::float8[], $7::float8[])
+    ON CONFLICT ON CONSTRAINT outcome_moment_pkey DO UPDATE
+      SET n = m.n + EXCLUDED.n, sum = m.sum + EXCLUDED.sum, sumsq = m.sumsq + EXCLUDED.sumsq
+  ),
+  histograms AS (
+    INSERT INTO outcome_histogram AS h (experiment_id, phase, variant, metric, bucket, count)
+    SELECT * FROM unnest($8::uuid[], $9::int[], $10::text[], $11::text[], $12::int[], $13::int8[])
+    ON CONFLICT ON CONSTRAINT outcome_histogram_pkey DO UPDATE SET count = h.count + EXCLUDED.count
+  ),
+  unit_metrics AS (
+    INSERT INTO outcome_unit_metric AS u (experiment_id, phase, variant, unit_id, metric, n, sum, sumsq)
+    SELECT * FROM unnest($14::uuid[], $15::int[], $16::text[], $17::text[], $18::text[], $19::int8[], $20::float8[], $21::float8[])
+    ON CONFLICT ON CONSTRAINT outcome_unit_metric_pkey DO UPDATE
+      SET n = u.n + EXCLUDED.n, sum = u.sum + EXCLUDED.sum, sumsq = u.sumsq + EXCLUDED.sumsq
+  ),
+  daily AS (
+    INSERT INTO outcome_daily AS d (experiment_id, phase, variant, day, new_units, events, ${DAILY_STAT_COLUMNS.join(', ')})
+    SELECT * FROM json_to_recordset($22::json) AS t(experiment_id uuid, phase int, variant text, day date, new_units int8, events int8,
+      ${DAILY_STAT_COLUMNS.map((c) => `${c} float8`).join(', ')})
+    ON CONFLICT ON CONSTRAINT outcome_daily_pkey DO UPDATE
+      SET ${['new_units', 'events', ...DAILY_STAT_COLUMNS].map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(', ')}
+  )
+  SELECT 1`;
 
 const UPSERT_FEEDBACK = `INSERT INTO outcome_feedback AS f (project_id, event_id, success, score, metrics, hash, received_at)
   SELECT $1::uuid, * , $7::timestamptz FROM unnest($2::text[], $3::bool[], $4::float8[], $5::jsonb[], $6::text[])
@@ -187,11 +197,25 @@ export class OutcomeWriter {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * Every transaction makes sure its connection has the staging tables: one round trip, and a
-   * rolled-back transaction (which drops a table it created) cannot leave a connection without them.
+   * A transaction whose connection has the staging tables. BEGIN and the staging set-up go in
+   * one round trip, and every transaction repeats the set-up: a rolled-back transaction (which
+   * drops a table it created) cannot leave a connection without them.
    */
-  private async prepareStaging(manager: EntityManager): Promise<void> {
-    await manager.query(PREPARE_STAGING);
+  private async inStagingTransaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.connect();
+      await runner.query(`BEGIN; ${PREPARE_STAGING}`);
+      const result = await work(runner.manager);
+      await runner.query('COMMIT');
+      return result;
+    } catch (error) {
+      // A broken connection cannot roll back; the server ends its transaction when the connection closes.
+      await runner.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
   }
 
   private async requestUnitExperiments(manager: EntityManager, experimentIds: Iterable<string>): Promise<Set<string>> {
@@ -227,8 +251,7 @@ export class OutcomeWriter {
     // No sort here: INSERT_EVENTS takes the keys in primary-key order, so concurrent batches lock alike.
     const staged = [...unique.values()];
     if (staged.length === 0) return { inserted: 0 };
-    const inserted = await this.dataSource.transaction(async (manager) => {
-      await this.prepareStaging(manager);
+    const inserted = await this.inStagingTransaction(async (manager) => {
       await copyInto(manager, STAGING_EVENT, copyText(staged, STAGED_FIELDS));
       const [{ n }]: Array<{ n: number }> = await manager.query(INSERT_EVENTS);
       let fresh: OutcomeRecord[];
@@ -290,10 +313,9 @@ export class OutcomeWriter {
    */
   async applyFeedback(projectId: string, eventIds: string[]): Promise<number> {
     if (eventIds.length === 0) return 0;
-    return this.dataSource.transaction(async (manager) => {
+    return this.inStagingTransaction(async (manager) => {
       const rows: PendingFeedbackRow[] = await manager.query(PENDING_FEEDBACK, [projectId, eventIds]);
       if (rows.length === 0) return 0;
-      await this.prepareStaging(manager);
       const deltas = new AggregateDeltas();
       const marks: Array<{ row: PendingFeedbackRow; applied: Quality }> = [];
       for (const row of rows) {
@@ -324,22 +346,10 @@ export class OutcomeWriter {
     if (deltas.empty) return;
     await copyInto(manager, STAGING_UNIT, copyText([...deltas.units.values()], UNIT_FIELDS));
     const totals: Array<Record<string, string | number>> = await manager.query(UPSERT_UNITS);
-    await this.applyDaily(manager, deltas, totals);
     const unitMetrics = byKey(deltas.unitMetrics.entries());
-    if (unitMetrics.length) {
-      await manager.query(UPSERT_UNIT_METRICS, [
-        unitMetrics.map((u) => u.key.experimentId),
-        unitMetrics.map((u) => u.key.phase),
-        unitMetrics.map((u) => u.key.variant),
-        unitMetrics.map((u) => u.key.unitId),
-        unitMetrics.map((u) => u.metric),
-        unitMetrics.map((u) => u.m.n),
-        unitMetrics.map((u) => u.m.sum),
-        unitMetrics.map((u) => u.m.sumsq),
-      ]);
-    }
     const moments = byKey(deltas.moments.entries());
-    await manager.query(UPSERT_MOMENTS, [
+    const histograms = byKey(deltas.histograms.entries());
+    await manager.query(UPSERT_AGGREGATES, [
       moments.map((m) => m.experimentId),
       moments.map((m) => m.phase),
       moments.map((m) => m.variant),
@@ -347,35 +357,38 @@ export class OutcomeWriter {
       moments.map((m) => m.m.n),
       moments.map((m) => m.m.sum),
       moments.map((m) => m.m.sumsq),
+      histograms.map((h) => h.experimentId),
+      histograms.map((h) => h.phase),
+      histograms.map((h) => h.variant),
+      histograms.map((h) => h.metric),
+      histograms.map((h) => h.bucket),
+      histograms.map((h) => h.count),
+      unitMetrics.map((u) => u.key.experimentId),
+      unitMetrics.map((u) => u.key.phase),
+      unitMetrics.map((u) => u.key.variant),
+      unitMetrics.map((u) => u.key.unitId),
+      unitMetrics.map((u) => u.metric),
+      unitMetrics.map((u) => u.m.n),
+      unitMetrics.map((u) => u.m.sum),
+      unitMetrics.map((u) => u.m.sumsq),
+      JSON.stringify(dailyRows(deltas, totals)),
     ]);
-    const histograms = byKey(deltas.histograms.entries());
-    if (histograms.length) {
-      await manager.query(UPSERT_HISTOGRAMS, [
-        histograms.map((h) => h.experimentId),
-        histograms.map((h) => h.phase),
-        histograms.map((h) => h.variant),
-        histograms.map((h) => h.metric),
-        histograms.map((h) => h.bucket),
-        histograms.map((h) => h.count),
-      ]);
-    }
   }
+}
 
-  /** The daily rows of the batch, from the units' new totals (user units) or the events themselves (request units). */
-  private async applyDaily(manager: EntityManager, deltas: AggregateDeltas, totals: Array<Record<string, string | number>>): Promise<void> {
-    const totalsAfter = new Map<string, DailySums>();
-    for (const t of totals) {
-      const key = { experimentId: String(t.experiment_id), phase: Number(t.phase), variant: String(t.variant), unitId: String(t.unit_id) };
-      totalsAfter.set(unitKeyOf(key), returnedSums(t));
-    }
-    const rows = deltas.daily.toRows(totalsAfter);
-    if (rows.length === 0) return;
-    const sorted = byKey(rows.map((r) => [`${r.experimentId}\u0000${r.phase}\u0000${r.variant}\u0000${r.day}`, r] as [string, typeof r]));
-    await manager.query(UPSERT_DAILY, [
-      JSON.stringify(sorted.map((r) => ({ experiment_id: r.experimentId, phase: r.phase, variant: r.variant, day: r.day, new_units: r.new_units, events: r.events,
-        ...Object.fromEntries(DAILY_STAT_COLUMNS.map((c, i) => [c, r.stats[i]])) }))),
-    ]);
+/** The daily rows of the batch, in key order, from the units' new totals (user units) or the events themselves (request units). */
+function dailyRows(deltas: AggregateDeltas, totals: Array<Record<string, string | number>>): object[] {
+  const totalsAfter = new Map<string, DailySums>();
+  for (const t of totals) {
+    const key = { experimentId: String(t.experiment_id), phase: Number(t.phase), variant: String(t.variant), unitId: String(t.unit_id) };
+    totalsAfter.set(unitKeyOf(key), returnedSums(t));
   }
+  const rows = deltas.daily.toRows(totalsAfter);
+  const sorted = byKey(rows.map((r) => [`${r.experimentId}\u0000${r.phase}\u0000${r.variant}\u0000${r.day}`, r] as [string, typeof r]));
+  return sorted.map((r) => ({
+    experiment_id: r.experimentId, phase: r.phase, variant: r.variant, day: r.day, new_units: r.new_units, events: r.events,
+    ...Object.fromEntries(DAILY_STAT_COLUMNS.map((c, i) => [c, r.stats[i]])),
+  }));
 }
 
 /** Unit sums come back from Postgres as strings (bigint) and numbers (float8). */

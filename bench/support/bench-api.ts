@@ -8,6 +8,8 @@ import { loadConfig, type VerdictConfig } from '../../libs/config/config';
 import { quoteIdent } from '../../libs/database/ensure-database';
 import { migrate } from '../../libs/database/migrate';
 import { createLogger } from '../../libs/logging/logger';
+import { QueueRegistry } from '../../libs/queue/queue.module';
+import type { QueueName } from '../../libs/queue/queues';
 
 export const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** The require hook that lets child processes run TypeScript files. */
@@ -18,6 +20,8 @@ export interface BenchApi {
   api: NestFastifyApplication;
   /** http://127.0.0.1:<port> of the listening API. */
   base: string;
+  /** True when the queue has no job waiting, delayed or in a worker's hands. */
+  queueIdle(queue: QueueName): Promise<boolean>;
   /** Stops the API, deletes the run's Redis keys and drops its database. */
   dispose(): Promise<void>;
 }
@@ -47,6 +51,10 @@ export async function startBenchApi(overrides: Record<string, string> = {}): Pro
     config,
     api,
     base,
+    async queueIdle(queue) {
+      const counts = await api.get(QueueRegistry).get(queue).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      return Object.values(counts).every((n) => n === 0);
+    },
     async dispose() {
       await api.close();
       const redis = new Redis(config.redis.url);

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { Pool } from 'undici';
+import { NODE_FLAGS } from '../libs/config/node-flags';
 import { QUEUES } from '../libs/queue/queues';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -215,7 +216,7 @@ async function main(): Promise<void> {
   const bench = await startBenchApi({ INGEST_MAX_QUEUE_DEPTH: '1000000' });
   const { config, base } = bench;
   // The worker in its own process, as deployed: it must not share the API's event loop.
-  const worker = spawn(process.execPath, [...PROFILE, '-r', REGISTER_SWC, join(__dirname, '../apps/worker/main.ts')], {
+  const worker = spawn(process.execPath, [...NODE_FLAGS, ...PROFILE, '-r', REGISTER_SWC, join(__dirname, '../apps/worker/main.ts')], {
     env: {
       ...process.env,
       DATABASE_URL: config.database.url,
@@ -226,7 +227,7 @@ async function main(): Promise<void> {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const loader = fork(__filename, ['--load'], { execArgv: [...PROFILE, '-r', REGISTER_SWC], stdio: 'inherit' });
+  const loader = fork(__filename, ['--load'], { execArgv: [...NODE_FLAGS, ...PROFILE, '-r', REGISTER_SWC], stdio: 'inherit' });
   const db = new Client({ connectionString: config.database.url });
   await db.connect();
   try {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../libs/config/config';
+import { NODE_FLAGS } from '../../libs/config/node-flags';
 import { migrate } from '../../libs/database/migrate';
 
 /**
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
   const applied = await migrate(config.database.url);
   if (applied.length) console.log(`Applied migrations: ${applied.join(', ')}`);
   const children: ChildProcess[] = ['api', 'worker'].map((name) =>
-    spawn(process.execPath, [join(__dirname, '..', name, 'main.js')], { stdio: 'inherit' }),
+    spawn(process.execPath, [...NODE_FLAGS, join(__dirname, '..', name, 'main.js')], { stdio: 'inherit' }),
   );
   let signalled = false;
   const stop = () => {

@@ -13,7 +13,7 @@ import { REGISTER_SWC, startBenchApi } from './support/bench-api';
 import 'reflect-metadata';
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -117,6 +117,43 @@ async function ingest(loader: ChildProcess, order: LoadOrder, db: Client, experi
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return (order.to - order.from) / seconds;
+}
+
+/** CPU seconds (user + system) of a local process from /proc, or 0 when it cannot be read (gone, or on another host). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Where the CPU of a phase went: the API (this process), the worker, the load generator and
+ * Postgres (this database's backends and the server's background processes, when the server
+ * is local). On 2 cores the sum per event bounds the rate: 2 s / (µs per event).
+ */
+async function cpuAccount(db: Client, pids: { api: number; worker: number; loader: number }): Promise<(events: number) => Promise<string>> {
+  const postgresPids = async () =>
+    (
+      await db.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR backend_type IN
+        ('autovacuum worker', 'checkpointer', 'walwriter', 'background writer')`)
+    ).rows.map((r: { pid: number }) => r.pid);
+  const at = async () => {
+    const postgres = new Map((await postgresPids()).map((pid) => [pid, cpuSeconds(pid)]));
+    return { api: cpuSeconds(pids.api), worker: cpuSeconds(pids.worker), loader: cpuSeconds(pids.loader), postgres };
+  };
+  const start = await at();
+  return async (events) => {
+    const end = await at();
+    let postgres = 0;
+    // A backend that started during the phase counts from zero.
+    for (const [pid, cpu] of end.postgres) postgres += cpu - (start.postgres.get(pid) ?? 0);
+    const parts = { API: end.api - start.api, worker: end.worker - start.worker, 'load generator': end.loader - start.loader, Postgres: postgres };
+    return Object.entries(parts).map(([name, seconds]) => `${name} ${((seconds * 1e6) / events).toFixed(0)}`).join(', ') + ' µs per event';
+  };
 }
 
 /** Raw COPY of the same rows (CSV, server side) into an unindexed scratch table on one connection. */
@@ -248,14 +285,19 @@ async function main(): Promise<void> {
 
     const reference = await copyRate(db, created.id, EVENTS);
     console.log(`raw COPY: ${Math.round(reference)} rows/s (${EVENTS} rows)`);
+    const pids = { api: process.pid, worker: worker.pid ?? 0, loader: loader.pid ?? 0 };
+    let cpu = await cpuAccount(db, pids);
     const batched = await ingest(loader, { base, key: sdk.key, experiment: key, from: 0, to: EVENTS, size: 100 }, db, created.id);
     console.log(`100-event requests: ${Math.round(batched)} events/s (${EVENTS} events), ${(100 * batched / reference).toFixed(1)} % of COPY`);
+    console.log(`  CPU: ${await cpu(EVENTS)}`);
+    cpu = await cpuAccount(db, pids);
     const singleOrder = { base, key: sdk.key, experiment: key, from: EVENTS, to: EVENTS + SINGLE_EVENTS, size: 1 };
     const wrk = existsSync('/usr/bin/wrk') && process.env.BENCH_LOADER !== 'node' ? '/usr/bin/wrk' : null;
     const { rate: single, events: singleEvents } = wrk
       ? await singlesWithWrk(wrk, singleOrder, db, created.id, () => bench.queueIdle(QUEUES.outcomes))
       : { rate: await ingest(loader, singleOrder, db, created.id), events: SINGLE_EVENTS };
     console.log(`single-event requests (${wrk ? 'wrk' : 'undici'}): ${Math.round(single)} events/s (${singleEvents} events), ${(100 * single / reference).toFixed(2)} % of COPY`);
+    console.log(`  CPU: ${await cpu(singleEvents)}${wrk ? ' (wrk not counted)' : ''}`);
     console.log(JSON.stringify({ bench: 'ingest-single', value: Math.round(single), unit: 'events/s', reference: Math.round(reference), ratio: single / reference }));
     console.log(JSON.stringify({ bench: 'ingest', value: Math.round(batched), unit: 'events/s', reference: Math.round(reference), ratio: batched / reference }));
   } finally {

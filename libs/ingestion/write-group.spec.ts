@@ -63,4 +63,21 @@ describe('WriteGroup', () => {
     expect(await Promise.all(results)).toEqual(['ok', 'bad bad', 'ok']);
     expect(calls.map((c) => c.items)).toEqual([['first'], ['x', 'bad', 'y'], ['x'], ['bad'], ['y']]);
   });
+
+  it('lets a write smaller than maxSize wait lingerMs for more items; a full group goes at once', async () => {
+    const { calls, write } = controlledWrite();
+    const group = new WriteGroup(write, 1, 10, 40);
+    const small = [group.submit('a', 2), group.submit('b', 2)];
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(calls.map((c) => c.items)).toEqual([['a', 'b']]);
+    calls[0].finish();
+    await Promise.all(small);
+    const full = [group.submit('c', 6), group.submit('d', 4)];
+    await tick();
+    expect(calls.map((c) => c.items)).toEqual([['a', 'b'], ['c', 'd']]);
+    calls[1].finish();
+    await Promise.all(full);
+  });
 });

@@ -20,14 +20,12 @@
  * its top functions (BENCH_PROFILE_TOP of them, default 15).
  * The last line is {"bench": "assign", "value": rps, "unit": "requests/s", "reference": bare, "ratio": ...}.
  */
+import { runWrk, wrkPath } from './support/wrk';
 import { REGISTER_SWC, startBenchApi } from './support/bench-api';
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { Session } from 'node:inspector/promises';
-import { existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Fastify from 'fastify';
 import { SnapshotIndex } from '../libs/assignment/core/assign';
 import type { ConfigSnapshot } from '../libs/assignment/core/snapshot';
@@ -89,18 +87,13 @@ async function load(url: string, key: string, seconds: number, connections: numb
 }
 
 /**
- * wrk (Debian package `wrk`), when installed, is the load generator: a Node client tops
- * out near 6k requests/s on this machine, below what either server can do, so it
- * measures itself. The Lua script cycles through the same unit ids.
+ * wrk, when installed, is the load generator: a Node client tops out near 6k requests/s on
+ * this machine, below what either server can do, so it measures itself. The Lua script
+ * cycles through the same unit ids.
  */
-function wrkPath(): string | null {
-  return existsSync('/usr/bin/wrk') && process.env.BENCH_LOADER !== 'node' ? '/usr/bin/wrk' : null;
-}
-
-function loadWithWrk(wrk: string, url: string, key: string, seconds: number): Promise<LoadResult> {
-  const script = join(tmpdir(), `verdict-assign-${process.pid}.lua`);
-  writeFileSync(
-    script,
+async function loadWithWrk(wrk: string, url: string, key: string, seconds: number): Promise<LoadResult> {
+  const r = await runWrk<Omit<LoadResult, 'rps'>>(
+    wrk,
     `wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer ${key}"
@@ -115,19 +108,9 @@ done = function(summary, latency, requests)
     summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 `,
+    ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, url],
   );
-  return new Promise((resolve, reject) => {
-    const child = spawn(wrk, ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '-s', script, url], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('JSON '));
-      if (code !== 0 || !line) return reject(new Error(`wrk exited ${code}: ${out}`));
-      const r = JSON.parse(line.slice(5)) as Omit<LoadResult, 'rps'>;
-      resolve({ ...r, rps: r.requests / r.seconds });
-    });
-  });
+  return { ...r, rps: r.requests / r.seconds };
 }
 
 /** Runs the load generator in its own process and returns what it measured. */

@@ -10,10 +10,11 @@
  * {"bench": "ingest", "value": v, "unit": "events/s", "reference": r, "ratio": v/r}.
  */
 import { REGISTER_SWC, startBenchApi } from './support/bench-api';
+import { runWrk, wrkPath } from './support/wrk';
 import 'reflect-metadata';
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -198,10 +199,7 @@ async function storedEvents(db: Client, experimentId: string): Promise<number> {
  * request until the last of them is visible (the queue is empty and the count stops moving).
  */
 async function singlesWithWrk(wrk: string, order: LoadOrder, db: Client, experimentId: string, queueIdle: () => Promise<boolean>): Promise<{ rate: number; events: number }> {
-  const script = join(tmpdir(), `verdict-ingest-${process.pid}.lua`);
-  writeFileSync(
-    script,
-    `wrk.method = "POST"
+  const script = `wrk.method = "POST"
 wrk.path = "/v1/outcomes"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer ${order.key}"
@@ -217,22 +215,10 @@ end
 done = function(summary, latency, requests)
   io.write(string.format("JSON {\\"requests\\":%d,\\"non2xx\\":%d}\\n", summary.requests, summary.errors.status))
 end
-`,
-  );
+`;
   const before = await storedEvents(db, experimentId);
   const started = process.hrtime.bigint();
-  const summary = await new Promise<{ requests: number; non2xx: number }>((resolve, reject) => {
-    const child = spawn(wrk, ['-t1', `-c${CONCURRENCY}`, `-d${SINGLE_SECONDS}s`, '-s', script, order.base], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('JSON '));
-      if (code !== 0 || !line) return reject(new Error(`wrk exited ${code}: ${out}`));
-      resolve(JSON.parse(line.slice(5)));
-    });
-  });
-  rmSync(script, { force: true });
+  const summary = await runWrk<{ requests: number; non2xx: number }>(wrk, script, ['-t1', `-c${CONCURRENCY}`, `-d${SINGLE_SECONDS}s`, order.base]);
   console.log(`  ${summary.requests} requests in ${SINGLE_SECONDS} s, ${summary.non2xx} not accepted`);
   // Requests cut off when wrk stops may or may not have been accepted: count what is stored.
   let last = await storedEvents(db, experimentId);
@@ -292,7 +278,7 @@ async function main(): Promise<void> {
     console.log(`  CPU: ${await cpu(EVENTS)}`);
     cpu = await cpuAccount(db, pids);
     const singleOrder = { base, key: sdk.key, experiment: key, from: EVENTS, to: EVENTS + SINGLE_EVENTS, size: 1 };
-    const wrk = existsSync('/usr/bin/wrk') && process.env.BENCH_LOADER !== 'node' ? '/usr/bin/wrk' : null;
+    const wrk = wrkPath();
     const { rate: single, events: singleEvents } = wrk
       ? await singlesWithWrk(wrk, singleOrder, db, created.id, () => bench.queueIdle(QUEUES.outcomes))
       : { rate: await ingest(loader, singleOrder, db, created.id), events: SINGLE_EVENTS };

@@ -137,8 +137,7 @@ const UPSERT_FEEDBACK = `INSERT INTO outcome_feedback AS f (project_id, event_id
     SET success = EXCLUDED.success, score = EXCLUDED.score, metrics = EXCLUDED.metrics, hash = EXCLUDED.hash, received_at = EXCLUDED.received_at
     WHERE f.hash <> EXCLUDED.hash`;
 
-const ANY_FEEDBACK = `SELECT DISTINCT f.project_id FROM outcome_feedback f
-  JOIN unnest($1::uuid[], $2::text[]) AS t(project_id, event_id) ON f.project_id = t.project_id AND f.event_id = t.event_id`;
+const ANY_FEEDBACK = `SELECT 1 FROM outcome_feedback WHERE project_id = $1 AND event_id = ANY($2::text[]) LIMIT 1`;
 
 /** Events whose applied feedback differs from the latest stored feedback; both rows locked, so each change applies once. */
 const PENDING_FEEDBACK = `SELECT k.experiment_id, k.event_id, k.phase, k.unit_id, k.variant, k.occurred_at, k.cost_usd, e.unit_type,
@@ -270,13 +269,16 @@ export class OutcomeWriter {
     // Almost always there is none: one indexed probe, outside a transaction, decides whether to look.
     // Read after the commit, it sees any feedback committed before ours; feedback committed later
     // is applied by its own writer, which then sees these events.
-    const early: Array<{ project_id: string }> = await this.dataSource.query(ANY_FEEDBACK, [
-      staged.map((s) => s.job.projectId),
-      staged.map((s) => s.e.eventId),
-    ]);
-    for (const { project_id } of early) {
-      const eventIds = new Set(staged.filter((s) => s.job.projectId === project_id).map((s) => s.e.eventId));
-      await this.applyFeedback(project_id, [...eventIds]);
+    const eventIdsByProject = new Map<string, Set<string>>();
+    for (const { job, e } of staged) {
+      let ids = eventIdsByProject.get(job.projectId);
+      if (!ids) eventIdsByProject.set(job.projectId, (ids = new Set()));
+      ids.add(e.eventId);
+    }
+    for (const [projectId, ids] of eventIdsByProject) {
+      const eventIds = [...ids];
+      const early: unknown[] = await this.dataSource.query(ANY_FEEDBACK, [projectId, eventIds]);
+      if (early.length > 0) await this.applyFeedback(projectId, eventIds);
     }
     return { inserted };
   }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { OutcomeWriter } from '../../libs/ingestion/outcome-writer';
 import type { FeedbackRecord, OutcomeRecord } from '../../libs/queue/queues';
+import { client } from '../support/http-client';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { aggregatesVsRaw, runningExperiment } from './support/ingestion-fixture';
 
@@ -127,4 +128,32 @@ it('keeps the aggregates equal to a recomputation from the raw rows, with duplic
     }),
     { seed: 20261128, numRuns: 36 },
   );
+});
+
+it('writes jobs of two projects in one transaction, and applies feedback each project sent before its events', async () => {
+  const other = await client(t.url, t.adminKey).post('/v1/projects', { name: `group-${Date.now()}` });
+  expect(other.status).toBe(201);
+  const otherProjectId: string = other.body.id;
+  const mine = await runningExperiment(t.url, t.adminKey);
+  const theirs = await runningExperiment(t.url, other.body.adminKey.key);
+  const record = (experimentId: string, n: number): OutcomeRecord => ({
+    experimentId, eventId: `g${n}`, phase: 1, unitId: `u${n}`, variant: 'control', at: new Date().toISOString(), latencyMs: 10, ttftMs: null,
+    inputTokens: null, outputTokens: null, costUsd: null, costComputed: false, success: false, score: null, error: null, metrics: null,
+  });
+  // The same event ids in both projects: feedback is per project, so each applies only to its own events.
+  await writer.writeFeedback({ projectId, receivedAt: new Date().toISOString(), items: [{ eventId: 'g1', success: true }] });
+  await writer.writeFeedback({ projectId: otherProjectId, receivedAt: new Date().toISOString(), items: [{ eventId: 'g2', success: true }] });
+  const receivedAt = new Date().toISOString();
+  await writer.writeBatches([
+    { projectId, receivedAt, events: [1, 2, 3].map((n) => record(mine.id, n)) },
+    { projectId: otherProjectId, receivedAt, events: [1, 2, 3].map((n) => record(theirs.id, n)) },
+  ]);
+  const successes = async (experimentId: string) =>
+    (await t.db.query(`SELECT unit_id FROM outcome_unit WHERE experiment_id = $1 AND successes > 0 ORDER BY unit_id`, [experimentId])).map((r: { unit_id: string }) => r.unit_id);
+  expect(await successes(mine.id)).toEqual(['u1']);
+  expect(await successes(theirs.id)).toEqual(['u2']);
+  for (const id of [mine.id, theirs.id]) {
+    const { stored, recomputed } = await aggregatesVsRaw(t.db, id);
+    expect(stored).toEqual(recomputed);
+  }
 });

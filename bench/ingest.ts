@@ -3,10 +3,12 @@
  * aggregates, against the raw COPY rate of the same rows into a scratch table, same run.
  *
  * Run (Postgres and Redis local, postgres superuser for the server-side COPY reference):
- *   node -r ./scripts/register-swc.cjs bench/ingest.ts
- * Settings: BENCH_EVENTS (default 1,000,000, sent in 100-event requests), BENCH_SINGLE_EVENTS
- * (default 100,000, sent one per request), BENCH_CONCURRENCY (64), TEST_POSTGRES_URL, TEST_REDIS_URL.
- * It creates and drops its own database and uses its own Redis prefix. The last line is
+ *   npm run bench:ingest
+ * Settings: BENCH_EVENTS (default 1,000,000, sent in 100-event requests), BENCH_SINGLE_SECONDS
+ * (15, single-event requests from wrk when installed) or BENCH_SINGLE_EVENTS (100,000, from
+ * undici without wrk or with BENCH_LOADER=node), BENCH_CONCURRENCY (64 connections),
+ * TEST_POSTGRES_URL, TEST_REDIS_URL. It creates and drops its own database and uses its own
+ * Redis prefix. The last line is
  * {"bench": "ingest", "value": v, "unit": "events/s", "reference": r, "ratio": v/r}.
  */
 import { REGISTER_SWC, startBenchApi } from './support/bench-api';
@@ -110,12 +112,7 @@ async function ingest(loader: ChildProcess, order: LoadOrder, db: Client, experi
   const started = process.hrtime.bigint();
   const acknowledged = (await ask({ go: true })).seconds ?? 0;
   console.log(`  acknowledged in ${acknowledged.toFixed(1)} s`);
-  // The '$events' moment is written in the same transaction as the raw rows and unit sums.
-  for (;;) {
-    const r = await db.query(`SELECT COALESCE(sum(n), 0)::bigint AS n FROM outcome_moment WHERE experiment_id = $1 AND metric = '$events'`, [experimentId]);
-    if (Number(r.rows[0].n) >= order.to) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  while ((await storedEvents(db, experimentId)) < order.to) await new Promise((resolve) => setTimeout(resolve, 50));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return (order.to - order.from) / seconds;
 }
@@ -199,6 +196,7 @@ async function storedEvents(db: Client, experimentId: string): Promise<number> {
  * request until the last of them is visible (the queue is empty and the count stops moving).
  */
 async function singlesWithWrk(wrk: string, order: LoadOrder, db: Client, experimentId: string, queueIdle: () => Promise<boolean>): Promise<{ rate: number; events: number }> {
+  // The same fields and values as event(n), built in Lua per request.
   const script = `wrk.method = "POST"
 wrk.path = "/v1/outcomes"
 wrk.headers["Content-Type"] = "application/json"

@@ -55,19 +55,9 @@ function expectClose(actual: number, wanted: number, rel = 1e-9) {
   expect(Math.abs(actual - wanted)).toBeLessThanOrEqual(rel * Math.max(1, Math.abs(wanted)));
 }
 
-/** Sends events with their timestamps, 500 a request, and waits until the worker has them all. */
+/** Sends events with their timestamps and waits until the worker has them all. */
 async function send(exp: { key: string; id: string }, events: Dated[], total: number): Promise<void> {
-  const sdk = await f.sdk();
-  for (let i = 0; i < events.length; i += 500) {
-    const batch = events.slice(i, i + 500).map(({ variant: _v, day, ...e }) => ({ experiment: exp.key, timestamp: new Date(day + 3_600_000).toISOString(), ...e }));
-    const res = await sdk.post('/v1/outcomes', { events: batch });
-    expect(res.status).toBe(202);
-    expect(res.body.rejected).toEqual([]);
-  }
-  await eventually(async () => {
-    const [row] = await t.db.query(`SELECT COALESCE(sum(n), 0)::int AS n FROM outcome_moment WHERE experiment_id = $1 AND metric = '$events'`, [exp.id]);
-    return row.n === total;
-  }, 60_000);
+  await f.sendOutcomes(exp, events.map(({ variant: _v, day, ...e }) => ({ timestamp: new Date(day + 3_600_000).toISOString(), ...e })), total);
 }
 
 /** Flips `success` of the given events by late feedback and waits until it is applied. */

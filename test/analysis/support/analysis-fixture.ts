@@ -121,18 +121,22 @@ export class AnalysisFixture {
       for (let j = 0; j < k; j++) events.push({ id: `${unitId}-e${j}`, unitId, variant, ...behaviour(r, options.arms[variant]) });
     }
     await this.expose(exp.key, units);
+    await this.sendOutcomes(exp, events.map(({ variant: _variant, ...e }) => e), events.length);
+    return events;
+  }
+
+  /** Posts outcome events (without `experiment`) 1,000 a request, all accepted, and waits until the experiment has `total` events stored. */
+  async sendOutcomes(exp: { key: string; id: string }, events: object[], total: number): Promise<void> {
     const sdk = await this.sdk();
     for (let i = 0; i < events.length; i += 1000) {
-      const batch = events.slice(i, i + 1000).map(({ variant: _variant, ...e }) => ({ experiment: exp.key, ...e }));
-      const res = await sdk.post('/v1/outcomes', { events: batch });
+      const res = await sdk.post('/v1/outcomes', { events: events.slice(i, i + 1000).map((e) => ({ experiment: exp.key, ...e })) });
       expect(res.status).toBe(202);
       expect(res.body.rejected).toEqual([]);
     }
     await eventually(async () => {
       const [row] = await this.t.db.query(`SELECT COALESCE(sum(n), 0)::int AS n FROM outcome_moment WHERE experiment_id = $1 AND metric = '$events'`, [exp.id]);
-      return row.n === events.length;
+      return row.n === total;
     }, 60_000);
-    return events;
   }
 
   async results(key: string): Promise<any> {

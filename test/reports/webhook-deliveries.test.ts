@@ -1,5 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
 import { client } from '../support/http-client';
 import { startLoopbackListener } from '../support/loopback-listener';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -27,14 +29,23 @@ async function projectWithHook(url: string): Promise<{ id: string; admin: Return
   return { id: created.body.id, admin };
 }
 
-/** The receiver's check, as docs/reports.md shows it: signature over "<timestamp>.<raw body>", timestamp within 5 minutes. */
-function verify(secret: string, headers: IncomingHttpHeaders, rawBody: string, nowSeconds = Date.now() / 1000): boolean {
-  const timestamp = String(headers['x-verdict-timestamp'] ?? '');
-  const signature = String(headers['x-verdict-signature'] ?? '');
-  if (!/^\d+$/.test(timestamp) || Math.abs(nowSeconds - Number(timestamp)) > 300) return false;
-  const expected = Buffer.from(`v1=${createHmac('sha256', secret).update(`${timestamp}.${rawBody}`).digest('hex')}`);
-  const given = Buffer.from(signature);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+type Verify = (secret: string, headers: IncomingHttpHeaders, rawBody: string) => boolean;
+
+/** The receiver's check exactly as docs/reports.md shows it (the js block, evaluated), so the documentation is tested. */
+function documentedVerify(): Verify {
+  const doc = readFileSync(join(__dirname, '../../docs/reports.md'), 'utf8');
+  const code = /```js\n([\s\S]*?)```/.exec(doc)![1].replace(/^import .*$/m, '').replace(/^export /m, '');
+  return new Function('createHmac', 'timingSafeEqual', `${code}\nreturn verifyVerdictWebhook;`)(createHmac, timingSafeEqual) as Verify;
+}
+
+/** Runs `check` as if the clock said `seconds` (unix). */
+function at<T>(seconds: number, check: () => T): T {
+  const spy = jest.spyOn(Date, 'now').mockReturnValue(seconds * 1000);
+  try {
+    return check();
+  } finally {
+    spy.mockRestore();
+  }
 }
 
 it('sends a signed test ping and answers with its record', async () => {
@@ -50,11 +61,14 @@ it('sends a signed test ping and answers with its record', async () => {
     expect(request).toMatchObject({ method: 'POST', url: '/hook?token=abc' });
     expect(request.headers).toMatchObject({ 'content-type': 'application/json', 'user-agent': 'Verdict-Webhook/1', 'x-verdict-delivery': ping.body.id });
     expect(JSON.parse(request.body)).toEqual({ type: 'webhook.test', at: expect.any(String) });
+    const verify = documentedVerify();
+    const sentAt = Number(request.headers['x-verdict-timestamp']);
     expect(verify(SECRET, request.headers, request.body)).toBe(true);
-    // A replay of the same bytes later, or a changed body or timestamp, fails the check.
-    expect(verify(SECRET, request.headers, request.body, Number(request.headers['x-verdict-timestamp']) + 301)).toBe(false);
+    expect(at(sentAt + 299, () => verify(SECRET, request.headers, request.body))).toBe(true);
+    // The same bytes replayed after the tolerance, or a changed body, timestamp or secret, fail.
+    expect(at(sentAt + 301, () => verify(SECRET, request.headers, request.body))).toBe(false);
     expect(verify(SECRET, request.headers, request.body.replace('webhook.test', 'webhook.tesT'))).toBe(false);
-    expect(verify(SECRET, { ...request.headers, 'x-verdict-timestamp': String(Number(request.headers['x-verdict-timestamp']) + 1) }, request.body)).toBe(false);
+    expect(verify(SECRET, { ...request.headers, 'x-verdict-timestamp': String(sentAt + 1) }, request.body)).toBe(false);
     expect(verify('another-secret-0123456789', request.headers, request.body)).toBe(false);
 
     expect((await admin.get('/v1/webhook/deliveries')).body).toEqual({ items: [ping.body], total: 1 });

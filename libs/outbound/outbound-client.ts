@@ -97,7 +97,9 @@ export class OutboundClient {
       await withTimeout(this.resolveChecked(checked.hostname), CHECK_RESOLVE_TIMEOUT_MS);
       return { ok: true };
     } catch (error) {
-      if (error instanceof OutboundError && (error.kind === 'refused' || /ENOTFOUND|ENODATA/.test(error.message))) return { ok: false, reason: error.message };
+      if (!(error instanceof OutboundError)) return { ok: true };
+      const code = (error.cause as NodeJS.ErrnoException | undefined)?.code;
+      if (error.kind === 'refused' || code === 'ENOTFOUND' || code === 'ENODATA') return { ok: false, reason: error.message };
       return { ok: true };
     }
   }
@@ -148,7 +150,7 @@ export class OutboundClient {
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
       throw new OutboundError('failed', `${hostname} does not resolve (${code})`, { cause: error });
     }
-    if (addresses.length === 0) throw new OutboundError('failed', `${hostname} does not resolve (ENODATA)`);
+    if (addresses.length === 0) throw new OutboundError('failed', `${hostname} does not resolve (ENODATA)`, { cause: Object.assign(new Error('no address'), { code: 'ENODATA' }) });
     for (const { address } of addresses) {
       const check = this.policy.addresses.check(address);
       if (!check.allowed) throw new OutboundError('refused', `${hostname} resolves to ${check.address}, ${describeRange(check.range)}`);

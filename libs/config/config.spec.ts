@@ -31,4 +31,16 @@ describe('loadConfig', () => {
   it('coerces numeric settings', () => {
     expect(loadConfig({ ...base, PORT: '8080' }).http.port).toBe(8080);
   });
+
+  it('keeps outbound requests to public https unless the operator says otherwise', () => {
+    expect(loadConfig(base).outbound).toEqual({ allowHttp: false, allowedCidrs: [], webhookTimeoutMs: 10_000 });
+    const internal = loadConfig({ ...base, OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOWED_CIDRS: ' 10.1.0.0/16, 127.0.0.1 ,fd00::/8' });
+    expect(internal.outbound).toMatchObject({ allowHttp: true, allowedCidrs: ['10.1.0.0/16', '127.0.0.1', 'fd00::/8'] });
+  });
+
+  it('names a bad outbound setting', () => {
+    expect(() => loadConfig({ ...base, OUTBOUND_ALLOW_HTTP: 'yes' })).toThrow(/OUTBOUND_ALLOW_HTTP: must be true or false/);
+    expect(() => loadConfig({ ...base, OUTBOUND_ALLOWED_CIDRS: '10.0.0.0/8,10.0.0.0/99' })).toThrow(/OUTBOUND_ALLOWED_CIDRS: "10.0.0.0\/99" is not a CIDR range/);
+    expect(() => loadConfig({ ...base, OUTBOUND_ALLOWED_CIDRS: 'intranet' })).toThrow(/OUTBOUND_ALLOWED_CIDRS: "intranet" is not an IP address/);
+  });
 });

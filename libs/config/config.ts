@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCidr } from '../outbound/address-policy';
 
 /**
  * Every setting Verdict reads, validated once at start-up. Nothing else in the
@@ -29,6 +30,22 @@ const schema = z.object({
   INGEST_MAX_QUEUE_DEPTH: z.coerce.number().int().positive().default(200_000),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().max(64).default(2),
   MONITOR_INTERVAL_MS: z.coerce.number().int().min(200).default(60_000),
+  OUTBOUND_ALLOW_HTTP: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  OUTBOUND_ALLOWED_CIDRS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      for (const item of items) {
+        try {
+          parseCidr(item);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `${(error as Error).message} (comma-separated CIDRs or addresses)` });
+        }
+      }
+      return items;
+    }),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
 });
 
 export interface VerdictConfig {
@@ -39,6 +56,8 @@ export interface VerdictConfig {
   smtp: { url: string; from: string };
   ingest: { maxQueueDepth: number; workerConcurrency: number };
   traffic: { monitorIntervalMs: number };
+  /** Requests to URLs a user configured (webhooks): docs/adr/0016. */
+  outbound: { allowHttp: boolean; allowedCidrs: string[]; webhookTimeoutMs: number };
   logLevel: string;
 }
 
@@ -70,6 +89,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       workerConcurrency: s.WORKER_CONCURRENCY,
     },
     traffic: { monitorIntervalMs: s.MONITOR_INTERVAL_MS },
+    outbound: { allowHttp: s.OUTBOUND_ALLOW_HTTP === 'true', allowedCidrs: s.OUTBOUND_ALLOWED_CIDRS, webhookTimeoutMs: s.WEBHOOK_TIMEOUT_MS },
     logLevel: s.LOG_LEVEL,
   };
 }

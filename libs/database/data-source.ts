@@ -9,10 +9,11 @@ import { ProjectWebhookEntity } from '../reports/project-webhook.entity';
 import { ReportAlertEntity } from '../reports/report-alert.entity';
 import { ReportSendEntity } from '../reports/report-send.entity';
 import { ReportEntity } from '../reports/report.entity';
+import { WebhookDeliveryEntity } from '../reports/webhook-delivery.entity';
 
 /** Every TypeORM entity. Tables written in bulk by SQL (events, aggregates) have no entity. */
 export const ENTITIES = [ProjectEntity, ApiKeyEntity, AuditEntryEntity, ExperimentEntity, ExperimentPhaseEntity,
-  ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity];
+  ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity, WebhookDeliveryEntity];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {

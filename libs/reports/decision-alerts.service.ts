@@ -87,19 +87,23 @@ export class DecisionAlertsService {
       const webhook = await this.webhooks.find(experiment.projectId);
       if (!webhook) webhookStatus = 'skipped';
       else {
-        try {
-          await this.webhooks.call(webhook, {
+        // Every attempt is recorded in webhook_delivery; a refused or failed one is retried like a failed email.
+        const delivery = await this.webhooks.deliver(
+          webhook,
+          {
             type: 'experiment.decision.stop',
             alertId: alert.id,
             experiment: { id: experiment.id, key: experiment.key, name: experiment.name, status: experiment.status },
             decision: { action: alert.action, reasons: alert.reasons },
             resultsPage: link,
             at: alert.createdAt.toISOString(),
-          });
-          webhookStatus = 'sent';
-        } catch (error) {
+          },
+          { trigger: 'alert', alertId: alert.id },
+        );
+        if (delivery.outcome === 'delivered') webhookStatus = 'sent';
+        else {
           webhookStatus = lastAttempt ? 'failed' : 'pending';
-          errors.push(`webhook: ${(error as Error).message}`);
+          errors.push(`webhook: ${delivery.outcome.replace('_', ' ')}: ${delivery.reason}`);
         }
       }
     }

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AnalysisModule } from '../analysis/analysis.module';
 import { AuditModule } from '../audit/audit.module';
 import { ExperimentsModule } from '../experiments/experiments.module';
+import { OutboundModule } from '../outbound/outbound.module';
 import { PageLinkSigner } from './page-link';
 import { ProjectWebhookEntity } from './project-webhook.entity';
 import { ReportAlertEntity } from './report-alert.entity';
@@ -15,11 +16,12 @@ import { ReportEntity } from './report.entity';
 import { ReportsService } from './reports.service';
 import { ResultsPageService } from './results-page.service';
 import { DecisionAlertsService } from './decision-alerts.service';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookService } from './webhook.service';
 
 /** Reports: subscriptions and their schedules, the report email, the results page, stop alerts. */
 @Module({
-  imports: [TypeOrmModule.forFeature([ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity]), AuditModule, ExperimentsModule, AnalysisModule],
+  imports: [TypeOrmModule.forFeature([ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity, WebhookDeliveryEntity]), AuditModule, ExperimentsModule, AnalysisModule, OutboundModule],
   providers: [ReportsService, ReportScheduler, ReportSender, ReportContentService, ReportMailer, PageLinkSigner, ResultsPageService, WebhookService, DecisionAlertsService],
   exports: [ReportsService, ReportSender, PageLinkSigner, ResultsPageService, WebhookService, DecisionAlertsService, ReportScheduler],
 })

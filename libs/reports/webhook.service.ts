@@ -1,28 +1,66 @@
-import { createHmac } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { createHmac, randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import type { Redis } from 'ioredis';
 import type { DataSource, Repository } from 'typeorm';
 import { AuditService, type Actor } from '../audit/audit.service';
+import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
+import { TooManyRequestsError, ValidationFailedError } from '../errors/domain-error';
+import { OutboundClient } from '../outbound/outbound-client';
+import { OutboundError } from '../outbound/outbound.errors';
+import { REDIS } from '../redis/redis';
 import { ProjectWebhookEntity } from './project-webhook.entity';
 import { WebhookNotFoundError } from './reports.errors';
+import { WebhookDeliveryEntity, type WebhookDeliveryOutcome, type WebhookDeliveryTrigger } from './webhook-delivery.entity';
 
-const TIMEOUT_MS = 10_000;
+/** Delivery records kept per project (older ones are deleted as new ones come). */
+export const WEBHOOK_DELIVERIES_KEPT = 1000;
+/** One test ping per project in this window, across replicas. */
+export const WEBHOOK_TEST_INTERVAL_MS = 10_000;
+/** A receiver's answer is read (and thrown away) up to this size; past it the connection is dropped. */
+const MAX_RESPONSE_BYTES = 16 * 1024;
+const MAX_REASON_LENGTH = 500;
 
-/** `sha256=<hex>` of HMAC-SHA256(secret, body): what X-Verdict-Signature carries. */
-export function signBody(secret: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+/**
+ * `v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`: what X-Verdict-Signature carries.
+ * The timestamp (unix seconds, also in X-Verdict-Timestamp) is signed with the body, so a
+ * receiver that checks it is recent cannot be fed an old delivery again (docs/reports.md).
+ */
+export function signWebhook(secret: string, timestamp: number, body: string): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-/** The project's alert webhook: configured by admins (audited), called with signed JSON bodies. */
+/** The URL as delivery records keep it: origin and path, no credentials, query or fragment. */
+export function deliveryUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`.slice(0, 2000);
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+/**
+ * The project's alert webhook: configured by admins (audited; the URL must pass the
+ * outbound policy), called through the guarded outbound client with signed JSON bodies,
+ * every attempt recorded in webhook_delivery (docs/adr/0016).
+ */
 @Injectable()
 export class WebhookService {
   constructor(
     @InjectRepository(ProjectWebhookEntity) private readonly webhooks: Repository<ProjectWebhookEntity>,
+    @InjectRepository(WebhookDeliveryEntity) private readonly deliveries: Repository<WebhookDeliveryEntity>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
+    private readonly outbound: OutboundClient,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
   ) {}
 
+  /** A URL the policy refuses now (scheme, credentials, an internal address, a name that does not exist) is a 400 on `url`. */
   async put(projectId: string, actor: Actor, input: { url: string; secret: string }): Promise<ProjectWebhookEntity> {
+    const check = await this.outbound.check(input.url);
+    if (!check.ok) throw new ValidationFailedError([{ field: 'url', message: check.reason }]);
     return this.dataSource.transaction(async (manager) => {
       const repository = manager.getRepository(ProjectWebhookEntity);
       const before = await repository.findOne({ where: { projectId } });
@@ -54,15 +92,90 @@ export class WebhookService {
     });
   }
 
-  /** POSTs the JSON body signed with the secret; throws on a network error or a non-2xx answer. */
-  async call(webhook: ProjectWebhookEntity, payload: object): Promise<void> {
+  /**
+   * POSTs the payload, signed, and records the attempt. Resolves with the record whatever
+   * the outcome (delivered only on a 2xx answer; a 3xx is a failure: redirects are never
+   * followed); rejects only when the record cannot be written.
+   */
+  async deliver(webhook: ProjectWebhookEntity, payload: object, source: { trigger: WebhookDeliveryTrigger; alertId?: string }): Promise<WebhookDeliveryEntity> {
+    const id = randomUUID();
+    const startedAt = new Date();
+    const timestamp = Math.floor(startedAt.getTime() / 1000);
     const body = JSON.stringify(payload);
-    const response = await fetch(webhook.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'Verdict-Webhook/1', 'x-verdict-signature': signBody(webhook.secret, body) },
-      body,
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-    if (!response.ok) throw new Error(`webhook answered ${response.status}`);
+    let outcome: WebhookDeliveryOutcome;
+    let statusCode: number | null = null;
+    let reason: string | null = null;
+    try {
+      const response = await this.outbound.open({
+        method: 'POST',
+        url: webhook.url,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Verdict-Webhook/1',
+          'x-verdict-delivery': id,
+          'x-verdict-timestamp': String(timestamp),
+          'x-verdict-signature': signWebhook(webhook.secret, timestamp, body),
+        },
+        body,
+        timeoutMs: this.config.outbound.webhookTimeoutMs,
+        maxResponseBytes: MAX_RESPONSE_BYTES,
+      });
+      statusCode = response.status;
+      if (statusCode >= 200 && statusCode < 300) outcome = 'delivered';
+      else {
+        outcome = 'failed';
+        reason = statusCode >= 300 && statusCode < 400 ? `answered ${statusCode}: redirects are not followed` : `answered ${statusCode}`;
+      }
+      // The answer's body means nothing to us: drained (bounded) so the connection can be reused.
+      await drain(response.body);
+    } catch (error) {
+      if (!(error instanceof OutboundError)) throw error;
+      outcome = error.kind;
+      reason = error.message;
+    }
+    const record = {
+      id,
+      projectId: webhook.projectId,
+      alertId: source.alertId ?? null,
+      trigger: source.trigger,
+      url: deliveryUrl(webhook.url),
+      outcome,
+      statusCode,
+      reason: reason === null ? null : reason.slice(0, MAX_REASON_LENGTH),
+      durationMs: Date.now() - startedAt.getTime(),
+      createdAt: startedAt,
+    };
+    await this.deliveries.insert(record);
+    await this.dataSource.query(
+      `DELETE FROM webhook_delivery WHERE id IN (
+         SELECT id FROM webhook_delivery WHERE project_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2)`,
+      [webhook.projectId, WEBHOOK_DELIVERIES_KEPT],
+    );
+    return Object.assign(new WebhookDeliveryEntity(), record);
+  }
+
+  /** Sends a signed `webhook.test` ping now and answers with its record; one per project every 10 s (429 otherwise). */
+  async test(projectId: string): Promise<WebhookDeliveryEntity> {
+    const webhook = await this.get(projectId);
+    const key = `${this.config.redis.prefix}:webhook-test:${projectId}`;
+    if ((await this.redis.set(key, '1', 'PX', WEBHOOK_TEST_INTERVAL_MS, 'NX')) !== 'OK') {
+      const left = await this.redis.pttl(key);
+      throw new TooManyRequestsError('One test ping per project every 10 seconds.', Math.max(1, Math.ceil(left / 1000)));
+    }
+    return this.deliver(webhook, { type: 'webhook.test', at: new Date().toISOString() }, { trigger: 'test' });
+  }
+
+  /** Newest first. */
+  async listDeliveries(projectId: string, limit: number, offset: number): Promise<{ items: WebhookDeliveryEntity[]; total: number }> {
+    const [items, total] = await this.deliveries.findAndCount({ where: { projectId }, order: { createdAt: 'DESC', id: 'DESC' }, take: limit, skip: offset });
+    return { items, total };
+  }
+}
+
+async function drain(body: AsyncIterable<Buffer>): Promise<void> {
+  try {
+    for await (const _chunk of body);
+  } catch {
+    // Too large or too slow: the client has dropped the connection; the status stands.
   }
 }

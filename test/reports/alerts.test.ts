@@ -17,12 +17,13 @@ let t: TestApp;
 let workers: INestApplicationContext[] = [];
 let f: ReportsFixture;
 let hook: Server;
-const calls: Array<{ body: string; signature: string | undefined }> = [];
+const calls: Array<{ body: string; signature: string | undefined; timestamp: string | undefined; delivery: string | undefined }> = [];
 let failHook = 1;
 
 beforeAll(async () => {
   smtp = new SmtpCatcher();
-  t = await startTestApp({ SMTP_URL: await smtp.start() });
+  // The receiver is on loopback: this deployment allows http and allowlists 127.0.0.1 (ADR 0016).
+  t = await startTestApp({ SMTP_URL: await smtp.start(), OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32' });
   workers = await Promise.all([startTestWorker(t.config), startTestWorker(t.config)]);
   f = new ReportsFixture(t);
   hook = createServer((req, res) => {
@@ -31,7 +32,12 @@ beforeAll(async () => {
     req.on('end', () => {
       // The first call fails: delivery is retried.
       if (failHook-- > 0) return res.writeHead(503).end();
-      calls.push({ body, signature: req.headers['x-verdict-signature'] as string | undefined });
+      calls.push({
+        body,
+        signature: req.headers['x-verdict-signature'] as string | undefined,
+        timestamp: req.headers['x-verdict-timestamp'] as string | undefined,
+        delivery: req.headers['x-verdict-delivery'] as string | undefined,
+      });
       res.writeHead(204).end();
     });
   });
@@ -69,14 +75,27 @@ it('alerts subscribers and the signed webhook once when a guardrail breaks', asy
   expect(text).toMatch(/Guardrail latency_p95 broken by treatment/);
 
   expect(calls).toHaveLength(1);
-  const expected = `sha256=${createHmac('sha256', SECRET).update(calls[0].body).digest('hex')}`;
+  // The receiver's side of docs/reports.md: the signature covers "<timestamp>.<body>", and the timestamp is recent.
+  const timestamp = Number(calls[0].timestamp);
+  expect(Math.abs(Date.now() / 1000 - timestamp)).toBeLessThan(300);
+  const expected = `v1=${createHmac('sha256', SECRET).update(`${calls[0].timestamp}.${calls[0].body}`).digest('hex')}`;
   expect(calls[0].signature).toBe(expected);
   const payload = JSON.parse(calls[0].body);
   expect(payload).toMatchObject({ type: 'experiment.decision.stop', experiment: { key: exp.key }, decision: { action: 'stop' } });
   expect(payload.decision.reasons.join(' ')).toMatch(/latency_p95/);
 
-  const [row] = await t.db.query('SELECT email_status, webhook_status, attempts, error FROM report_alert WHERE experiment_id = $1', [exp.id]);
-  expect(row).toEqual({ email_status: 'sent', webhook_status: 'sent', attempts: 2, error: null });
+  const [row] = await t.db.query('SELECT id, email_status, webhook_status, attempts, error FROM report_alert WHERE experiment_id = $1', [exp.id]);
+  expect(row).toEqual({ id: payload.alertId, email_status: 'sent', webhook_status: 'sent', attempts: 2, error: null });
+
+  // Both attempts are visible through the API, newest first.
+  const deliveries = await f.admin.get('/v1/webhook/deliveries');
+  expect(deliveries.status).toBe(200);
+  expect(deliveries.body.total).toBe(2);
+  expect(deliveries.body.items).toEqual([
+    expect.objectContaining({ id: calls[0].delivery, trigger: 'alert', alertId: row.id, url: `http://127.0.0.1:${port}/verdict`, outcome: 'delivered', statusCode: 204, reason: null }),
+    expect.objectContaining({ trigger: 'alert', alertId: row.id, outcome: 'failed', statusCode: 503, reason: 'answered 503' }),
+  ]);
+  expect(deliveries.body.items[0].durationMs).toEqual(expect.any(Number));
   const audit = await t.db.query(`SELECT action FROM audit_entry WHERE target_type = 'project' ORDER BY id`);
   expect(audit.map((a: any) => a.action)).toEqual(['webhook.updated']);
 });

@@ -59,6 +59,7 @@ let db: DataSource;
 let dropDatabase: () => Promise<void>;
 let smtp: SmtpCatcher;
 let hook: Server;
+let hookUrl: string;
 let url: string;
 let projectId: string;
 let experiment: { key: string; id: string };
@@ -92,10 +93,12 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/verdict`;
 
   const database = await cloneTemplate();
   dropDatabase = database.drop;
-  config = testConfig(database.url, { LOG_LEVEL: 'trace', SMTP_URL: smtpUrl });
+  // The webhook receiver is on loopback: the outbound guard lets it through only when told to.
+  config = testConfig(database.url, { LOG_LEVEL: 'trace', SMTP_URL: smtpUrl, OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32' });
   secret('bootstrap admin key', config.auth.bootstrapAdminKey);
   secret('SMTP password', SMTP_PASSWORD);
   api = await createApiApp(config, createLogger('trace', 'api', capture));
@@ -154,11 +157,9 @@ describe('a full session', () => {
   });
 
   it('sets a webhook secret and delivers a signed alert', async () => {
-    const { port } = hook.address() as AddressInfo;
     secret('webhook secret', WEBHOOK_SECRET);
     secret('webhook URL token', HOOK_URL_TOKEN);
-    const hookUrl = `http://127.0.0.1:${port}/verdict?token=${HOOK_URL_TOKEN}`;
-    expect((await call('PUT', '/v1/webhook', admin(), { url: hookUrl, secret: WEBHOOK_SECRET })).status).toBe(200);
+    expect((await call('PUT', '/v1/webhook', admin(), { url: `${hookUrl}?token=${HOOK_URL_TOKEN}`, secret: WEBHOOK_SECRET })).status).toBe(200);
 
     // A stop alert as the decision watch raises it, delivered by the worker's retried job.
     const [{ id: alertId }] = await db.query(
@@ -167,17 +168,18 @@ describe('a full session', () => {
       [projectId, experiment.id],
     );
     await api.get(ReportScheduler).enqueueAlert(alertId);
-    // Sent after a retry, or refused for good by an outbound-address guard: either way it ends.
     await eventually(async () => {
       const [row] = await db.query('SELECT webhook_status FROM report_alert WHERE id = $1', [alertId]);
-      return row.webhook_status === 'sent' || row.webhook_status === 'failed';
+      return row.webhook_status === 'sent';
     }, 60_000, 200);
+    expect(hookCalls).toHaveLength(2);
+    expect((await call('GET', '/v1/webhook/deliveries', admin())).status).toBe(200);
     for (const [i, c] of hookCalls.entries()) if (c.signature) secret(`webhook signature ${i}`, c.signature);
   });
 
   it('answers a webhook secret Postgres rejects without logging it', async () => {
     secret('NUL webhook secret', NUL_SECRET);
-    const res = await call('PUT', '/v1/webhook', admin(), { url: 'https://hooks.example.com/x', secret: `${NUL_SECRET}\u0000` });
+    const res = await call('PUT', '/v1/webhook', admin(), { url: hookUrl, secret: `${NUL_SECRET}\u0000` });
     // 500 until NUL bytes are refused at the door, 400 after: never stored.
     expect([400, 500]).toContain(res.status);
 
@@ -185,7 +187,7 @@ describe('a full session', () => {
     secret('directly rejected webhook secret', DIRECT_SECRET);
     const error = await api
       .get(WebhookService)
-      .put(projectId, SYSTEM_ACTOR, { url: 'https://hooks.example.com/y', secret: `${DIRECT_SECRET}\u0000` })
+      .put(projectId, SYSTEM_ACTOR, { url: hookUrl, secret: `${DIRECT_SECRET}\u0000` })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QueryFailedError);
     expect(JSON.stringify((error as QueryFailedError).parameters)).toContain(DIRECT_SECRET);
@@ -247,9 +249,11 @@ describe('a full session', () => {
   });
 
   it('wrote no secret to any log line, the audit log, a stored failure or an error body', async () => {
-    // What else keeps text a person reads: the audit log, stored send and alert errors.
+    // What else keeps text a person reads: the audit log, stored send, alert and webhook delivery errors.
     const audit = await db.query('SELECT action, before, after FROM audit_entry');
-    const stored = await db.query('SELECT error FROM report_send UNION ALL SELECT error FROM report_alert');
+    const stored = await db.query(
+      'SELECT error FROM report_send UNION ALL SELECT error FROM report_alert UNION ALL SELECT url || \' \' || coalesce(reason, \'\') FROM webhook_delivery',
+    );
     const records = [...lines, JSON.stringify(audit), JSON.stringify(stored), JSON.stringify(problems.map((p) => p.body))];
     const leaks: string[] = [];
     for (const [what, value] of secrets) {

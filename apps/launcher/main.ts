@@ -1,48 +1,43 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
+import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../../libs/config/config';
 import { NODE_FLAGS } from '../../libs/config/node-flags';
 import { migrate } from '../../libs/database/migrate';
+import { createLogger } from '../../libs/logging/logger';
+import { Supervisor } from './supervisor';
+
+let logger: Logger | undefined;
 
 /**
- * `npm start`: validates the settings, creates the database if needed, applies
- * pending migrations, then runs the API and one worker as child processes of this
- * one. SIGTERM/SIGINT are passed on so both shut down gracefully; if either child
- * dies, the other is stopped and the launcher exits with its code.
+ * `npm start`: validates the settings, creates the database if needed, applies pending
+ * migrations, then runs the API and one worker as child processes of this one, restarting
+ * either when it dies on its own (docs/adr/0018). SIGTERM/SIGINT stop both gracefully; the
+ * launcher exits 0 when both stopped cleanly.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  logger = createLogger(config.logLevel, 'launcher');
   const applied = await migrate(config.database.url);
-  if (applied.length) console.log(`Applied migrations: ${applied.join(', ')}`);
-  const children: ChildProcess[] = ['api', 'worker'].map((name) =>
-    spawn(process.execPath, [...NODE_FLAGS, join(__dirname, '..', name, 'main.js')], { stdio: 'inherit' }),
-  );
-  let signalled = false;
-  const stop = () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      signalled = true;
-      stop();
-    });
+  if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+  const supervisor = new Supervisor(logger);
+  // Children run the same way as this process: dist/**/*.js, or the TypeScript through scripts/register-swc.cjs.
+  const flags = process.execArgv.filter((flag) => !flag.startsWith('--inspect'));
+  for (const name of ['api', 'worker']) {
+    supervisor.add({ name, command: process.execPath, args: [...flags, ...NODE_FLAGS, join(__dirname, '..', name, `main${extname(__filename)}`)] });
   }
-  const codes = await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<number>((resolve) =>
-          child.on('exit', (code) => {
-            stop();
-            resolve(code ?? 1);
-          }),
-        ),
-    ),
-  );
-  // Asked to stop: succeed if both stopped cleanly. A child that died on its own is a failure.
-  process.exit(signalled && codes.every((c) => c === 0) ? 0 : Math.max(...codes, 1));
+  const clean = await new Promise<boolean>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.on(signal, () => {
+        logger?.info({ signal }, 'stopping the API and the worker');
+        resolve(supervisor.stop());
+      });
+    }
+  });
+  process.exit(clean ? 0 : 1);
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  if (error instanceof ConfigError) console.error(error.message);
+  else (logger ?? createLogger('fatal', 'launcher')).fatal({ err: error }, 'Verdict failed to start');
   process.exit(1);
 });

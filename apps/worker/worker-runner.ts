@@ -3,6 +3,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { VERDICT_CONFIG, type VerdictConfig } from '../../libs/config/config';
 import { logContext } from '../../libs/logging/logger';
+import { redactErrorInPlace } from '../../libs/logging/redaction';
 import { QueueRegistry } from '../../libs/queue/queue.module';
 import { createRedis } from '../../libs/redis/redis';
 import { PROCESSORS, type Processor } from './processor';
@@ -32,7 +33,13 @@ export class WorkerRunner implements OnApplicationBootstrap, OnApplicationShutdo
     for (const processor of this.processors) {
       const worker = new Worker(
         processor.queue,
-        (job) => logContext.run({ jobId: String(job.id), queue: processor.queue }, () => processor.process(job)),
+        (job) =>
+          logContext.run({ jobId: String(job.id), queue: processor.queue }, () =>
+            // BullMQ keeps the message and stack as the job's failure reason (listed by the admin API): no secrets in them.
+            processor.process(job).catch((error: unknown) => {
+              throw redactErrorInPlace(error);
+            }),
+          ),
         {
           connection: this.connect(),
           prefix: this.queues.prefix,

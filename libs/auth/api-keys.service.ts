@@ -73,7 +73,11 @@ export class ApiKeysService implements OnModuleInit {
       // One bootstrap at a time, even when API and worker start together.
       await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['verdict:bootstrap']);
       const existing = await manager.findOne(ApiKeyEntity, { where: { keyHash: hash } });
-      if (existing) return;
+      if (existing) {
+        // Rows from before keyPrefix showed less of an operator-chosen key.
+        if (existing.prefix !== keyPrefix(secret)) await manager.update(ApiKeyEntity, { id: existing.id }, { prefix: keyPrefix(secret) });
+        return;
+      }
       const previous = await manager.findOne(ApiKeyEntity, { where: { isBootstrap: true, revokedAt: IsNull() } });
       let projectId = previous?.projectId;
       if (!projectId) {

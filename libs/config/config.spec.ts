@@ -28,6 +28,19 @@ describe('loadConfig', () => {
     expect(message).toMatch(/REDIS_URL: must be a redis:\/\/ URL/);
   });
 
+  it('never echoes a value: URLs may hold passwords', () => {
+    let message = '';
+    try {
+      loadConfig({ ...base, SMTP_URL: 'http://reports:hunter2-smtp@mail', DATABASE_URL: 'mysql://u:hunter2-db@h/x', REDIS_URL: 'http://:hunter2-redis@h:6379' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/SMTP_URL: must be an smtp:\/\/ URL/);
+    expect(message).toMatch(/DATABASE_URL:/);
+    expect(message).toMatch(/REDIS_URL:/);
+    expect(message).not.toMatch(/hunter2/);
+  });
+
   it('coerces numeric settings', () => {
     expect(loadConfig({ ...base, PORT: '8080' }).http.port).toBe(8080);
   });

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { DataSource, Repository } from 'typeorm';
+import { redactErrorInPlace } from '../logging/redaction';
 import { ReportContentService } from './report-content.service';
 import { composeReportEmail } from './report-email';
 import { ReportMailer } from './report-mailer';
@@ -44,6 +45,8 @@ export class ReportSender {
       const messageId = await this.mailer.send({ to: report.recipients, ...email });
       await this.update(sendId, { status: 'sent', subject: email.subject, messageId, experiments: views.map((v) => v.key), error: null, sentAt: new Date() });
     } catch (error) {
+      // The message is shown by GET /v1/reports/{id}/sends and kept by BullMQ: no credentials or query values in it.
+      redactErrorInPlace(error);
       const message = error instanceof Error ? error.message : String(error);
       this.logger.warn({ reportId: report.id, sendId, err: error, lastAttempt: attempt.lastAttempt }, 'report send failed');
       await this.update(sendId, { status: attempt.lastAttempt ? 'failed' : 'retrying', error: message.slice(0, 2000) });

@@ -6,6 +6,7 @@ import type { DataSource, Repository } from 'typeorm';
 import { AuditService, type Actor } from '../audit/audit.service';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
 import { TooManyRequestsError, ValidationFailedError } from '../errors/domain-error';
+import { redactUrl } from '../logging/redaction';
 import { OutboundClient } from '../outbound/outbound-client';
 import { OutboundError } from '../outbound/outbound.errors';
 import { REDIS } from '../redis/redis';
@@ -65,9 +66,9 @@ export class WebhookService {
       const repository = manager.getRepository(ProjectWebhookEntity);
       const before = await repository.findOne({ where: { projectId } });
       const saved = await repository.save(repository.create({ ...(before ?? {}), projectId, url: input.url, secret: input.secret }));
-      // The secret never enters the audit log.
+      // The secret never enters the audit log, nor do a URL's credentials or query values (tokens).
       await this.audit.record(
-        { projectId, actor, action: 'webhook.updated', targetType: 'project', targetId: projectId, before: before ? { url: before.url } : undefined, after: { url: saved.url } },
+        { projectId, actor, action: 'webhook.updated', targetType: 'project', targetId: projectId, before: before ? { url: redactUrl(before.url) } : undefined, after: { url: redactUrl(saved.url) } },
         manager,
       );
       return saved;
@@ -88,7 +89,7 @@ export class WebhookService {
     const current = await this.get(projectId);
     await this.dataSource.transaction(async (manager) => {
       await manager.getRepository(ProjectWebhookEntity).delete({ projectId });
-      await this.audit.record({ projectId, actor, action: 'webhook.deleted', targetType: 'project', targetId: projectId, before: { url: current.url } }, manager);
+      await this.audit.record({ projectId, actor, action: 'webhook.deleted', targetType: 'project', targetId: projectId, before: { url: redactUrl(current.url) } }, manager);
     });
   }
 

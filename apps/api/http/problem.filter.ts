@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type FieldError } from '../../../libs/errors/domain-error';
+import { pathOnly, redactText } from '../../../libs/logging/redaction';
 
 export interface Problem {
   type: string;
@@ -48,6 +49,7 @@ export class ProblemFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const problem = this.toProblem(exception, request);
     if (problem.status >= 500) {
+      // The logger drops query parameters and query-string values (page tokens) from err and url.
       this.logger.error({ err: exception, requestId: request.id, url: request.url }, 'request failed');
     }
     if (exception instanceof DomainError && exception.headers) reply.headers(exception.headers);
@@ -55,7 +57,8 @@ export class ProblemFilter implements ExceptionFilter {
   }
 
   private toProblem(exception: unknown, request: FastifyRequest): Problem {
-    const base = { instance: request.url, requestId: String(request.id) };
+    // The path only: a query string may carry a results-page token.
+    const base = { instance: pathOnly(request.url), requestId: String(request.id) };
     if (exception instanceof DomainError) {
       return {
         type: `https://verdict.dev/problems/${exception.code}`,
@@ -69,7 +72,8 @@ export class ProblemFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const body = exception.getResponse();
-      const detail = typeof body === 'string' ? body : String((body as { message?: unknown }).message ?? exception.message);
+      // Nest's and Fastify's own messages may quote the URL ("Cannot GET /x?token=..."): redacted like a log line.
+      const detail = redactText(typeof body === 'string' ? body : String((body as { message?: unknown }).message ?? exception.message));
       // Nest wraps Fastify's body errors (bad JSON) as HttpExceptions: they concern the body.
       const errors = status === 400 ? { errors: [{ field: 'body', message: detail }] } : {};
       return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, detail, ...base, ...errors };
@@ -82,7 +86,7 @@ export class ProblemFilter implements ExceptionFilter {
           ? 'The request body is larger than the limit.'
           : fastify.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
             ? 'Send JSON with Content-Type: application/json.'
-            : fastify.message;
+            : redactText(fastify.message);
       return {
         type: 'about:blank',
         title: TITLES[status] ?? 'Error',

@@ -10,18 +10,28 @@ export interface CaughtMail {
 
 /**
  * A real SMTP server in-process. `refuse(address, n)` makes the next n deliveries to that
- * address fail with a temporary 451, as a relay that is down or overloaded would.
+ * address fail with a temporary 451, as a relay that is down or overloaded would. With
+ * `auth`, it requires AUTH (over plain text, on loopback) with those credentials.
  */
 export class SmtpCatcher {
   readonly messages: CaughtMail[] = [];
   refused = 0;
+  /** Successful logins, when auth is required. */
+  logins = 0;
   private readonly refusals = new Map<string, number>();
   private readonly server: SMTPServer;
 
-  constructor() {
+  constructor(options: { auth?: { user: string; pass: string } } = {}) {
+    const { auth } = options;
     this.server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
+      authOptional: !auth,
+      allowInsecureAuth: true,
+      disabledCommands: auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+      onAuth: (login, _session, callback) => {
+        if (!auth || login.username !== auth.user || login.password !== auth.pass) return callback(new Error('Invalid username or password'));
+        this.logins++;
+        callback(null, { user: login.username });
+      },
       logger: false,
       onRcptTo: (address, _session, callback) => {
         const left = this.refusals.get(address.address) ?? 0;
@@ -48,6 +58,7 @@ export class SmtpCatcher {
     });
   }
 
+  /** The SMTP_URL to reach it (without credentials). */
   async start(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     const { port } = this.server.server.address() as AddressInfo;

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsOptional } from 'class-validator';
+import { INGEST_KINDS, type IngestKind } from '../../../libs/ingestion/ingest-counters';
+import { PageQueryDto } from '../http/page-query.dto';
 
 /** One outcome event; documented here, validated item by item by the ingestion service so that valid items pass. */
 export class OutcomeEventDto {
@@ -65,4 +67,43 @@ export class FailedJobResponse {
 
 export class ReplayResponse {
   @ApiProperty() replayed!: number;
+}
+
+export class DeadLetterQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ enum: INGEST_KINDS })
+  @IsOptional()
+  @IsIn(INGEST_KINDS)
+  kind?: IngestKind;
+}
+
+export class DeadLetterResponse {
+  @ApiProperty({ example: '42' }) id!: string;
+  @ApiProperty({ enum: INGEST_KINDS }) kind!: IngestKind;
+  @ApiProperty({ nullable: true, type: String, description: 'The event id (outcomes, feedback) or unit id (exposures), when storable as text.' })
+  eventId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) experimentId!: string | null;
+  @ApiProperty({ example: 'unitId: must not contain NUL (U+0000, at index 3)' }) reason!: string;
+  @ApiProperty({ description: 'The item as it was queued, as JSON text.' }) payload!: string;
+  @ApiProperty({ nullable: true, type: String }) receivedAt!: string | null;
+  @ApiProperty() deadAt!: string;
+}
+
+export class DeadLetterPage {
+  @ApiProperty() total!: number;
+  @ApiProperty({ type: [DeadLetterResponse] }) items!: DeadLetterResponse[];
+}
+
+export class DeletedResponse {
+  @ApiProperty() deleted!: number;
+}
+
+export class StillDead {
+  @ApiProperty() id!: string;
+  @ApiProperty() reason!: string;
+}
+
+export class RedriveResponse {
+  @ApiProperty({ description: 'Put back on the queue and removed from the dead letters.' }) redriven!: number;
+  @ApiProperty({ type: [StillDead], description: 'Still refused by the current definition: kept, with the new reason.' }) stillDead!: StillDead[];
+  @ApiProperty({ description: "The project's dead letters left." }) remaining!: number;
 }

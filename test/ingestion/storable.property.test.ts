@@ -94,7 +94,7 @@ const timestamp: fc.Arbitrary<Gen> = fc.oneof(
 
 /** Custom metrics: declared names with any value, or names the experiment does not declare. */
 const metrics: fc.Arbitrary<{ v: unknown; ok: boolean; bad: string[] }> = fc.oneof(
-  fc.constant({ v: undefined, ok: true, bad: [] }),
+  fc.constant({ v: undefined, ok: true, bad: [] as string[] }),
   fc
     .array(fc.tuple(fc.oneof({ weight: 6, arbitrary: fc.constantFrom('thumbs_up', 'tool_calls') }, { weight: 1, arbitrary: fc.string({ unit: hostileUnit, maxLength: 8 }) }), measure), { maxLength: 3 })
     .map((pairs) => {

@@ -9,6 +9,7 @@ import { ConfigModule } from '../../libs/config/config.module';
 import { DatabaseModule } from '../../libs/database/database.module';
 import { ExperimentsModule } from '../../libs/experiments/experiments.module';
 import { IngestionModule } from '../../libs/ingestion/ingestion.module';
+import { ObservabilityModule } from '../../libs/observability/observability.module';
 import { QueueModule } from '../../libs/queue/queue.module';
 import { RedisModule } from '../../libs/redis/redis.module';
 import { ReportsModule } from '../../libs/reports/reports.module';
@@ -17,6 +18,7 @@ import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ExperimentsController } from './experiments/experiments.controller';
 import { HealthController } from './health/health.controller';
 import { IngestionController } from './ingestion/ingestion.controller';
+import { MetricsController } from './metrics/metrics.controller';
 import { ProblemFilter } from './http/problem.filter';
 import { ResultsPageController } from './pages/results-page.controller';
 import { ProjectsController } from './projects/projects.controller';
@@ -36,6 +38,7 @@ export class ApiModule {
         DatabaseModule.forRoot(config.database.url),
         RedisModule,
         QueueModule,
+        ObservabilityModule,
         AuditModule,
         AuthModule,
         ExperimentsModule,
@@ -44,7 +47,7 @@ export class ApiModule {
         AnalysisModule,
         ReportsModule,
       ],
-      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController, MetricsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -10,6 +10,6 @@ import { SnapshotService } from './snapshot.service';
 @Module({
   imports: [ExperimentsModule, ExposuresModule],
   providers: [SnapshotService, AssignmentService, ExposureBuffer, ExposureProducer],
-  exports: [SnapshotService, AssignmentService, ExposuresModule],
+  exports: [SnapshotService, AssignmentService, ExposureProducer, ExposuresModule],
 })
 export class AssignmentModule {}

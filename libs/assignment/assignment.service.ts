@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { FieldError } from '../errors/domain-error';
+import { checkExposureEvent, defaultWindow, experimentWindow } from '../ingestion/storable';
 import { ExperimentNotFoundError } from '../experiments/experiments.errors';
 import type { ExposureRecord } from '../queue/queues';
 import type { Assignment } from './core/snapshot';
@@ -12,16 +13,6 @@ export interface AssignRequest {
   unitId: string;
 }
 
-export interface SdkExposure {
-  experiment: string;
-  unitId: string;
-  variant: string;
-  phase?: number;
-  timestamp?: string;
-}
-
-/** Clock skew we tolerate on client timestamps. */
-const MAX_FUTURE_MS = 5 * 60_000;
 
 @Injectable()
 export class AssignmentService {
@@ -55,23 +46,29 @@ export class AssignmentService {
   }
 
   /**
-   * Exposures from SDKs that assign locally: each is checked against the snapshot
-   * (the variant must be the one the unit is served in that phase) and the valid
-   * ones are enqueued before the answer, so an acknowledged exposure is never lost.
+   * Exposures from SDKs that assign locally: each is checked for what can be stored
+   * (libs/ingestion/storable.ts) and against the snapshot (the variant must be the one the
+   * unit is served in that phase, the time not before the experiment was created), and the
+   * valid ones are enqueued, as one job of this project, before the answer: an acknowledged
+   * exposure is never lost.
    */
   async recordExposures(
     projectId: string,
-    exposures: SdkExposure[],
+    exposures: unknown[],
   ): Promise<{ accepted: number; rejected: Array<{ index: number; errors: FieldError[] }> }> {
     const project = this.snapshots.get(projectId);
     const records: ExposureRecord[] = [];
     const rejected: Array<{ index: number; errors: FieldError[] }> = [];
     const now = Date.now();
-    exposures.forEach((exposure, index) => {
+    exposures.forEach((input, index) => {
       const errors: FieldError[] = [];
-      const experimentId = project.ids.get(exposure.experiment);
-      if (!experimentId) {
-        rejected.push({ index, errors: [{ field: 'experiment', message: `no served experiment "${exposure.experiment}"` }] });
+      const key = (input as { experiment?: unknown } | null)?.experiment;
+      const created = typeof key === 'string' ? project.created.get(key) : undefined;
+      const exposure = checkExposureEvent(input, created === undefined ? defaultWindow(now) : experimentWindow(created, now), errors);
+      const experimentId = exposure ? project.ids.get(exposure.experiment) : undefined;
+      if (exposure && !experimentId) errors.push({ field: 'experiment', message: `no served experiment "${exposure.experiment}"` });
+      if (!exposure || !experimentId) {
+        rejected.push({ index, errors });
         return;
       }
       const expected = project.index.assign(exposure.experiment, exposure.unitId);
@@ -80,12 +77,9 @@ export class AssignmentService {
       } else if (expected.variant !== exposure.variant) {
         errors.push({ field: 'variant', message: `is "${exposure.variant}" but the unit is assigned "${expected.variant}"` });
       }
-      if (exposure.phase !== undefined && exposure.phase !== expected.phase) {
-        errors.push({ field: 'phase', message: `is ${exposure.phase} but the current phase is ${expected.phase}` });
-      }
-      const at = exposure.timestamp ? Date.parse(exposure.timestamp) : now;
-      if (exposure.timestamp && (Number.isNaN(at) || at > now + MAX_FUTURE_MS)) {
-        errors.push({ field: 'timestamp', message: 'must be an ISO-8601 time not in the future' });
+      const phase = (input as { phase?: unknown }).phase;
+      if (phase !== undefined && phase !== expected.phase) {
+        errors.push({ field: 'phase', message: `is ${String(phase)} but the current phase is ${expected.phase}` });
       }
       if (errors.length) {
         rejected.push({ index, errors });
@@ -97,10 +91,10 @@ export class AssignmentService {
         unitId: exposure.unitId,
         variant: exposure.variant,
         phase: expected.phase,
-        at: new Date(at).toISOString(),
+        at: new Date(exposure.at ?? now).toISOString(),
       });
     });
-    await this.producer.enqueue(records);
+    await this.producer.enqueue(projectId, records);
     return { accepted: records.length, rejected };
   }
 }

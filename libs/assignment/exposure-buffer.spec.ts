@@ -5,13 +5,17 @@ import type { ExposureProducer } from './exposure.producer';
 
 function buffer(enqueue: (records: ExposureRecord[]) => Promise<void>) {
   const batches: ExposureRecord[][] = [];
+  /** Each job as enqueued: its project and records. */
+  const jobs: Array<{ projectId: string; records: ExposureRecord[] }> = [];
   const producer = {
-    enqueue: async (records: ExposureRecord[]) => {
+    enqueueByProject: async (byProject: ReadonlyMap<string, ExposureRecord[]>) => {
+      const records = [...byProject.values()].flat();
       await enqueue(records);
       batches.push(records.map((r) => ({ ...r })));
+      for (const [projectId, list] of byProject) jobs.push({ projectId, records: list.map((r) => ({ ...r })) });
     },
   } as unknown as ExposureProducer;
-  return { buffer: new ExposureBuffer(producer), batches };
+  return { buffer: new ExposureBuffer(producer), batches, jobs };
 }
 
 describe('ExposureBuffer', () => {
@@ -70,5 +74,18 @@ describe('ExposureBuffer', () => {
       ['u1', 3],
       ['u2', 1],
     ]);
+  });
+
+  it('enqueues one job per project: no job carries two projects\' exposures', async () => {
+    const { buffer: b, jobs } = buffer(async () => undefined);
+    b.observe('p1', 'e1', 'u1', 'control', 1);
+    b.observe('p2', 'e2', 'u1', 'control', 1);
+    b.observe('p1', 'e3', 'u2', 'small', 1);
+    await b.flush();
+    expect(jobs.map((j) => [j.projectId, j.records.map((r) => r.experimentId).sort()]).sort()).toEqual([
+      ['p1', ['e1', 'e3']],
+      ['p2', ['e2']],
+    ]);
+    expect(jobs.every((j) => j.records.every((r) => r.projectId === j.projectId))).toBe(true);
   });
 });

@@ -10,8 +10,8 @@ const MAX_PENDING = 100_000;
 type ByUnit = Map<string, ExposureRecord>;
 
 /**
- * Collects the exposures that /v1/assign observes and enqueues them in batches,
- * off the request path: assignment answers from memory and never waits on Redis.
+ * Collects the exposures that /v1/assign observes and enqueues them in batches, one job
+ * per project, off the request path: assignment answers from memory and never waits on Redis.
  * Repeats of the same unit within a window are coalesced into one record.
  * Per request, a repeat costs three map lookups and a counter; a new unit one record.
  */
@@ -83,12 +83,24 @@ export class ExposureBuffer implements OnApplicationShutdown {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       if (this.size === 0) return;
+      // Grouped by project here rather than per exposure (an experiment id belongs to one project):
+      // one job per project, so one project's bad data can never hold up another's exposures.
       const batch: ExposureRecord[] = [];
-      for (const phases of this.pending.values()) for (const byUnit of phases.values()) for (const record of byUnit.values()) batch.push(record);
+      const byProject = new Map<string, ExposureRecord[]>();
+      for (const phases of this.pending.values()) {
+        for (const byUnit of phases.values()) {
+          for (const record of byUnit.values()) {
+            batch.push(record);
+            let list = byProject.get(record.projectId);
+            if (!list) byProject.set(record.projectId, (list = []));
+            list.push(record);
+          }
+        }
+      }
       this.pending = new Map();
       this.size = 0;
       try {
-        await this.producer.enqueue(batch);
+        await this.producer.enqueueByProject(byProject);
       } catch (error) {
         this.logger.warn({ err: error, count: batch.length }, 'exposures not enqueued; will retry');
         for (const record of batch) {

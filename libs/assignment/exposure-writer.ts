@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { counterUpsert } from '../ingestion/ingest-counters';
 import type { ExposureRecord } from '../queue/queues';
 
 /**
  * Stores exposures: the first exposure per (experiment, phase, unit) with its time;
  * repeats only raise the unit's counter. Units newly exposed are added to the
  * per-variant counts that SRM reads, in the same statement, so a replayed batch
- * never counts a unit twice.
+ * never counts a unit twice; the records are counted as stored (GET /metrics) there too.
  */
 @Injectable()
 export class ExposureWriter {
@@ -40,10 +41,12 @@ export class ExposureWriter {
                first_at = LEAST(e.first_at, EXCLUDED.first_at),
                last_at = GREATEST(e.last_at, EXCLUDED.last_at)
          RETURNING e.experiment_id, e.phase, e.variant, (xmax = 0) AS inserted
+       ), counted AS (
+         INSERT INTO exposure_count AS c (experiment_id, phase, variant, units)
+         SELECT experiment_id, phase, variant, count(*) FROM upserted WHERE inserted GROUP BY 1, 2, 3
+         ON CONFLICT ON CONSTRAINT exposure_count_pkey DO UPDATE SET units = c.units + EXCLUDED.units
        )
-       INSERT INTO exposure_count AS c (experiment_id, phase, variant, units)
-       SELECT experiment_id, phase, variant, count(*) FROM upserted WHERE inserted GROUP BY 1, 2, 3
-       ON CONFLICT ON CONSTRAINT exposure_count_pkey DO UPDATE SET units = c.units + EXCLUDED.units`,
+       ${counterUpsert('exposure', 'stored', '$8::int8', 'WHERE $8::int8 > 0')}`,
       [
         rows.map((r) => r.experimentId),
         rows.map((r) => r.phase),
@@ -52,6 +55,7 @@ export class ExposureWriter {
         rows.map((r) => r.at),
         rows.map((r) => r.last),
         rows.map((r) => r.count),
+        records.length,
       ],
     );
   }

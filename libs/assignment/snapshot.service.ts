@@ -15,6 +15,8 @@ export interface ProjectSnapshot {
   etag: string;
   /** Experiment key -> id, for exposure records. */
   ids: Map<string, string>;
+  /** Experiment key -> creation time (epoch ms): no exposure of it may be older (libs/ingestion/storable.ts). */
+  created: Map<string, number>;
 }
 
 type Listener = (snapshot: ProjectSnapshot) => void;
@@ -106,6 +108,7 @@ export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
       index: new SnapshotIndex(snapshot), json: JSON.stringify(snapshot),
       etag: `"${version}"`,
       ids: new Map(entities.map((e) => [e.key, e.id])),
+      created: new Map(entities.map((e) => [e.key, e.createdAt.getTime()])),
     };
   }
 }

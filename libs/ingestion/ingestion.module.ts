@@ -1,15 +1,18 @@
 import { Module } from '@nestjs/common';
 import { AssignmentModule } from '../assignment/assignment.module';
 import { ExperimentsModule } from '../experiments/experiments.module';
+import { DeadLetterStore } from './dead-letter-store';
+import { DeadLetterService } from './dead-letter.service';
+import { IngestCounters } from './ingest-counters';
 import { IngestionService } from './ingestion.service';
 import { OutcomeBuffer } from './outcome-buffer';
 import { OutcomeRulesService } from './outcome-rules.service';
 import { OutcomeProducer } from './outcome.producer';
 
-/** Outcome and feedback intake for the API. Needs QueueModule and RedisModule. */
+/** Outcome and feedback intake for the API, and the dead letters' admin side. Needs QueueModule, RedisModule and ObservabilityModule. */
 @Module({
   imports: [AssignmentModule, ExperimentsModule],
-  providers: [IngestionService, OutcomeRulesService, OutcomeProducer, OutcomeBuffer],
-  exports: [IngestionService],
+  providers: [IngestionService, OutcomeRulesService, OutcomeProducer, OutcomeBuffer, DeadLetterStore, DeadLetterService, IngestCounters],
+  exports: [IngestionService, DeadLetterService],
 })
 export class IngestionModule {}

@@ -238,3 +238,15 @@ export function effectiveQuality(original: Quality, feedback: Partial<Quality> |
     metrics: merged && Object.keys(merged).length ? merged : null,
   };
 }
+
+/**
+ * The first aggregate delta that is not a finite number, named, or null. Bounded inputs
+ * (libs/ingestion/storable.ts) cannot produce one; this catches what slipped past them
+ * before float8 would store Infinity and poison every later result (docs/adr/0015).
+ */
+export function nonFiniteDelta(deltas: AggregateDeltas): string | null {
+  for (const { v } of deltas.units.values()) for (const c of UNIT_COLUMNS) if (!Number.isFinite(v[c])) return `outcome_unit.${c}`;
+  for (const { metric, m } of deltas.moments.values()) if (!Number.isFinite(m.sum) || !Number.isFinite(m.sumsq)) return `outcome_moment (${metric})`;
+  for (const { metric, m } of deltas.unitMetrics.values()) if (!Number.isFinite(m.sum) || !Number.isFinite(m.sumsq)) return `outcome_unit_metric (${metric})`;
+  return null;
+}

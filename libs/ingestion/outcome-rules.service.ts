@@ -15,6 +15,7 @@ function toRules(e: ExperimentEntity): ExperimentOutcomeRules {
   for (const v of e.variants) if (v.pricing) pricing.set(v.key, v.pricing);
   return {
     experimentId: e.id,
+    createdAt: e.createdAt.getTime(),
     scoreRange: e.metrics.scoreRange ?? DEFAULT_SCORE_RANGE,
     customMetrics: new Set((e.metrics.custom ?? []).map((c) => c.name)),
     pricing,

@@ -3,6 +3,8 @@ import type { Pricing } from '../experiments/experiment.types';
 /** What validating and pricing an experiment's outcomes needs and the assignment snapshot lacks. */
 export interface ExperimentOutcomeRules {
   experimentId: string;
+  /** Epoch ms: no event of the experiment may be older (less clock skew; libs/ingestion/storable.ts). */
+  createdAt: number;
   scoreRange: { min: number; max: number };
   customMetrics: ReadonlySet<string>;
   /** Variant key -> prices per million tokens (absent when the variant declares none). */

@@ -14,7 +14,7 @@ const index = new SnapshotIndex([experiment]);
 const ctx: ValidationContext = {
   index,
   ids: new Map([['exp', '00000000-0000-4000-8000-000000000001']]),
-  rules: () => ({ experimentId: 'x', scoreRange: { min: 0, max: 1 }, customMetrics: new Set(['thumbs']), pricing: new Map([['a', { inputPer1M: 2, outputPer1M: 4 }], ['b', { inputPer1M: 2, outputPer1M: 4 }]]) }),
+  rules: () => ({ experimentId: 'x', createdAt: Date.parse('2026-11-01T00:00:00Z'), scoreRange: { min: 0, max: 1 }, customMetrics: new Set(['thumbs']), pricing: new Map([['a', { inputPer1M: 2, outputPer1M: 4 }], ['b', { inputPer1M: 2, outputPer1M: 4 }]]) }),
   now: Date.parse('2026-11-28T12:00:00Z'),
 };
 
@@ -40,6 +40,31 @@ describe('validateOutcome', () => {
       ctx,
     );
     expect(r.ok ? [] : r.errors.map((e) => e.field).sort()).toEqual(['costUsd', 'extra', 'id', 'latencyMs', 'metrics.nope', 'score', 'timestamp']);
+  });
+
+  it('refuses what cannot be stored, naming the field, and keeps checking the rest', () => {
+    const r = validateOutcome(
+      {
+        id: 'e\u0000', experiment: 'exp', unitId: 'u\ud800', latencyMs: 1e200, ttftMs: 1e-200, inputTokens: 2 ** 63, outputTokens: 1.5,
+        costUsd: 1e308, score: 5, error: 'x\udc00', metrics: { thumbs: 1e13 }, timestamp: '2026-10-31T23:54:00Z',
+      },
+      ctx,
+    );
+    expect(r.ok ? [] : r.errors.map((e) => e.field).sort()).toEqual([
+      'costUsd', 'error', 'id', 'inputTokens', 'latencyMs', 'metrics.thumbs', 'outputTokens', 'score', 'timestamp', 'ttftMs', 'unitId',
+    ]);
+    const timestamp = r.ok ? null : r.errors.find((e) => e.field === 'timestamp')!.message;
+    expect(timestamp).toMatch(/before the experiment was created/);
+  });
+
+  it('accepts an event from just after creation (less clock skew) and refuses one a computed cost cannot hold', () => {
+    expect(validateOutcome({ id: '1', experiment: 'exp', unitId: 'u1', timestamp: '2026-10-31T23:56:00Z' }, ctx).ok).toBe(true);
+    const priced: ValidationContext = {
+      ...ctx,
+      rules: () => ({ ...ctx.rules('exp')!, pricing: new Map([['a', { inputPer1M: 1e300, outputPer1M: 1 }], ['b', { inputPer1M: 1e300, outputPer1M: 1 }]]) }),
+    };
+    const r = validateOutcome({ id: '1', experiment: 'exp', unitId: 'u1', inputTokens: 1e9, outputTokens: 1 }, priced);
+    expect(r.ok ? null : r.errors).toEqual([{ field: 'costUsd', message: expect.stringMatching(/computed from the variant's pricing/) }]);
   });
 
   it('accepts a timestamp up to 5 minutes ahead', () => {

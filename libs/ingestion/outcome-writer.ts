@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { FeedbackBatchJob, OutcomeBatchJob, OutcomeRecord } from '../queue/queues';
+import type { FeedbackBatchJob, FeedbackRecord, OutcomeBatchJob, OutcomeRecord } from '../queue/queues';
 import { DAILY_STAT_COLUMNS, DAILY_SUM_COLUMNS, type DailySums, zeroSums } from './daily-aggregate';
 import {
   AggregateDeltas,
   effectiveQuality,
   INTEGER_UNIT_COLUMNS,
+  nonFiniteDelta,
   UNIT_COLUMNS,
   unitKeyOf,
   type Quality,
@@ -15,6 +16,8 @@ import {
   type UnitKey,
 } from './outcome-aggregator';
 import { copyInto, copyText } from '../database/copy-rows';
+import { counterUpsert } from './ingest-counters';
+import { dataErrorReason, UnstorableDataError } from './poison-isolation';
 
 /**
  * Batches reach Postgres by COPY (text format) into temporary staging tables of the
@@ -128,14 +131,23 @@ const UPSERT_AGGREGATES = `WITH moments AS (
       ${DAILY_STAT_COLUMNS.map((c) => `${c} float8`).join(', ')})
     ON CONFLICT ON CONSTRAINT outcome_daily_pkey DO UPDATE
       SET ${['new_units', 'events', ...DAILY_STAT_COLUMNS].map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(', ')}
-  )
+  ),
+  counted AS (${counterUpsert('outcome', 'stored', '$23::int8', 'WHERE $23::int8 > 0')})
   SELECT 1`;
 
-const UPSERT_FEEDBACK = `INSERT INTO outcome_feedback AS f (project_id, event_id, success, score, metrics, hash, received_at)
-  SELECT $1::uuid, * , $7::timestamptz FROM unnest($2::text[], $3::bool[], $4::float8[], $5::jsonb[], $6::text[])
-  ON CONFLICT ON CONSTRAINT outcome_feedback_pkey DO UPDATE
-    SET success = EXCLUDED.success, score = EXCLUDED.score, metrics = EXCLUDED.metrics, hash = EXCLUDED.hash, received_at = EXCLUDED.received_at
-    WHERE f.hash <> EXCLUDED.hash`;
+/** Stores the latest feedback per event; what is new or changed is counted as stored, in the same statement. */
+const UPSERT_FEEDBACK = `WITH stored AS (
+    INSERT INTO outcome_feedback AS f (project_id, event_id, success, score, metrics, hash, received_at)
+    SELECT $1::uuid, * , $7::timestamptz FROM unnest($2::text[], $3::bool[], $4::float8[], $5::jsonb[], $6::text[])
+    ON CONFLICT ON CONSTRAINT outcome_feedback_pkey DO UPDATE
+      SET success = EXCLUDED.success, score = EXCLUDED.score, metrics = EXCLUDED.metrics, hash = EXCLUDED.hash, received_at = EXCLUDED.received_at
+      WHERE f.hash <> EXCLUDED.hash
+    RETURNING 1
+  )
+  ${counterUpsert('feedback', 'stored', 'count(*)', 'FROM stored HAVING count(*) > 0')}`;
+
+/** Forgets stored feedback that could not be applied (it is dead-lettered): only that version, by its hash. */
+const DISCARD_FEEDBACK = `DELETE FROM outcome_feedback WHERE project_id = $1 AND event_id = ANY($2::text[]) AND hash = ANY($3::text[])`;
 
 const ANY_FEEDBACK = `SELECT 1 FROM outcome_feedback WHERE project_id = $1 AND event_id = ANY($2::text[]) LIMIT 1`;
 
@@ -190,6 +202,7 @@ const byKey = <T>(rows: Iterable<[string, T]>): T[] => [...rows].sort((a, b) => 
  */
 @Injectable()
 export class OutcomeWriter {
+  private readonly logger = new Logger(OutcomeWriter.name);
   /** Unit type per experiment id: fixed once an experiment starts, and only running experiments take events. */
   private readonly unitTypes = new Map<string, string>();
 
@@ -262,7 +275,7 @@ export class OutcomeWriter {
       const deltas = new AggregateDeltas();
       const requestUnits = await this.requestUnitExperiments(manager, fresh.map((e) => e.experimentId));
       for (const e of fresh) deltas.addEvent(e, requestUnits.has(e.experimentId));
-      await this.applyDeltas(manager, deltas);
+      await this.applyDeltas(manager, deltas, fresh.length);
       return fresh.length;
     });
     // Feedback that arrived before its event: applied now, after the event is committed (see applyFeedback).
@@ -278,7 +291,16 @@ export class OutcomeWriter {
     for (const [projectId, ids] of eventIdsByProject) {
       const eventIds = [...ids];
       const early: unknown[] = await this.dataSource.query(ANY_FEEDBACK, [projectId, eventIds]);
-      if (early.length > 0) await this.applyFeedback(projectId, eventIds);
+      if (early.length === 0) continue;
+      try {
+        await this.applyFeedback(projectId, eventIds);
+      } catch (error) {
+        // The events are stored: a feedback that cannot be applied must not send them to the dead letters.
+        // It stays stored, and its own writer dead-letters it when it is sent again (docs/adr/0015).
+        const reason = dataErrorReason(error);
+        if (reason === null) throw error;
+        this.logger.error({ projectId, reason }, 'early feedback could not be applied to stored events');
+      }
     }
     return { inserted };
   }
@@ -288,12 +310,7 @@ export class OutcomeWriter {
     const latest = new Map(job.items.map((i) => [i.eventId, i]));
     const items = byKey(latest.entries());
     if (items.length === 0) return { applied: 0 };
-    const hashes = items.map((i) =>
-      createHash('sha256')
-        .update(JSON.stringify([i.success ?? null, i.score ?? null, i.metrics ? Object.entries(i.metrics).sort() : null]))
-        .digest('base64url')
-        .slice(0, 22),
-    );
+    const hashes = items.map(feedbackHash);
     await this.dataSource.query(UPSERT_FEEDBACK, [
       job.projectId,
       items.map((i) => i.eventId),
@@ -304,6 +321,12 @@ export class OutcomeWriter {
       job.receivedAt,
     ]);
     return { applied: await this.applyFeedback(job.projectId, items.map((i) => i.eventId)) };
+  }
+
+  /** Removes these items' stored feedback (this version only) when they are dead-lettered, so no later write applies them. */
+  async discardFeedback(projectId: string, items: readonly FeedbackRecord[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.dataSource.query(DISCARD_FEEDBACK, [projectId, items.map((i) => i.eventId), items.map(feedbackHash)]);
   }
 
   /**
@@ -344,10 +367,14 @@ export class OutcomeWriter {
     });
   }
 
-  private async applyDeltas(manager: EntityManager, deltas: AggregateDeltas): Promise<void> {
+  /** Writes the deltas; `storedEvents` new events are counted as stored in the same statement. */
+  private async applyDeltas(manager: EntityManager, deltas: AggregateDeltas, storedEvents = 0): Promise<void> {
     if (deltas.empty) return;
+    const nonFinite = nonFiniteDelta(deltas);
+    if (nonFinite) throw new UnstorableDataError(`a non-finite aggregate delta (${nonFinite})`);
     await copyInto(manager, STAGING_UNIT, copyText([...deltas.units.values()], UNIT_FIELDS));
     const totals: Array<Record<string, string | number>> = await manager.query(UPSERT_UNITS);
+    const daily = dailyRows(deltas, totals);
     const unitMetrics = byKey(deltas.unitMetrics.entries());
     const moments = byKey(deltas.moments.entries());
     const histograms = byKey(deltas.histograms.entries());
@@ -373,7 +400,8 @@ export class OutcomeWriter {
       unitMetrics.map((u) => u.m.n),
       unitMetrics.map((u) => u.m.sum),
       unitMetrics.map((u) => u.m.sumsq),
-      JSON.stringify(dailyRows(deltas, totals)),
+      JSON.stringify(daily),
+      storedEvents,
     ]);
   }
 }
@@ -386,6 +414,8 @@ function dailyRows(deltas: AggregateDeltas, totals: Array<Record<string, string 
     totalsAfter.set(unitKeyOf(key), returnedSums(t));
   }
   const rows = deltas.daily.toRows(totalsAfter);
+  // JSON would turn Infinity into null, and the column's NOT NULL into a confusing failure.
+  for (const r of rows) if (!r.stats.every(Number.isFinite)) throw new UnstorableDataError('a non-finite daily aggregate delta (outcome_daily)');
   const sorted = byKey(rows.map((r) => [`${r.experimentId}\u0000${r.phase}\u0000${r.variant}\u0000${r.day}`, r] as [string, typeof r]));
   return sorted.map((r) => ({
     experiment_id: r.experimentId, phase: r.phase, variant: r.variant, day: r.day, new_units: r.new_units, events: r.events,
@@ -410,4 +440,12 @@ function sanitiseFeedback(row: PendingFeedbackRow): Quality {
     score: row.new_score !== null && row.new_score >= range.min && row.new_score <= range.max ? row.new_score : null,
     metrics: metrics && Object.keys(metrics).length ? metrics : null,
   };
+}
+
+/** The content hash of a feedback item: equal for a repeat, so a repeat changes nothing. */
+function feedbackHash(i: FeedbackRecord): string {
+  return createHash('sha256')
+    .update(JSON.stringify([i.success ?? null, i.score ?? null, i.metrics ? Object.entries(i.metrics).sort() : null]))
+    .digest('base64url')
+    .slice(0, 22);
 }

@@ -24,7 +24,10 @@ export interface ExposureRecord {
   count?: number;
 }
 
+/** One project's exposures: a job never carries two projects' data, so one project's bad data never holds up another's. */
 export interface ExposureBatchJob {
+  /** Absent on jobs from older APIs (their records name their project). */
+  projectId?: string;
   exposures: ExposureRecord[];
 }
 

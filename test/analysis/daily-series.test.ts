@@ -121,7 +121,7 @@ afterAll(async () => {
 
 describe('GET /v1/experiments/{key}/results/daily from the daily aggregate', () => {
   it('user units: each day equals the per-unit cumulative estimate when data arrive in day order, with late feedback', async () => {
-    const exp = await f.start();
+    const exp = await f.start({}, { createdAt: new Date(DAYS[0]) });
     const events = generate(exp, 300, 7);
     await f.expose(exp.key, [...new Map(events.map((e) => [e.unitId, { unitId: e.unitId, variant: e.variant }])).values()]);
     let sent = 0;
@@ -140,7 +140,7 @@ describe('GET /v1/experiments/{key}/results/daily from the daily aggregate', () 
   });
 
   it('request units: every day is exact whatever the arrival order and feedback', async () => {
-    const exp = await f.start({ unitType: 'request' });
+    const exp = await f.start({ unitType: 'request' }, { createdAt: new Date(DAYS[0]) });
     const events = generate(exp, 200, 11);
     await f.expose(exp.key, [...new Map(events.map((e) => [e.unitId, { unitId: e.unitId, variant: e.variant }])).values()]);
     // Latest day first, then the others; feedback on old events last.

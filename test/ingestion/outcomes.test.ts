@@ -164,10 +164,11 @@ describe('late feedback', () => {
 });
 
 describe('failed jobs', () => {
-  it('sends an unparseable job to the failed set, lists it and replays it', async () => {
+  it('sends a job whose envelope does not parse to the failed set, lists it and replays it', async () => {
     const projectId = (await t.db.query(`SELECT project_id FROM experiment WHERE id = $1`, [exp.id]))[0].project_id;
     const queue = t.app.get(QueueRegistry).get('outcomes');
-    await queue.add('outcome-batch', { projectId, receivedAt: new Date().toISOString(), events: [{ broken: true }] });
+    // No receipt time: nothing says when its events arrived, so it is not half-written or dead-lettered but failed whole.
+    await queue.add('outcome-batch', { projectId, events: [{ broken: true }] });
     await eventually(async () => (await exp.admin.get('/v1/admin/ingestion/failed')).body.length === 1);
     const failed = await exp.admin.get('/v1/admin/ingestion/failed');
     expect(failed.body[0]).toMatchObject({ name: 'outcome-batch', items: 1, attemptsMade: 1 });
@@ -176,5 +177,18 @@ describe('failed jobs', () => {
     expect(replay.body).toEqual({ replayed: 1 });
     // Still unparseable: it fails again, and stays inspectable.
     await eventually(async () => (await exp.admin.get('/v1/admin/ingestion/failed')).body[0]?.attemptsMade === 2);
+  });
+
+  it('dead-letters an event of a well-formed job that it cannot store, and writes the others of the job', async () => {
+    const projectId = (await t.db.query(`SELECT project_id FROM experiment WHERE id = $1`, [exp.id]))[0].project_id;
+    const queue = t.app.get(QueueRegistry).get('outcomes');
+    const good = { experimentId: exp.id, eventId: 'job-good', phase: 1, unitId: 'job-unit', variant: 'control', at: new Date().toISOString(), latencyMs: 5,
+      ttftMs: null, inputTokens: null, outputTokens: null, costUsd: null, costComputed: false, success: true, score: null, error: null, metrics: null };
+    await queue.add('outcome-batch', { projectId, receivedAt: new Date().toISOString(), events: [{ broken: true }, good] });
+    await eventually(async () => (await exp.admin.get('/v1/admin/ingestion/dead-letters')).body.total === 1);
+    const letters = await exp.admin.get('/v1/admin/ingestion/dead-letters');
+    expect(letters.body.items[0]).toMatchObject({ kind: 'outcome', eventId: null, payload: '{"broken":true}' });
+    expect(letters.body.items[0].reason).toMatch(/experimentId: must be a UUID/);
+    await eventually(async () => (await count(t.db, `SELECT count(*) FROM outcome_event WHERE event_id = 'job-good'`)) === 1);
   });
 });

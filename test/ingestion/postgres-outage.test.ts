@@ -52,4 +52,6 @@ it('lands every event after Postgres was unreachable for 30 s during ingestion',
   expect(await count(t.db, `SELECT sum(events) FROM outcome_unit WHERE experiment_id = $1`, [exp.id])).toBe(20_000);
   const { stored, recomputed } = await aggregatesVsRaw(t.db, exp.id);
   expect(stored).toEqual(recomputed);
+  // Transient failures are retried, never taken for bad data (docs/adr/0015).
+  expect(await count(t.db, `SELECT count(*) FROM ingest_dead_letter`)).toBe(0);
 });

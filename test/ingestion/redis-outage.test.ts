@@ -53,6 +53,7 @@ describe('Redis stopped', () => {
       60_000,
       250,
     );
+    expect(await count(t.db, `SELECT count(*) FROM ingest_dead_letter`)).toBe(0);
   });
 });
 

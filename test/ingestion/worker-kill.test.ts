@@ -45,4 +45,6 @@ it('loses and doubles nothing when the worker is SIGKILLed in the middle of 100,
   expect(await count(t.db, `SELECT sum(n) FROM outcome_moment WHERE experiment_id = $1 AND metric = '$events'`, [exp.id])).toBe(100_000);
   const { stored, recomputed } = await aggregatesVsRaw(t.db, exp.id);
   expect(stored).toEqual(recomputed);
+  // Transient failures are retried, never taken for bad data (docs/adr/0015).
+  expect(await count(t.db, `SELECT count(*) FROM ingest_dead_letter`)).toBe(0);
 });

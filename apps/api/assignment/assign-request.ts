@@ -1,6 +1,7 @@
 import type { AssignRequest } from '../../../libs/assignment/assignment.service';
 import { checkBatch, isPlainObject } from '../../../libs/errors/body-checks';
 import { ValidationFailedError, type FieldError } from '../../../libs/errors/domain-error';
+import { unitIdIssue } from '../../../libs/ingestion/storable';
 
 /**
  * Hand-written checks for the assignment bodies. /v1/assign is the hottest route: the
@@ -24,7 +25,11 @@ function checkItem(value: unknown, prefix: string, errors: FieldError[]): Assign
   if (typeof experiment !== 'string') errors.push({ field: at('experiment'), message: 'must be a string' });
   else if (experiment.length < 1 || experiment.length > 64) errors.push({ field: at('experiment'), message: 'must be longer than or equal to 1 and shorter than or equal to 64 characters' });
   if (typeof unitId !== 'string') errors.push({ field: at('unitId'), message: 'must be a string' });
-  else if (unitId.length < 1 || unitId.length > 256) errors.push({ field: at('unitId'), message: 'must be longer than or equal to 1 and shorter than or equal to 256 characters' });
+  else {
+    // The exposure this assignment logs stores the unit id: what cannot be stored is refused here (docs/adr/0015).
+    const issue = unitIdIssue(unitId);
+    if (issue) errors.push({ field: at('unitId'), message: issue });
+  }
   if (attributes !== undefined && !isPlainObject(attributes)) errors.push({ field: at('attributes'), message: 'must be an object' });
   return errors.length === before ? { experiment: experiment as string, unitId: unitId as string } : null;
 }

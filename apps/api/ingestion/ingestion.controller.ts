@@ -1,16 +1,29 @@
-import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../../../libs/auth/principal';
+import { DeadLetterService } from '../../../libs/ingestion/dead-letter.service';
 import { IngestionService } from '../../../libs/ingestion/ingestion.service';
 import { CurrentPrincipal } from '../security/principal.decorator';
 import { Scopes } from '../security/scopes.decorator';
-import { FailedJobResponse, FeedbackDto, IngestResponse, ReplayResponse } from './outcome.dto';
+import {
+  DeadLetterPage,
+  DeadLetterQueryDto,
+  DeletedResponse,
+  FailedJobResponse,
+  FeedbackDto,
+  IngestResponse,
+  RedriveResponse,
+  ReplayResponse,
+} from './outcome.dto';
 
 @ApiTags('ingestion')
 @ApiBearerAuth()
 @Controller('v1')
 export class IngestionController {
-  constructor(private readonly ingestion: IngestionService) {}
+  constructor(
+    private readonly ingestion: IngestionService,
+    private readonly deadLetters: DeadLetterService,
+  ) {}
 
   // POST /v1/outcomes is a plain Fastify route (outcomes.route.ts, docs/adr/0012).
 
@@ -38,5 +51,48 @@ export class IngestionController {
   @ApiResponse({ status: 200, type: ReplayResponse })
   replayFailed(@CurrentPrincipal() principal: Principal): Promise<ReplayResponse> {
     return this.ingestion.replayFailed(principal.projectId);
+  }
+
+  @Get('admin/ingestion/dead-letters')
+  @Scopes('admin')
+  @ApiOperation({ summary: "The project's dead letters: acknowledged items the worker could not store, with the reason (oldest first)" })
+  @ApiResponse({ status: 200, type: DeadLetterPage })
+  listDeadLetters(@CurrentPrincipal() principal: Principal, @Query() query: DeadLetterQueryDto): Promise<DeadLetterPage> {
+    return this.deadLetters.list(principal.projectId, query);
+  }
+
+  @Delete('admin/ingestion/dead-letters/:id')
+  @HttpCode(204)
+  @Scopes('admin')
+  @ApiOperation({ summary: 'Deletes one dead letter (its item is given up)' })
+  @ApiResponse({ status: 204 })
+  deleteDeadLetter(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
+    return this.deadLetters.remove(principal.projectId, id);
+  }
+
+  @Delete('admin/ingestion/dead-letters')
+  @Scopes('admin')
+  @ApiOperation({ summary: "Deletes every dead letter of the project" })
+  @ApiResponse({ status: 200, type: DeletedResponse })
+  deleteDeadLetters(@CurrentPrincipal() principal: Principal): Promise<DeletedResponse> {
+    return this.deadLetters.removeAll(principal.projectId);
+  }
+
+  @Post('admin/ingestion/dead-letters/:id/redrive')
+  @HttpCode(200)
+  @Scopes('admin')
+  @ApiOperation({ summary: 'Checks one dead letter with the current definition and, if it passes, queues it again' })
+  @ApiResponse({ status: 200, type: RedriveResponse })
+  redriveDeadLetter(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<RedriveResponse> {
+    return this.deadLetters.redrive(principal.projectId, id);
+  }
+
+  @Post('admin/ingestion/dead-letters/redrive')
+  @HttpCode(200)
+  @Scopes('admin')
+  @ApiOperation({ summary: "Re-drives the project's dead letters (the oldest 1,000 per call; `remaining` says what is left)" })
+  @ApiResponse({ status: 200, type: RedriveResponse })
+  redriveDeadLetters(@CurrentPrincipal() principal: Principal): Promise<RedriveResponse> {
+    return this.deadLetters.redrive(principal.projectId, null);
   }
 }

@@ -54,6 +54,11 @@ export class EventQueue<T> {
     return this.items.length - this.head;
   }
 
+  /** Items refused before they were queued (they could not be stored): counted with those the service rejected. */
+  countRejected(n = 1): void {
+    this.stats.rejected += n;
+  }
+
   snapshotStats(): QueueStats {
     return { ...this.stats, buffered: this.size };
   }

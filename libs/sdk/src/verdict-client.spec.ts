@@ -265,6 +265,46 @@ describe('outcomes', () => {
     expect(c.stats().outcomes).toMatchObject({ dropped: 1, rejected: 1 });
   });
 
+  it('refuses an event the service could not store through onError, naming the field, and sends the rest', async () => {
+    const errors: VerdictError[] = [];
+    const c = client({ hooks: { onError: (e) => errors.push(e as VerdictError) } });
+    await c.ready();
+    const good = c.track({ experiment: 'model-ab', unitId: 'u1', latencyMs: 12 });
+    c.track({ experiment: 'model-ab', unitId: 'u\u0000', latencyMs: 12 });
+    c.track({ experiment: 'model-ab', unitId: 'u2', latencyMs: 1e200, metrics: { '\ud800': 1 } });
+    c.track({ experiment: 'model-ab', unitId: 'u3', inputTokens: 2 ** 63, timestamp: '0000-01-01T00:00:00Z' });
+    await c.flush();
+    expect(server.accepted<OutcomeEvent>('/v1/outcomes', 'events').map((e) => e.id)).toEqual([good]);
+    expect(errors.map((e) => e.code)).toEqual(['invalid_event', 'invalid_event', 'invalid_event']);
+    expect(errors.map((e) => (e.details.errors as Array<{ field: string }>).map((x) => x.field))).toEqual([
+      ['unitId'],
+      ['latencyMs', 'metrics.\\ud800'],
+      ['timestamp', 'inputTokens'],
+    ]);
+    expect(c.stats().outcomes).toMatchObject({ sent: 1, rejected: 3 });
+  });
+
+  it('run() refuses an outcome whose measured values cannot be stored', async () => {
+    const errors: VerdictError[] = [];
+    const c = client({ hooks: { onError: (e) => errors.push(e as VerdictError) } });
+    await c.ready();
+    await c.run('model-ab', 'alice', async () => ({ usage: { prompt_tokens: 1.5, completion_tokens: 2 } }));
+    await c.flush();
+    expect(server.accepted('/v1/outcomes', 'events')).toHaveLength(0);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/not queued: inputTokens: must be an integer/)]);
+  });
+
+  it('assigns a unit id it could not store but queues no exposure for it', async () => {
+    const errors: VerdictError[] = [];
+    const c = client({ hooks: { onError: (e) => errors.push(e as VerdictError) } });
+    await c.ready();
+    expect(c.assign('model-ab', 'bad\ud800').variant).not.toBeNull();
+    c.assign('model-ab', 'fine');
+    await c.flush();
+    expect(server.accepted<ExposureEvent>('/v1/exposures', 'exposures').map((e) => e.unitId)).toEqual(['fine']);
+    expect(errors.map((e) => e.code)).toEqual(['invalid_event']);
+  });
+
   it('bounds the buffer, dropping the oldest with a counter and one onError', async () => {
     const errors: VerdictError[] = [];
     const c = client({ batch: { maxBufferSize: 5, maxBatchSize: 100, flushIntervalMs: 60_000 }, hooks: { onError: (e) => errors.push(e as VerdictError) } });

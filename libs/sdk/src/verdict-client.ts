@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SnapshotIndex } from '../../assignment/core/assign';
+import { checkOutcomeEvent, defaultWindow, describeIssues, unitIdIssue, type StorableIssue } from '../../ingestion/storable';
 import { endpoint } from './backoff';
 import { ConfigSync, DEFAULT_REFRESH } from './config-sync';
 import { EventQueue } from './event-queue';
@@ -99,7 +100,12 @@ export class VerdictClient {
    */
   assign(experimentKey: string, unitId: string, _attributes?: Record<string, unknown>): Assignment {
     const a = this.index.assign(experimentKey, unitId);
-    if (a.inExperiment && this.seen.firstSeen(a, unitId)) this.expose(a, unitId);
+    if (a.inExperiment && this.seen.firstSeen(a, unitId)) {
+      // The service would refuse to store this unit id (NUL, lone surrogate, length): served, never queued.
+      const issue = typeof unitId === 'string' ? unitIdIssue(unitId) : 'must be a string';
+      if (issue) this.refuse(this.exposures, 'exposure', [{ field: 'unitId', message: issue }]);
+      else this.expose(a, unitId);
+    }
     return a;
   }
 
@@ -113,7 +119,12 @@ export class VerdictClient {
       const a = this.index.assign(event.experiment, event.unitId);
       if (a.inExperiment && a.variant !== null) out.variant = a.variant;
     }
-    this.outcomes.push(out);
+    // What the service could not store is refused here, through onError, rather than sent and rejected
+    // (or, from an older service, lost): the same definition the service checks (libs/ingestion/storable.ts).
+    const issues: StorableIssue[] = [];
+    checkOutcomeEvent(out, defaultWindow(Date.now()), issues);
+    if (issues.length > 0) this.refuse(this.outcomes, 'outcome', issues, out.id);
+    else this.outcomes.push(out);
     return out.id;
   }
 
@@ -201,6 +212,12 @@ export class VerdictClient {
     });
     this.exposures.push(event);
     safeCall(this.options.hooks?.onAssignment, event, (e) => this.reportError(e));
+  }
+
+  private refuse(queue: EventQueue<unknown>, what: 'outcome' | 'exposure', errors: StorableIssue[], id?: string): void {
+    queue.countRejected();
+    const text = `${what}${id !== undefined ? ` ${id}` : ''} not queued: ${describeIssues(errors)}`;
+    this.reportError(new VerdictError('invalid_event', text, { errors }));
   }
 
   private reportError(error: Error): void {

@@ -3,6 +3,7 @@ export type VerdictErrorCode =
   | 'stream_failed'
   | 'send_failed'
   | 'rejected'
+  | 'invalid_event'
   | 'buffer_full'
   | 'hook_failed'
   | 'closed';

@@ -63,8 +63,12 @@ export class AnalysisFixture {
     return this.sdkClient;
   }
 
-  /** Creates and starts an experiment; returns its key, id and the local assignment index once the API serves it. */
-  async start(overrides: Record<string, unknown> = {}): Promise<{ key: string; id: string; index: SnapshotIndex }> {
+  /**
+   * Creates and starts an experiment; returns its key, id and the local assignment index once the API serves it.
+   * `createdAt` backdates its creation (before it starts, so the API loads it so), for tests that send events from
+   * days ago: the API refuses events older than the experiment (docs/adr/0015).
+   */
+  async start(overrides: Record<string, unknown> = {}, options: { createdAt?: Date } = {}): Promise<{ key: string; id: string; index: SnapshotIndex }> {
     const body = experimentBody({
       variants: [
         { key: 'control', weight: 1, isControl: true },
@@ -75,6 +79,7 @@ export class AnalysisFixture {
     });
     const created = await this.admin.post('/v1/experiments', body);
     if (created.status !== 201) throw new Error(`not created: ${JSON.stringify(created.body)}`);
+    if (options.createdAt) await this.t.db.query(`UPDATE experiment SET created_at = $2 WHERE id = $1`, [created.body.id, options.createdAt]);
     expect((await this.admin.post(`/v1/experiments/${body.key}/start`)).status).toBe(200);
     const sdk = await this.sdk();
     let index: SnapshotIndex | null = null;

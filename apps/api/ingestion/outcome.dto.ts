@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray } from 'class-validator';
+import { TextCheckedPerItem } from '../http/validation';
 
 /** One outcome event; documented here, validated item by item by the ingestion service so that valid items pass. */
 export class OutcomeEventDto {
@@ -22,6 +23,7 @@ export class OutcomeEventDto {
   metrics?: Record<string, number>;
 }
 
+@TextCheckedPerItem()
 export class OutcomesDto {
   @ApiProperty({ type: [OutcomeEventDto], maxItems: 1000 })
   @IsArray()
@@ -36,6 +38,7 @@ export class FeedbackItemDto {
   @ApiPropertyOptional({ type: Object }) metrics?: Record<string, number>;
 }
 
+@TextCheckedPerItem()
 export class FeedbackDto {
   @ApiProperty({ type: [FeedbackItemDto], maxItems: 1000 })
   @IsArray()

@@ -25,7 +25,7 @@ interface Stream {
  * - a client that does not read is dropped, not buffered: once a write is refused, nothing
  *   more is written until the client drains it (changes meanwhile are coalesced: only the
  *   newest snapshot is written then); a change or heartbeat that finds it still congested a
- *   heartbeat period later destroys the connection;
+ *   heartbeat period later resets the connection;
  * - each snapshot is serialised once into a Buffer that every stream of the project writes,
  *   so a slow stream holds a reference to a shared frame, not a copy of its own;
  * - a closed stream leaves nothing behind: its project's snapshot watch ends with its
@@ -114,7 +114,10 @@ export class ConfigStreams implements BeforeApplicationShutdown {
       if (now - stream.congestedAt >= this.config.streams.heartbeatMs) {
         this.logger.warn({ projectId: stream.projectId, keyId: stream.keyId, buffered: raw.writableLength }, 'config stream dropped: the client does not read');
         stream.pending = null;
-        raw.destroy();
+        // A reset, not a FIN queued behind data the client will never read: the kernel's
+        // buffers for the connection go at once too.
+        if (raw.socket) raw.socket.resetAndDestroy();
+        else raw.destroy();
       } else if (frame !== HEARTBEAT) {
         stream.pending = frame;
       }

@@ -17,6 +17,8 @@ const CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 10_000;
 /** Keys remembered as unknown or revoked: a separate map, so that floods of random keys cannot evict real ones. */
 const NEGATIVE_CACHE_MAX = 10_000;
+/** Longer unknown keys are not remembered, so that the negative cache stays small in bytes too (keys are ~60). */
+const NEGATIVE_ENTRY_MAX_LENGTH = 512;
 const REVOKED_CHANNEL = 'auth:revoked';
 
 interface CachedKey {
@@ -148,7 +150,7 @@ export class ApiKeysService implements OnModuleInit {
         this.unknown.delete(presented);
       } else {
         this.cache.delete(presented);
-        setBounded(this.unknown, NEGATIVE_CACHE_MAX, presented, now + CACHE_TTL_MS);
+        if (presented.length <= NEGATIVE_ENTRY_MAX_LENGTH) setBounded(this.unknown, NEGATIVE_CACHE_MAX, presented, now + CACHE_TTL_MS);
       }
     }
     return principal;

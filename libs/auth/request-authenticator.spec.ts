@@ -149,6 +149,10 @@ describe('RequestAuthenticator', () => {
     expect(keys.cachedPrincipal('Bearer vk_sdk_flood0')).toBeUndefined();
     expect(keys.cachedPrincipal('Bearer vk_sdk_flood19999')).toBeNull();
     expect(queries()).toBe(20_001);
+    // A 10 KB unknown key is not remembered: the cache stays small in bytes too.
+    const long = `vk_sdk_${'x'.repeat(10_000)}`;
+    expect(await keys.authenticate(long, `Bearer ${long}`)).toBeNull();
+    expect(keys.cachedPrincipal(`Bearer ${long}`)).toBeUndefined();
   });
 });
 

@@ -32,5 +32,9 @@ describe('findUnstorableText', () => {
     expect(findUnstorableText('\u0000', 'key')).toEqual([{ field: 'key', message: expect.stringMatching(/NUL/) }]);
     expect(findUnstorableText(Array.from({ length: 1000 }, () => '\u0000'), 'items')).toHaveLength(20);
     expect(findUnstorableText({ a: 1, b: [true, null, 2.5], c: 'fine' }, '')).toEqual([]);
+    expect(findUnstorableText(JSON.parse('{"config": {"t": 1e400, "u": [-1e999]}}'), '')).toEqual([
+      { field: 'config.t', message: 'must be a finite number' },
+      { field: 'config.u.0', message: 'must be a finite number' },
+    ]);
   });
 });

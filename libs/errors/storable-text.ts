@@ -23,7 +23,8 @@ const MAX_REPORTED = 20;
 /**
  * Every string (and property name) in a parsed JSON value, a path parameter or a query that
  * Postgres could not hold, named by its path: `variants.0.config.prompt`, `key`. A bad
- * property name is reported on the object that holds it.
+ * property name is reported on the object that holds it. Numbers too large for JSON (1e400
+ * parses as Infinity, which would be stored as null) are refused on the way.
  */
 export function findUnstorableText(value: unknown, path: string): FieldError[] {
   const errors: FieldError[] = [];
@@ -32,6 +33,10 @@ export function findUnstorableText(value: unknown, path: string): FieldError[] {
     if (typeof node === 'string') {
       const reason = unstorableTextReason(node);
       if (reason) errors.push({ field: at || 'body', message: reason });
+      return;
+    }
+    if (typeof node === 'number') {
+      if (!Number.isFinite(node)) errors.push({ field: at || 'body', message: 'must be a finite number' });
       return;
     }
     if (typeof node !== 'object' || node === null) return;

@@ -182,6 +182,11 @@ describe('numbers beyond what the service can hold', () => {
     expectRefused(await raw('POST', '/v1/experiments', text), field);
   });
 
+  it('refuses a number too large for JSON inside a free-form config (it would be stored as null)', async () => {
+    const text = JSON.stringify(experimentBody({ variants: [{ key: 'a', weight: 1, isControl: true, config: { temperature: '1e400' } }, { key: 'b', weight: 1 }] }));
+    expectRefused(await raw('POST', '/v1/experiments', text.replace('"1e400"', '1e400')), 'variants.0.config.temperature', /finite/);
+  });
+
   it('accepts large weights within the bound and normalises them', async () => {
     const res = await admin.post('/v1/experiments', experimentBody({ variants: [{ key: 'a', weight: 1e6, isControl: true }, { key: 'b', weight: 3e5 }] }));
     expect(res.status).toBe(201);

@@ -77,6 +77,11 @@ export class ConfigStreams implements BeforeApplicationShutdown {
     this.project(projectId).streams.add(stream);
     this.heartbeat ??= setInterval(() => this.beat(), this.config.streams.heartbeatMs).unref();
     raw.on('close', () => this.forget(stream));
+    // A client gone before its stream opened has already closed: nothing will say so again.
+    if (raw.destroyed || !raw.socket || raw.socket.destroyed) {
+      this.forget(stream);
+      return;
+    }
     this.send(stream, this.frame(this.snapshots.get(projectId)));
   }
 

@@ -107,6 +107,39 @@ describe('caps per key and per replica', () => {
   });
 });
 
+describe('clients that leave before their stream opens', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ CONFIG_STREAMS_PER_KEY: '5' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('leaves no slot taken', async () => {
+    const admin = client(t.url, t.adminKey);
+    const streams = t.app.get(ConfigStreams);
+    const { hostname, port } = new URL(t.url);
+    for (let round = 0; round < 3; round++) {
+      // A new key each round: its lookup (a database round trip) outlasts the client.
+      const key = await sdkKey(admin, `gone-${round}`);
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const socket = connect(Number(port), hostname);
+          socket.on('error', () => undefined);
+          await new Promise<void>((resolve) => socket.once('connect', resolve));
+          socket.end(`GET /v1/sdk/config/stream HTTP/1.1\r\nHost: verdict\r\nAuthorization: Bearer ${key}\r\n\r\n`);
+          socket.destroy();
+        }),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await eventually(async () => streams.size.streams === 0, 5000, 20);
+    expect(streams.size).toEqual({ streams: 0, keys: 0, projects: 0 });
+  });
+});
+
 describe('clients that do not read', () => {
   let api: ChildProcess;
   let url: string;

@@ -10,6 +10,7 @@ import { logContext, PinoNestLogger } from '../../libs/logging/logger';
 import { ApiModule } from './api.module';
 import { assignRoute, documentAssignRoute } from './assignment/assign.route';
 import { AssignDto, AssignmentResponse } from './assignment/assign.dto';
+import { boundedJsonParser } from './http/bounded-json';
 import { registerPlainRoutes } from './http/plain-route';
 import { OutcomesDto } from './ingestion/outcome.dto';
 import { documentOutcomesRoute, outcomesRoute } from './ingestion/outcomes.route';
@@ -37,12 +38,28 @@ export async function createApiApp(config: VerdictConfig, logger: Logger): Promi
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // Slow or idle clients cannot hold sockets (docs/adr/0017): time to send the headers, the
+    // whole request, an idle socket (config streams write a heartbeat well within it), keep-alive.
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.connectionTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      // How often Node looks for requests past those timeouts (its default, 30 s, would let them overstay).
+      connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(config.http.headersTimeoutMs / 4))),
+    },
+    trustProxy: config.http.trustProxy,
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.register(config), adapter, {
     logger: new PinoNestLogger(logger),
     bufferLogs: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  // Past it, Node closes new connections at once.
+  app.getHttpServer().maxConnections = config.http.maxConnections;
+  // Every JSON body of a Nest route goes through the depth check first (plain routes: plain-route.ts).
+  app.useBodyParser('application/json', { bodyLimit: config.http.bodyLimitBytes }, boundedJsonParser(fastify, config.http.bodyMaxDepth));
   fastify.addHook('onRequest', (request, reply, done) => {
     // Every log line written while serving this request carries its id.
     logContext.enterWith({ requestId: String(request.id) });
@@ -64,7 +81,7 @@ export async function createApiApp(config: VerdictConfig, logger: Logger): Promi
   // After init (Nest's error handler is installed), before listen: see plain-route.ts.
   const assign = assignRoute(app);
   const outcomes = outcomesRoute(app);
-  registerPlainRoutes(app, (scope) => {
+  registerPlainRoutes(app, config.http.bodyMaxDepth, (scope) => {
     assign(scope);
     outcomes(scope);
   });

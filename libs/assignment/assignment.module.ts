@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ExperimentsModule } from '../experiments/experiments.module';
 import { AssignmentService } from './assignment.service';
+import { ConfigStreams } from './config-streams';
 import { ExposureBuffer } from './exposure-buffer';
 import { ExposureProducer } from './exposure.producer';
 import { ExposuresModule } from './exposures.module';
@@ -9,7 +10,7 @@ import { SnapshotService } from './snapshot.service';
 /** Assignment from in-memory snapshots and exposure logging. Needs QueueModule and RedisModule. */
 @Module({
   imports: [ExperimentsModule, ExposuresModule],
-  providers: [SnapshotService, AssignmentService, ExposureBuffer, ExposureProducer],
-  exports: [SnapshotService, AssignmentService, ExposureProducer, ExposuresModule],
+  providers: [SnapshotService, AssignmentService, ExposureBuffer, ExposureProducer, ConfigStreams],
+  exports: [SnapshotService, AssignmentService, ExposureProducer, ExposuresModule, ConfigStreams],
 })
 export class AssignmentModule {}

@@ -71,7 +71,10 @@ export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
     let set = this.listeners.get(projectId);
     if (!set) this.listeners.set(projectId, (set = new Set()));
     set.add(listener);
-    return () => set.delete(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.listeners.get(projectId) === set) this.listeners.delete(projectId);
+    };
   }
 
   async refresh(projectId: string): Promise<void> {

@@ -13,15 +13,26 @@ import { ProjectEntity } from './project.entity';
 
 /** How long a verified key is trusted from memory; revocations also evict it at once on every replica. */
 const CACHE_TTL_MS = 30_000;
+/** Keys (as presented) remembered as valid; past it the oldest entry goes (docs/adr/0017). */
 const CACHE_MAX = 10_000;
+/** Keys remembered as unknown or revoked: a separate map, so that floods of random keys cannot evict real ones. */
+const NEGATIVE_CACHE_MAX = 10_000;
+/** Longer unknown keys are not remembered, so that the negative cache stays small in bytes too (keys are ~60). */
+const NEGATIVE_ENTRY_MAX_LENGTH = 512;
 const REVOKED_CHANNEL = 'auth:revoked';
 
 interface CachedKey {
-  /** null: unknown or revoked. */
-  principal: Principal | null;
+  principal: Principal;
   /** SHA-256 of the key, what revocations name. */
   hash: string;
   expiresAt: number;
+}
+
+/** Sets `key` in a map bounded to `max` entries, evicting the oldest (first inserted) first. */
+function setBounded<V>(map: Map<string, V>, max: number, key: string, value: V): void {
+  map.delete(key);
+  if (map.size >= max) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }
 
 export interface CreatedApiKey {
@@ -37,10 +48,15 @@ export function toActor(principal: Principal): Actor {
 export class ApiKeysService implements OnModuleInit {
   private readonly logger = new Logger(ApiKeysService.name);
   /**
-   * What a key resolved to, by the string it was presented as (the Authorization header
-   * value on the API), so that the hot paths neither query nor hash per request.
+   * What a valid key resolved to, by the string it was presented as (the Authorization
+   * header value on the API), so that the hot paths neither query nor hash per request.
+   * An expired entry stays until evicted: it tells that the key was valid (wasValid()).
    */
   private readonly cache = new Map<string, CachedKey>();
+  /** Keys presented that were unknown or revoked, with the time until which that is trusted. */
+  private readonly unknown = new Map<string, number>();
+  /** Key lookups that reached the database (each is one query). */
+  databaseLookups = 0;
   /** Counts evictions: a lookup that overlapped one is answered but not remembered. */
   private evictions = 0;
 
@@ -105,7 +121,14 @@ export class ApiKeysService implements OnModuleInit {
    */
   cachedPrincipal(presented: string, now = Date.now()): Principal | null | undefined {
     const cached = this.cache.get(presented);
-    return cached !== undefined && cached.expiresAt > now ? cached.principal : undefined;
+    if (cached !== undefined && cached.expiresAt > now) return cached.principal;
+    const unknownUntil = this.unknown.get(presented);
+    return unknownUntil !== undefined && unknownUntil > now ? null : undefined;
+  }
+
+  /** True when the key presented as `presented` was valid when last looked up (its entry may have expired). */
+  wasValid(presented: string): boolean {
+    return this.cache.has(presented);
   }
 
   /**
@@ -119,14 +142,20 @@ export class ApiKeysService implements OnModuleInit {
     if (cached !== undefined) return cached;
     const hash = hashApiKey(secret);
     const evictions = this.evictions;
+    this.databaseLookups += 1;
     const key = await this.keys.findOne({ where: { keyHash: hash } });
     const principal: Principal | null =
       key && !key.revokedAt
         ? { keyId: key.id, keyName: key.name, projectId: key.projectId, scope: key.scope, isBootstrap: key.isBootstrap }
         : null;
     if (evictions === this.evictions) {
-      if (this.cache.size >= CACHE_MAX) this.cache.clear();
-      this.cache.set(presented, { principal, hash, expiresAt: now + CACHE_TTL_MS });
+      if (principal) {
+        setBounded(this.cache, CACHE_MAX, presented, { principal, hash, expiresAt: now + CACHE_TTL_MS });
+        this.unknown.delete(presented);
+      } else {
+        this.cache.delete(presented);
+        if (presented.length <= NEGATIVE_ENTRY_MAX_LENGTH) setBounded(this.unknown, NEGATIVE_CACHE_MAX, presented, now + CACHE_TTL_MS);
+      }
     }
     return principal;
   }

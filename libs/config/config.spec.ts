@@ -56,4 +56,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, OUTBOUND_ALLOWED_CIDRS: '10.0.0.0/8,10.0.0.0/99' })).toThrow(/OUTBOUND_ALLOWED_CIDRS: "10.0.0.0\/99" is not a CIDR range/);
     expect(() => loadConfig({ ...base, OUTBOUND_ALLOWED_CIDRS: 'intranet' })).toThrow(/OUTBOUND_ALLOWED_CIDRS: "intranet" is not an IP address/);
   });
+
+  it('bounds resources by default, and refuses timeouts that contradict each other', () => {
+    const config = loadConfig(base);
+    expect(config.http).toMatchObject({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, connectionTimeoutMs: 120_000, keepAliveTimeoutMs: 72_000, maxConnections: 10_000, bodyMaxDepth: 32, trustProxy: false });
+    expect(config.streams).toEqual({ perKey: 50, max: 2000, heartbeatMs: 15_000 });
+    expect(config.reports).toEqual({ minIntervalSeconds: 3600, manualSendsPerHour: 10 });
+    expect(config.auth.unknownKeyLookupsPerMinute).toBe(60);
+    expect(() => loadConfig({ ...base, HTTP_HEADERS_TIMEOUT_MS: '40000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS/);
+    expect(() => loadConfig({ ...base, CONFIG_STREAM_HEARTBEAT_MS: '120000' })).toThrow(/CONFIG_STREAM_HEARTBEAT_MS: must be shorter/);
+    expect(() => loadConfig({ ...base, BODY_MAX_DEPTH: '1' })).toThrow(/BODY_MAX_DEPTH/);
+  });
+
+  it('reads TRUST_PROXY as a boolean or a list of proxy addresses', () => {
+    expect(loadConfig({ ...base, TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
+    expect(loadConfig({ ...base, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).http.trustProxy).toBe('10.0.0.0/8, 127.0.0.1');
+    expect(() => loadConfig({ ...base, TRUST_PROXY: 'yes please' })).toThrow(/TRUST_PROXY/);
+  });
 });

@@ -46,13 +46,54 @@ const schema = z.object({
       return items;
     }),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
-});
+  // Bounded resources (docs/adr/0017): timeouts, connection and stream caps, body depth, report pace, key floods.
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  HTTP_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(72_000),
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().positive().default(10_000),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, 'true, false, or proxy addresses/CIDRs separated by commas')
+    .default('false'),
+  BODY_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(32),
+  CONFIG_STREAMS_PER_KEY: z.coerce.number().int().positive().default(50),
+  CONFIG_STREAMS_MAX: z.coerce.number().int().positive().default(2000),
+  CONFIG_STREAM_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
+  UNKNOWN_KEY_LOOKUPS_PER_MINUTE: z.coerce.number().int().positive().default(60),
+  REPORT_MIN_INTERVAL_SECONDS: z.coerce.number().int().positive().default(3600),
+  REPORT_MANUAL_SENDS_PER_HOUR: z.coerce.number().int().positive().default(10),
+})
+  .refine((s) => s.HTTP_HEADERS_TIMEOUT_MS <= s.HTTP_REQUEST_TIMEOUT_MS, {
+    path: ['HTTP_HEADERS_TIMEOUT_MS'],
+    message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS',
+  })
+  .refine((s) => s.CONFIG_STREAM_HEARTBEAT_MS < s.HTTP_CONNECTION_TIMEOUT_MS, {
+    path: ['CONFIG_STREAM_HEARTBEAT_MS'],
+    message: 'must be shorter than HTTP_CONNECTION_TIMEOUT_MS (an idle stream is closed)',
+  });
 
 export interface VerdictConfig {
-  http: { port: number; host: string; bodyLimitBytes: number; publicUrl: string };
+  http: {
+    port: number;
+    host: string;
+    bodyLimitBytes: number;
+    publicUrl: string;
+    /** Deepest nesting of arrays and objects a JSON body may have. */
+    bodyMaxDepth: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    connectionTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+    /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for the client address. */
+    trustProxy: boolean | string;
+  };
   database: { url: string };
   redis: { url: string; prefix: string };
-  auth: { bootstrapAdminKey: string; rateLimitPerSecond: number };
+  auth: { bootstrapAdminKey: string; rateLimitPerSecond: number; unknownKeyLookupsPerMinute: number };
+  streams: { perKey: number; max: number; heartbeatMs: number };
+  reports: { minIntervalSeconds: number; manualSendsPerHour: number };
   smtp: { url: string; from: string };
   ingest: { maxQueueDepth: number; workerConcurrency: number };
   traffic: { monitorIntervalMs: number };
@@ -79,10 +120,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       host: s.HOST,
       bodyLimitBytes: s.BODY_LIMIT_BYTES,
       publicUrl: s.VERDICT_PUBLIC_URL ?? `http://localhost:${s.PORT}`,
+      bodyMaxDepth: s.BODY_MAX_DEPTH,
+      headersTimeoutMs: s.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: s.HTTP_REQUEST_TIMEOUT_MS,
+      connectionTimeoutMs: s.HTTP_CONNECTION_TIMEOUT_MS,
+      keepAliveTimeoutMs: s.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: s.HTTP_MAX_CONNECTIONS,
+      trustProxy: parseTrustProxy(s.TRUST_PROXY),
     },
     database: { url: s.DATABASE_URL },
     redis: { url: s.REDIS_URL, prefix: s.VERDICT_REDIS_PREFIX },
-    auth: { bootstrapAdminKey: s.VERDICT_ADMIN_KEY, rateLimitPerSecond: s.RATE_LIMIT_PER_SECOND },
+    auth: {
+      bootstrapAdminKey: s.VERDICT_ADMIN_KEY,
+      rateLimitPerSecond: s.RATE_LIMIT_PER_SECOND,
+      unknownKeyLookupsPerMinute: s.UNKNOWN_KEY_LOOKUPS_PER_MINUTE,
+    },
+    streams: { perKey: s.CONFIG_STREAMS_PER_KEY, max: s.CONFIG_STREAMS_MAX, heartbeatMs: s.CONFIG_STREAM_HEARTBEAT_MS },
+    reports: { minIntervalSeconds: s.REPORT_MIN_INTERVAL_SECONDS, manualSendsPerHour: s.REPORT_MANUAL_SENDS_PER_HOUR },
     smtp: { url: s.SMTP_URL, from: s.REPORT_FROM },
     ingest: {
       maxQueueDepth: s.INGEST_MAX_QUEUE_DEPTH,
@@ -92,6 +146,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     outbound: { allowHttp: s.OUTBOUND_ALLOW_HTTP === 'true', allowedCidrs: s.OUTBOUND_ALLOWED_CIDRS, webhookTimeoutMs: s.WEBHOOK_TIMEOUT_MS },
     logLevel: s.LOG_LEVEL,
   };
+}
+
+function parseTrustProxy(value: string): boolean | string {
+  return value === 'true' ? true : value === 'false' ? false : value;
 }
 
 /** Injection token for the validated config. */

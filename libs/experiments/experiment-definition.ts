@@ -30,6 +30,27 @@ export interface MetricsInput {
 }
 
 export const DEFAULT_STATS: StatsSettings = { alpha: 0.05, sequential: true, plannedUnits: null };
+
+/**
+ * Bounds on what an experiment may hold (docs/adr/0017): every SDK snapshot and config
+ * stream carries the configs, so their size is bounded; numbers stay far from overflow
+ * (two weights of 1e308 summed to Infinity and normalised to NaN).
+ */
+export const LIMITS = {
+  /** A variant's `config`, serialised as JSON (UTF-8 bytes). */
+  variantConfigBytes: 64 * 1024,
+  /** All variant configs of one experiment together. */
+  experimentConfigBytes: 256 * 1024,
+  variantWeight: 1e6,
+  /** USD per million tokens. */
+  pricePer1M: 1e6,
+  /** Bounds of metrics.scoreRange: squares and sums of squares of scores stay finite. */
+  scoreMagnitude: 1e9,
+  /** Planned units, ramp and bandit unit thresholds. */
+  units: 1e9,
+  forcedUnits: 1000,
+  unitIdLength: 256,
+} as const;
 export const DEFAULT_SCORE_RANGE = { min: 0, max: 1 };
 
 /**
@@ -41,16 +62,27 @@ export function checkVariants(inputs: VariantInput[], existing?: Variant[]): { v
   const errors: FieldError[] = [];
   if (inputs.length < 2) errors.push({ field: 'variants', message: 'needs at least two variants' });
   const seen = new Set<string>();
+  let configBytes = 0;
   inputs.forEach((v, i) => {
     if (seen.has(v.key)) errors.push({ field: `variants.${i}.key`, message: `duplicates variant key "${v.key}"` });
     seen.add(v.key);
     if (!(v.weight > 0)) errors.push({ field: `variants.${i}.weight`, message: 'must be greater than 0' });
+    else if (!(v.weight <= LIMITS.variantWeight)) errors.push({ field: `variants.${i}.weight`, message: `must not be greater than ${LIMITS.variantWeight}` });
+    const config = v.config === undefined ? existing?.find((e) => e.key === v.key)?.config : v.config;
+    const bytes = config ? Buffer.byteLength(JSON.stringify(config)) : 0;
+    if (bytes > LIMITS.variantConfigBytes) {
+      errors.push({ field: `variants.${i}.config`, message: `is ${bytes} bytes as JSON; at most ${LIMITS.variantConfigBytes} are allowed` });
+    }
+    configBytes += bytes;
   });
+  if (configBytes > LIMITS.experimentConfigBytes) {
+    errors.push({ field: 'variants', message: `configs total ${configBytes} bytes as JSON; at most ${LIMITS.experimentConfigBytes} per experiment` });
+  }
   const controls = inputs.filter((v) => v.isControl === true).length;
   if (controls !== 1) {
     errors.push({ field: 'variants', message: `needs exactly one variant with isControl true (found ${controls})` });
   }
-  const total = inputs.reduce((sum, v) => sum + (v.weight > 0 ? v.weight : 0), 0);
+  const total = inputs.reduce((sum, v) => sum + (v.weight > 0 && v.weight <= LIMITS.variantWeight ? v.weight : 0), 0);
   const variants = inputs.map((v): Variant => {
     const before = existing?.find((e) => e.key === v.key);
     return {
@@ -113,10 +145,15 @@ export function isBuiltIn(name: string): boolean {
 }
 
 export function checkForced(forced: Record<string, string>, variants: Variant[]): FieldError[] {
+  const entries = Object.entries(forced);
+  if (entries.length > LIMITS.forcedUnits) return [{ field: 'forced', message: `must not force more than ${LIMITS.forcedUnits} units` }];
   const keys = new Set(variants.map((v) => v.key));
-  return Object.entries(forced)
-    .filter(([, variant]) => !keys.has(variant))
-    .map(([unit]) => ({ field: `forced.${unit}`, message: 'names a variant this experiment does not have' }));
+  const errors: FieldError[] = [];
+  for (const [unit, variant] of entries) {
+    if (unit.length < 1 || unit.length > LIMITS.unitIdLength) errors.push({ field: 'forced', message: `unit ids must be 1-${LIMITS.unitIdLength} characters` });
+    else if (!keys.has(variant)) errors.push({ field: `forced.${unit}`, message: 'names a variant this experiment does not have' });
+  }
+  return errors;
 }
 
 /** Effective weights: a rolled-back variant's share is served the control. */

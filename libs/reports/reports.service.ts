@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { DataSource, Repository } from 'typeorm';
 import { AuditService, type Actor } from '../audit/audit.service';
-import { ValidationFailedError } from '../errors/domain-error';
+import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
+import { TooManyRequestsError, ValidationFailedError } from '../errors/domain-error';
 import { ReportScheduler } from './report-scheduler';
 import { ReportSendEntity } from './report-send.entity';
 import { ReportEntity } from './report.entity';
@@ -28,12 +29,15 @@ function describe(report: ReportEntity): object {
 /** Report subscriptions: stored in Postgres, scheduled in BullMQ, every change audited. */
 @Injectable()
 export class ReportsService {
+  private readonly logger = new Logger(ReportsService.name);
+
   constructor(
     @InjectRepository(ReportEntity) private readonly reports: Repository<ReportEntity>,
     @InjectRepository(ReportSendEntity) private readonly sends: Repository<ReportSendEntity>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
     private readonly scheduler: ReportScheduler,
+    @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
   ) {}
 
   async create(projectId: string, actor: Actor, input: CreateReportInput): Promise<ReportEntity> {
@@ -96,13 +100,30 @@ export class ReportsService {
     await this.scheduler.unschedule(id);
   }
 
-  /** Records a queued send and enqueues it; the worker updates the record at every attempt. */
+  /**
+   * Records a queued send and enqueues it; the worker updates the record at every attempt.
+   * At most REPORT_MANUAL_SENDS_PER_HOUR per report in any hour (429 with Retry-After), counted
+   * under the report's row lock so that concurrent requests and replicas cannot overshoot.
+   */
   async sendNow(projectId: string, actor: Actor, id: string): Promise<ReportSendEntity> {
-    const report = await this.get(projectId, id);
+    const current = await this.get(projectId, id);
     const sendId = randomUUID();
-    const send = await this.sends.save(
-      this.sends.create({ id: sendId, reportId: id, jobId: `send-${sendId}`, trigger: 'manual', status: 'queued', recipients: report.recipients, experiments: report.experiments }),
-    );
+    const limit = this.config.reports.manualSendsPerHour;
+    const send = await this.dataSource.transaction(async (manager) => {
+      const report = await manager.findOne(ReportEntity, { where: { id, projectId }, lock: { mode: 'pessimistic_write' } });
+      if (!report) throw new ReportNotFoundError(current.id);
+      const [recent] = await manager.query<Array<{ sends: number; wait: number | null }>>(
+        `SELECT count(*)::int AS sends, ceil(extract(epoch FROM min(created_at) + interval '1 hour' - now()))::int AS wait
+           FROM report_send WHERE report_id = $1 AND trigger = 'manual' AND created_at > now() - interval '1 hour'`,
+        [id],
+      );
+      if (recent.sends >= limit) {
+        throw new TooManyRequestsError(`This report was sent by hand ${recent.sends} times in the last hour; the limit is ${limit}.`, Math.max(1, recent.wait ?? 1));
+      }
+      return manager.save(
+        manager.create(ReportSendEntity, { id: sendId, reportId: id, jobId: `send-${sendId}`, trigger: 'manual', status: 'queued', recipients: report.recipients, experiments: report.experiments }),
+      );
+    });
     await this.audit.record({ projectId, actor, action: 'report.send_requested', targetType: 'report', targetId: id, after: { sendId } });
     await this.scheduler.enqueueSend({ projectId, reportId: id, sendId });
     return send;
@@ -119,16 +140,28 @@ export class ReportsService {
     return this.scheduler.nextDue(id);
   }
 
-  /** Puts every report's schedule back into Redis and drops schedules of deleted reports (worker start-up). */
+  /**
+   * Puts every report's schedule back into Redis and drops schedules of deleted reports
+   * (worker start-up). A report saved before the minimum interval existed, whose cron fires
+   * more often, is left unscheduled with a warning until its cron is changed.
+   */
   async reconcileSchedules(): Promise<void> {
     const reports = await this.reports.find();
-    for (const report of reports) await this.scheduler.schedule(report);
+    for (const report of reports) {
+      const errors = scheduleErrors(report.cron, report.timezone, this.config.reports.minIntervalSeconds);
+      if (errors.length) {
+        this.logger.warn({ reportId: report.id, projectId: report.projectId, errors }, 'report not scheduled: its schedule is not valid any more');
+        await this.scheduler.unschedule(report.id);
+        continue;
+      }
+      await this.scheduler.schedule(report);
+    }
     const known = new Set(reports.map((r) => r.id));
     for (const id of await this.scheduler.scheduledReportIds()) if (!known.has(id)) await this.scheduler.unschedule(id);
   }
 
   private validate(cron: string, timezone: string): void {
-    const errors = scheduleErrors(cron, timezone);
+    const errors = scheduleErrors(cron, timezone, this.config.reports.minIntervalSeconds);
     if (errors.length) throw new ValidationFailedError(errors);
   }
 }

@@ -12,7 +12,8 @@ let workers: INestApplicationContext[] = [];
 
 beforeAll(async () => {
   smtp = new SmtpCatcher();
-  t = await startTestApp({ SMTP_URL: await smtp.start() });
+  // Crons every two seconds: the minimum interval between scheduled sends is lowered for this file.
+  t = await startTestApp({ SMTP_URL: await smtp.start(), REPORT_MIN_INTERVAL_SECONDS: '1' });
   // Two workers on the same Redis prefix and database, as two worker processes would be.
   workers = await Promise.all([startTestWorker(t.config), startTestWorker(t.config)]);
 });

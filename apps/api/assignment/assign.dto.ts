@@ -13,6 +13,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { TextCheckedPerItem } from '../http/validation';
 
 /** Unit ids are strings of 1 to 256 characters; numbers are refused rather than coerced (see docs/adr/0002). */
 export class AssignDto {
@@ -32,6 +33,7 @@ export class AssignDto {
   attributes?: Record<string, unknown>;
 }
 
+@TextCheckedPerItem()
 export class AssignBatchDto {
   @ApiProperty({ type: [AssignDto], maxItems: 1000 })
   @IsArray()
@@ -84,6 +86,7 @@ export class ExposureDto {
   timestamp?: string;
 }
 
+@TextCheckedPerItem()
 export class ExposuresDto {
   @ApiProperty({ type: [ExposureDto], maxItems: 1000 })
   @IsArray()

@@ -33,7 +33,7 @@ export function assignRoute(app: NestFastifyApplication): (scope: FastifyInstanc
   const answer = (principal: Principal, body: unknown): Assignment => assignment.assign(principal.projectId, parseAssignRequest(body));
   return (scope) => {
     scope.post(ASSIGN_PATH, (request) => {
-      const principal = authenticator.authorize(request.headers.authorization, SDK_SCOPES);
+      const principal = authenticator.authorize(request.headers.authorization, SDK_SCOPES, request.ip);
       if (principal instanceof Promise) return principal.then((p) => answer(p, request.body));
       return answer(principal, request.body);
     });

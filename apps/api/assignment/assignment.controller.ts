@@ -1,8 +1,8 @@
-import { type BeforeApplicationShutdown, Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AssignmentService } from '../../../libs/assignment/assignment.service';
+import { ConfigStreams } from '../../../libs/assignment/config-streams';
 import { ExposureStatsService, type PhaseSrm } from '../../../libs/assignment/exposure-stats.service';
 import { SnapshotService } from '../../../libs/assignment/snapshot.service';
 import type { Principal } from '../../../libs/auth/principal';
@@ -12,19 +12,15 @@ import { Scopes } from '../security/scopes.decorator';
 import { parseAssignBatch } from './assign-request';
 import { AcceptedResponse, AssignBatchDto, AssignBatchResponse, ExposuresDto } from './assign.dto';
 
-const HEARTBEAT_MS = 15_000;
-
 /** POST /v1/assign is not here: it is a plain Fastify route (assign.route.ts, docs/adr/0012). */
 @ApiTags('assignment')
 @ApiBearerAuth()
 @Controller('v1')
-export class AssignmentController implements BeforeApplicationShutdown {
-  /** Open config streams, ended on shutdown so that the server can close. */
-  private readonly streams = new Set<ServerResponse>();
-
+export class AssignmentController {
   constructor(
     private readonly assignment: AssignmentService,
     private readonly snapshots: SnapshotService,
+    private readonly streams: ConfigStreams,
     private readonly experiments: ExperimentsService,
     private readonly exposureStats: ExposureStatsService,
   ) {}
@@ -67,31 +63,17 @@ export class AssignmentController implements BeforeApplicationShutdown {
 
   @Get('sdk/config/stream')
   @Scopes('sdk')
-  @ApiOperation({ summary: 'Server-sent events: a `config` event with the full snapshot at connect and at every change' })
+  @ApiOperation({
+    summary: 'Server-sent events: a `config` event with the full snapshot at connect and at every change',
+    description: 'Bounded per key and per replica (429 / 503 with Retry-After); a client that does not read is disconnected.',
+  })
+  @ApiResponse({ status: 429, description: 'This key has its maximum of open streams on this replica' })
+  @ApiResponse({ status: 503, description: 'This replica serves its maximum of streams' })
   stream(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply): void {
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
+    this.streams.open(principal.projectId, principal.keyId, () => {
+      reply.hijack();
+      return reply.raw;
     });
-    const send = (snapshot: { json: string; snapshot: { version: string } }) =>
-      raw.write(`event: config\nid: ${snapshot.snapshot.version}\ndata: ${snapshot.json}\n\n`);
-    send(this.snapshots.get(principal.projectId));
-    const unwatch = this.snapshots.watch(principal.projectId, send);
-    const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), HEARTBEAT_MS);
-    this.streams.add(raw);
-    raw.on('close', () => {
-      clearInterval(heartbeat);
-      unwatch();
-      this.streams.delete(raw);
-    });
-  }
-
-  beforeApplicationShutdown(): void {
-    for (const stream of this.streams) stream.end();
   }
 
   @Get('experiments/:key/srm')

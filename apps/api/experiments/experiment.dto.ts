@@ -22,19 +22,22 @@ import type { UnitType } from '../../../libs/assignment/core/snapshot';
 import { KEY_MESSAGE, KEY_PATTERN } from '../http/keys';
 import { PageQueryDto } from '../http/page-query.dto';
 import { EXPERIMENT_STATUSES, UNIT_TYPES, type ExperimentStatus, type MetricGoal } from '../../../libs/experiments/experiment.types';
+import { LIMITS } from '../../../libs/experiments/experiment-definition';
 
 const METRIC_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 const METRIC_MESSAGE = 'must be lower_snake_case, at most 63 characters';
 
 export class PricingDto {
-  @ApiProperty({ description: 'USD per million input tokens' })
+  @ApiProperty({ description: 'USD per million input tokens', maximum: LIMITS.pricePer1M })
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
+  @Max(LIMITS.pricePer1M)
   inputPer1M!: number;
 
-  @ApiProperty({ description: 'USD per million output tokens' })
+  @ApiProperty({ description: 'USD per million output tokens', maximum: LIMITS.pricePer1M })
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
+  @Max(LIMITS.pricePer1M)
   outputPer1M!: number;
 }
 
@@ -50,9 +53,10 @@ export class VariantDto {
   @MaxLength(200)
   name?: string;
 
-  @ApiProperty({ description: 'Any positive number; weights are normalised to sum to 1.', example: 1 })
+  @ApiProperty({ description: 'Any positive number up to 1e6; weights are normalised to sum to 1.', example: 1, maximum: LIMITS.variantWeight })
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
+  @Max(LIMITS.variantWeight)
   weight!: number;
 
   @ApiPropertyOptional()
@@ -60,7 +64,7 @@ export class VariantDto {
   @IsBoolean()
   isControl?: boolean;
 
-  @ApiPropertyOptional({ description: 'Free-form model config: provider, model, endpoint, parameters.', type: Object })
+  @ApiPropertyOptional({ description: 'Free-form model config: provider, model, endpoint, parameters; at most 64 KiB as JSON.', type: Object })
   @IsOptional()
   @IsObject()
   config?: Record<string, unknown>;
@@ -96,10 +100,11 @@ export class GuardrailDto {
   @Matches(METRIC_PATTERN, { message: METRIC_MESSAGE })
   name!: string;
 
-  @ApiPropertyOptional({ description: 'Largest tolerated relative increase (0.1 = +10 %).' })
+  @ApiPropertyOptional({ description: 'Largest tolerated relative increase (0.1 = +10 %).', maximum: 100 })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0.000001, { message: 'must be positive' })
+  @Max(100)
   maxRelativeIncrease?: number;
 
   @ApiPropertyOptional({ description: 'Largest tolerated relative decrease (0.05 = -5 %).' })
@@ -123,12 +128,16 @@ export class CustomMetricDto {
 }
 
 export class ScoreRangeDto {
-  @ApiProperty()
+  @ApiProperty({ minimum: -LIMITS.scoreMagnitude, maximum: LIMITS.scoreMagnitude })
   @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(-LIMITS.scoreMagnitude)
+  @Max(LIMITS.scoreMagnitude)
   min!: number;
 
-  @ApiProperty()
+  @ApiProperty({ minimum: -LIMITS.scoreMagnitude, maximum: LIMITS.scoreMagnitude })
   @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(-LIMITS.scoreMagnitude)
+  @Max(LIMITS.scoreMagnitude)
   max!: number;
 }
 
@@ -186,7 +195,7 @@ export class StatsDto {
   @IsOptional()
   @IsInt()
   @Min(2)
-  @Max(1_000_000_000)
+  @Max(LIMITS.units)
   plannedUnits?: number;
 }
 
@@ -226,6 +235,7 @@ export class RampDto {
   @ApiProperty({ example: 1000, description: 'Minimum exposed units in the step before it may advance.' })
   @IsInt()
   @Min(0)
+  @Max(LIMITS.units)
   minUnits!: number;
 }
 
@@ -239,11 +249,13 @@ export class BanditDto {
   @ApiProperty({ example: 200 })
   @IsInt()
   @Min(1)
+  @Max(LIMITS.units)
   minUnitsPerArm!: number;
 
   @ApiProperty({ example: 60, description: 'At most one reallocation per this many minutes.' })
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
+  @Max(60 * 24 * 90)
   everyMinutes!: number;
 }
 
@@ -301,7 +313,7 @@ export class CreateExperimentDto {
   @Type(() => LayerDto)
   layer?: LayerDto;
 
-  @ApiPropertyOptional({ description: 'QA overrides: unit id -> variant key.', type: Object })
+  @ApiPropertyOptional({ description: 'QA overrides: unit id -> variant key (at most 1,000).', type: Object })
   @IsOptional()
   @IsObject()
   forced?: Record<string, string>;

@@ -6,6 +6,7 @@ import { PageQueryDto } from '../http/page-query.dto';
 
 const L = STORABLE_LIMITS;
 const TEXT = 'No NUL, no lone surrogate (README, "Limits").';
+import { TextCheckedPerItem } from '../http/validation';
 
 /** One outcome event; documented here, validated item by item by the ingestion service so that valid items pass. */
 export class OutcomeEventDto {
@@ -29,6 +30,7 @@ export class OutcomeEventDto {
   metrics?: Record<string, number>;
 }
 
+@TextCheckedPerItem()
 export class OutcomesDto {
   @ApiProperty({ type: [OutcomeEventDto], maxItems: 1000 })
   @IsArray()
@@ -43,6 +45,7 @@ export class FeedbackItemDto {
   @ApiPropertyOptional({ type: Object }) metrics?: Record<string, number>;
 }
 
+@TextCheckedPerItem()
 export class FeedbackDto {
   @ApiProperty({ type: [FeedbackItemDto], maxItems: 1000 })
   @IsArray()

@@ -20,7 +20,7 @@ export function outcomesRoute(app: NestFastifyApplication): (scope: FastifyInsta
   const ingestion = app.get(IngestionService);
   return (scope) => {
     scope.post(OUTCOMES_PATH, async (request, reply) => {
-      const principal = await authenticator.authorize(request.headers.authorization, SDK_SCOPES);
+      const principal = await authenticator.authorize(request.headers.authorization, SDK_SCOPES, request.ip);
       const result = await ingestion.recordOutcomes(principal.projectId, request.body);
       void reply.code(202);
       return result;

@@ -26,7 +26,7 @@ export class AuthGuard implements CanActivate {
     if (!scopes?.length) throw new ForbiddenError('This route declares no scope.');
 
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    request.principal = await this.authenticator.authorize(request.headers.authorization, scopes);
+    request.principal = await this.authenticator.authorize(request.headers.authorization, scopes, request.ip);
     return true;
   }
 }

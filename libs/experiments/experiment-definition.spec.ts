@@ -1,0 +1,43 @@
+import { checkForced, checkVariants, LIMITS } from './experiment-definition';
+import type { Variant } from './experiment.types';
+
+const config = (bytes: number) => ({ prompt: 'x'.repeat(bytes - '{"prompt":""}'.length) });
+
+describe('checkVariants bounds', () => {
+  it('refuses weights past 1e6, whose sum could overflow, and never normalises to NaN', () => {
+    const { variants, errors } = checkVariants([
+      { key: 'a', weight: 1e308, isControl: true },
+      { key: 'b', weight: 1e308 },
+    ]);
+    expect(errors.map((e) => e.field)).toEqual(['variants.0.weight', 'variants.1.weight']);
+    expect(variants.every((v) => Number.isFinite(v.weight))).toBe(true);
+    expect(checkVariants([{ key: 'a', weight: LIMITS.variantWeight, isControl: true }, { key: 'b', weight: 1 }]).errors).toEqual([]);
+  });
+
+  it('bounds each config and the experiment total, as JSON bytes (UTF-8)', () => {
+    const at = (bytes: number[]) => checkVariants(bytes.map((b, i) => ({ key: `v${i}`, weight: 1, isControl: i === 0, config: config(b) }))).errors;
+    expect(at([LIMITS.variantConfigBytes, 100])).toEqual([]);
+    expect(at([LIMITS.variantConfigBytes + 1, 100])).toEqual([{ field: 'variants.0.config', message: expect.stringMatching(/65537 bytes/) }]);
+    expect(at([60_000, 60_000, 60_000, 60_000, 30_000])).toEqual([{ field: 'variants', message: expect.stringMatching(/per experiment/) }]);
+    // Multi-byte characters count as bytes, not characters.
+    expect(checkVariants([{ key: 'a', weight: 1, isControl: true, config: { p: 'é'.repeat(40_000) } }, { key: 'b', weight: 1 }]).errors).toHaveLength(1);
+  });
+
+  it('counts a config kept from before when a PATCH omits it', () => {
+    const existing: Variant[] = ['a', 'b'].map((key, i) => ({ key, name: key, weight: 0.5, isControl: i === 0, rolledBack: false, config: config(60_000), pricing: null }));
+    const { errors } = checkVariants(
+      [{ key: 'a', weight: 1 }, { key: 'b', weight: 1, config: config(60_000) }, { key: 'c', weight: 1, isControl: true, config: config(60_000) }, { key: 'd', weight: 1, config: config(60_000) }, { key: 'e', weight: 1, config: config(60_000) }],
+      existing,
+    );
+    expect(errors).toEqual([{ field: 'variants', message: expect.stringMatching(/per experiment/) }]);
+  });
+});
+
+describe('checkForced bounds', () => {
+  const variants = [{ key: 'a' }, { key: 'b' }] as Variant[];
+  it('refuses more than 1,000 forced units and unit ids over 256 characters', () => {
+    expect(checkForced(Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`u${i}`, 'a'])), variants)).toEqual([{ field: 'forced', message: expect.stringMatching(/1000/) }]);
+    expect(checkForced({ ['u'.repeat(257)]: 'a' }, variants)).toEqual([{ field: 'forced', message: expect.stringMatching(/1-256/) }]);
+    expect(checkForced({ u1: 'a', u2: 'c' }, variants)).toEqual([{ field: 'forced.u2', message: expect.any(String) }]);
+  });
+});

@@ -1,7 +1,7 @@
 import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { ValidationFailedError, type FieldError } from '../../../libs/errors/domain-error';
 import { isPlainObject } from '../../../libs/errors/body-checks';
-import { findUnstorableText } from '../../../libs/errors/storable-text';
+import { findUnstorableText } from './unstorable-text';
 
 /** Flattens class-validator's nested errors into `{ field: "variants.1.weight", message }`. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {

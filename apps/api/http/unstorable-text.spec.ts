@@ -1,14 +1,15 @@
-import { findUnstorableText, unstorableTextReason } from './storable-text';
+import { textIssue } from '../../../libs/ingestion/storable';
+import { findUnstorableText } from './unstorable-text';
 
-describe('unstorableTextReason', () => {
+describe('textIssue (the one check, shared with ingestion)', () => {
   it('accepts ordinary text, emoji (paired surrogates) included', () => {
-    for (const ok of ['', 'plain', 'é ü ß 中文', '🙂 a 🚀', '\u0001\u001f', '\uffff']) expect(unstorableTextReason(ok)).toBeNull();
+    for (const ok of ['', 'plain', 'é ü ß 中文', '🙂 a 🚀', '\u0001\u001f', '\uffff']) expect(textIssue(ok)).toBeNull();
   });
 
   it('refuses NUL and lone surrogates, high or low, anywhere', () => {
-    expect(unstorableTextReason('a\u0000b')).toMatch(/NUL/);
+    expect(textIssue('a\u0000b')).toMatch(/NUL/);
     for (const bad of ['\ud800', 'x\ud83d', '\udc00x', 'a\ude00b', '🙂\ud800', '\udc00\ud800']) {
-      expect(unstorableTextReason(bad)).toMatch(/lone UTF-16 surrogate/);
+      expect(textIssue(bad)).toMatch(/lone surrogate/);
     }
   });
 });
@@ -23,7 +24,7 @@ describe('findUnstorableText', () => {
     expect(findUnstorableText(body, '')).toEqual([
       { field: 'hypothesis', message: expect.stringMatching(/NUL/) },
       { field: 'variants.1.config.prompt', message: expect.stringMatching(/surrogate/) },
-      { field: 'variants.1.config', message: expect.stringMatching(/^property name "k\\u0000" must not contain a NUL/) },
+      { field: 'variants.1.config', message: expect.stringMatching(/^property name "k\\u0000" must not contain NUL/) },
       { field: 'variants.1.config.nested.0.0', message: expect.stringMatching(/surrogate/) },
     ]);
   });

@@ -1,21 +1,5 @@
-import type { FieldError } from './domain-error';
-
-/** Cheap first test: a NUL or any surrogate; most strings have neither. */
-// eslint-disable-next-line no-control-regex -- NUL is what it looks for
-const SUSPECT = /[\u0000\ud800-\udfff]/;
-/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/**
- * Why Postgres cannot hold this string as sent, or null when it can: text and jsonb refuse
- * NUL, jsonb refuses a lone surrogate's escape, and text silently turns one into U+FFFD.
- */
-export function unstorableTextReason(value: string): string | null {
-  if (!SUSPECT.test(value)) return null;
-  if (value.includes('\u0000')) return 'must not contain a NUL character (\\u0000)';
-  if (LONE_SURROGATE.test(value)) return 'must not contain a lone UTF-16 surrogate (\\ud800-\\udfff unpaired)';
-  return null;
-}
+import type { FieldError } from '../../../libs/errors/domain-error';
+import { textIssue } from '../../../libs/ingestion/storable';
 
 /** At most this many problems are reported: a body full of them gets a short answer. */
 const MAX_REPORTED = 20;
@@ -31,7 +15,7 @@ export function findUnstorableText(value: unknown, path: string): FieldError[] {
   const visit = (node: unknown, at: string): void => {
     if (errors.length >= MAX_REPORTED) return;
     if (typeof node === 'string') {
-      const reason = unstorableTextReason(node);
+      const reason = textIssue(node);
       if (reason) errors.push({ field: at || 'body', message: reason });
       return;
     }
@@ -45,7 +29,7 @@ export function findUnstorableText(value: unknown, path: string): FieldError[] {
       return;
     }
     for (const [key, item] of Object.entries(node)) {
-      const reason = unstorableTextReason(key);
+      const reason = textIssue(key);
       if (reason && errors.length < MAX_REPORTED) errors.push({ field: at || 'body', message: `property name ${JSON.stringify(key)} ${reason}` });
       visit(item, at ? `${at}.${key}` : key);
     }

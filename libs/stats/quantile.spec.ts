@@ -1,5 +1,5 @@
 import { growthbookCase, scipyCase, expectClose } from './reference-cases';
-import { quantileSummary, quantileDifference, bucketsSource, growthbookQuantileSummary, orderStatisticInterval, valuesSource } from './quantile';
+import { quantileSummary, quantileDifference, bucketsSource, growthbookQuantileSummary, orderStatisticInterval } from './quantile';
 import { LogHistogram, bucketIndex, edgeBuckets } from './log-histogram';
 import { seededRng } from './rng';
 import { effectFromSummaries, fixedHorizonResult } from './effect';

@@ -144,7 +144,6 @@ describe.each([['user' as const, 11], ['request' as const, 12]])('A/A through th
 
   it(`flags each mean, rate and ratio metric at about alpha (fixed horizon, ${RUNS} runs), quantiles at most at alpha`, () => {
     const rates = flagRates(unitType, false, seed);
-    if (process.env.AA_PRINT) console.log(unitType, JSON.stringify(rates));
     expect(Object.keys(rates).length).toBe(15);
     for (const [metric, rate] of Object.entries(rates)) {
       const quantile = /_p\d+$/.test(metric);

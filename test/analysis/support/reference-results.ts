@@ -55,7 +55,6 @@ const BUILT_IN: Record<string, (e: SentOutcome) => Pair> = {
   cost_per_success: (e) => [e.costUsd ?? 0, e.success === true ? 1 : 0],
 };
 const LOWER_IS_BETTER = new Set(['error_rate', 'latency_ms', 'ttft_ms', 'input_tokens', 'output_tokens', 'cost_usd', 'cost_per_success']);
-const LEVELS: Array<[string, number]> = [['p50', 0.5], ['p90', 0.9], ['p95', 0.95], ['p99', 0.99]];
 /** Compared whether declared or not, in the results' order (docs/adr/0007). */
 const DEFAULT_COMPARED = [...Object.keys(BUILT_IN), 'latency_p50', 'latency_p90', 'latency_p95', 'latency_p99'];
 

@@ -1,24 +1,18 @@
 import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { ApiKeyEntity } from '../auth/api-key.entity';
-import { ProjectEntity } from '../auth/project.entity';
-import { AuditEntryEntity } from '../audit/audit-entry.entity';
-import { ExperimentPhaseEntity } from '../experiments/experiment-phase.entity';
-import { ExperimentEntity } from '../experiments/experiment.entity';
-import { ProjectWebhookEntity } from '../reports/project-webhook.entity';
-import { ReportAlertEntity } from '../reports/report-alert.entity';
-import { ReportSendEntity } from '../reports/report-send.entity';
-import { ReportEntity } from '../reports/report.entity';
 
-/** Every TypeORM entity. Tables written in bulk by SQL (events, aggregates) have no entity. */
-export const ENTITIES = [ProjectEntity, ApiKeyEntity, AuditEntryEntity, ExperimentEntity, ExperimentPhaseEntity,
-  ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity];
-
-export function dataSourceOptions(url: string): DataSourceOptions {
+/**
+ * Connection options shared by the apps, the migration runner and the tests. The entities are
+ * not listed here: each context registers its own (TypeOrmModule.forFeature, collected by
+ * `autoLoadEntities` in DatabaseModule), and what needs all of them at once (the migration
+ * CLI, the schema check) passes apps/launcher/entities.ts; libs/database imports no context
+ * (docs/adr/0020). Tables written in bulk by SQL (events, aggregates) have no entity.
+ */
+export function dataSourceOptions(url: string, entities: NonNullable<DataSourceOptions['entities']> = []): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: ENTITIES,
+    entities,
     // Compiled: dist/migrations/*.js; under jest: migrations/*.ts.
     migrations: [join(__dirname, '..', '..', 'migrations', '*.{js,ts}')],
     migrationsTableName: 'typeorm_migration',
@@ -29,4 +23,3 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     extra: { max: 10 },
   };
 }
-

@@ -1,3 +1,4 @@
+/* global module */
 /**
  * The architecture's rules (docs/adr/0020), checked by `npm run arch` (part of `npm test`):
  * scripts/check-architecture.mjs runs dependency-cruiser's API with this file, because its CLI

@@ -3,10 +3,9 @@ import type { DataSourceOptions } from 'typeorm';
 
 /**
  * Connection options shared by the apps, the migration runner and the tests. The entities are
- * not listed here: each context registers its own (TypeOrmModule.forFeature, collected by
- * `autoLoadEntities` in DatabaseModule), and what needs all of them at once (the migration
- * CLI, the schema check) passes apps/launcher/entities.ts; libs/database imports no context
- * (docs/adr/0020). Tables written in bulk by SQL (events, aggregates) have no entity.
+ * not listed here, so that libs/database imports no context (docs/adr/0020): each context
+ * registers its own (TypeOrmModule.forFeature), and the apps, the migration CLI and the schema
+ * check pass apps/launcher/entities.ts. Tables written in bulk by SQL (events, aggregates) have no entity.
  */
 export function dataSourceOptions(url: string, entities: NonNullable<DataSourceOptions['entities']> = []): DataSourceOptions {
   return {

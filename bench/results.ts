@@ -58,10 +58,12 @@ async function generate(db: Client, experimentId: string): Promise<void> {
   await timed('aggregate outcome_unit', () =>
     db.query(
       `INSERT INTO outcome_unit (experiment_id, phase, variant, unit_id, events, success_n, successes, score_n, score_sum, score_sumsq,
-         latency_n, latency_sum, latency_sumsq, ttft_n, ttft_sum, ttft_sumsq, cost_n, cost_sum, cost_sumsq, cost_unknown, input_tokens, output_tokens, errors)
+         latency_n, latency_sum, latency_sumsq, ttft_n, ttft_sum, ttft_sumsq, cost_n, cost_sum, cost_sumsq, cost_unknown, input_tokens, output_tokens, errors,
+         input_tokens_n, output_tokens_n)
        SELECT experiment_id, phase, variant, unit_id, count(*), count(success), count(*) FILTER (WHERE success), count(score), sum(score), sum(score * score),
          count(latency_ms), sum(latency_ms), sum(latency_ms * latency_ms), count(ttft_ms), sum(ttft_ms), sum(ttft_ms * ttft_ms),
-         count(cost_usd), sum(cost_usd), sum(cost_usd * cost_usd), count(*) FILTER (WHERE cost_usd IS NULL), sum(input_tokens), sum(output_tokens), count(error)
+         count(cost_usd), sum(cost_usd), sum(cost_usd * cost_usd), count(*) FILTER (WHERE cost_usd IS NULL), sum(input_tokens), sum(output_tokens), count(error),
+         count(input_tokens), count(output_tokens)
        FROM outcome_event WHERE experiment_id = $1 GROUP BY 1, 2, 3, 4`,
       [experimentId],
     ),

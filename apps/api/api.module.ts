@@ -7,6 +7,7 @@ import { AuthModule } from '../../libs/auth/auth.module';
 import type { VerdictConfig } from '../../libs/config/config';
 import { ConfigModule } from '../../libs/config/config.module';
 import { DatabaseModule } from '../../libs/database/database.module';
+import { ALL_ENTITIES } from '../launcher/entities';
 import { ExperimentsModule } from '../../libs/experiments/experiments.module';
 import { IngestionModule } from '../../libs/ingestion/ingestion.module';
 import { ObservabilityModule } from '../../libs/observability/observability.module';
@@ -35,7 +36,7 @@ export class ApiModule {
       module: ApiModule,
       imports: [
         ConfigModule.forRoot(config),
-        DatabaseModule.forRoot(config.database.url),
+        DatabaseModule.forRoot(config.database.url, ALL_ENTITIES),
         RedisModule,
         QueueModule,
         ObservabilityModule,

@@ -3,6 +3,7 @@ import { ExposuresModule } from '../../libs/assignment/exposures.module';
 import type { VerdictConfig } from '../../libs/config/config';
 import { ConfigModule } from '../../libs/config/config.module';
 import { DatabaseModule } from '../../libs/database/database.module';
+import { ALL_ENTITIES } from '../launcher/entities';
 import { OutcomeStoreModule } from '../../libs/ingestion/outcome-store.module';
 import { QueueModule } from '../../libs/queue/queue.module';
 import { RedisModule } from '../../libs/redis/redis.module';
@@ -24,7 +25,7 @@ export class WorkerModule {
   static register(config: VerdictConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url), RedisModule, QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule, ReportsModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url, ALL_ENTITIES), RedisModule, QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule, ReportsModule],
       providers: [
         ...processors,
         { provide: PROCESSORS, inject: processors, useFactory: (...list: unknown[]) => list },

@@ -22,6 +22,10 @@ const fmt = (x, digits = 3) => (typeof x === 'number' ? Number(x.toPrecision(dig
     if (!c.metric || c.pValue === null || c.pValue === undefined) continue;
     console.log(`  ${c.variant} vs control, ${c.metric}: lift ${fmt(c.absoluteLift)} (${fmt(100 * (c.relativeLift ?? NaN))} %), p ${fmt(c.pValue)}${c.significant ? ' significant' : ''}`);
   }
+  for (const g of body.guardrails ?? []) {
+    const ci = g.ci ? ` [${fmt(100 * g.ci[0])} %, ${fmt(100 * g.ci[1])} %]` : '';
+    console.log(`guardrail ${g.metric} (${g.variant}, at most ${fmt(100 * g.margin)} % ${g.direction === 'increase' ? 'higher' : 'lower'}): ${g.status}, lift ${fmt(100 * (g.relativeLift ?? NaN))} %${ci}`);
+  }
   const d = body.decision ?? {};
   console.log(`decision: ${d.action}${d.winner ? ` (${d.winner})` : ''}`);
   for (const r of d.reasons ?? []) console.log(`  - ${typeof r === 'string' ? r : JSON.stringify(r)}`);

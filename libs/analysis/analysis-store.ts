@@ -1,26 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { sumMetrics } from '../metrics/metric-registry';
 import type { BucketRow, MomentStats, RatioStats } from '../stats';
+import { EVENTS_METRIC } from '../ingestion/outcome-aggregator';
 import type { ArmAggregates } from './results-calculator';
 
-/** Built-in metrics as ratios of per-unit sums: numerator and denominator columns of outcome_unit. */
-export const UNIT_RATIOS: Record<string, [string, string]> = {
-  success_rate: ['successes', 'success_n'],
-  score: ['score_sum', 'score_n'],
-  error_rate: ['errors', 'events'],
-  latency_ms: ['latency_sum', 'latency_n'],
-  ttft_ms: ['ttft_sum', 'ttft_n'],
-  input_tokens: ['input_tokens', 'events'],
-  output_tokens: ['output_tokens', 'events'],
-  cost_usd: ['cost_sum', 'cost_n'],
-  cost_per_success: ['cost_sum', 'successes'],
-};
-
-const ratioColumns = Object.entries(UNIT_RATIOS)
-  .map(([name, [y, z]]) => {
-    const fy = `${y}::float8`;
-    const fz = `${z}::float8`;
+/** Built-in metrics as ratios of per-unit sums: the numerator and denominator columns of outcome_unit, from the registry. */
+const ratioColumns = sumMetrics()
+  .map(({ name, numerator, denominator }) => {
+    const fy = `${numerator.column}::float8`;
+    const fz = `${denominator.column}::float8`;
     return `sum(${fy}) AS "${name}.y", sum(${fy} * ${fy}) AS "${name}.yy", sum(${fz}) AS "${name}.z", sum(${fz} * ${fz}) AS "${name}.zz", sum(${fy} * ${fz}) AS "${name}.yz"`;
   })
   .join(',\n  ');
@@ -30,9 +20,17 @@ const UNIT_SQL = `SELECT variant, count(*)::float8 AS units, sum(events)::float8
   ${ratioColumns}
   FROM outcome_unit WHERE experiment_id = $1 AND phase = $2 AND events > 0 GROUP BY variant`;
 
+/** Custom metrics over the events that reported them: the units that reported the metric, n = their reporting events. */
 const CUSTOM_SQL = `SELECT variant, metric, count(*)::float8 AS units, sum(sum) AS y, sum(sum * sum) AS yy, sum(n)::float8 AS z,
   sum(n::float8 * n::float8) AS zz, sum(sum * n::float8) AS yz
   FROM outcome_unit_metric WHERE experiment_id = $1 AND phase = $2 AND n > 0 GROUP BY variant, metric`;
+
+/** Custom metrics over all events: every unit with events, those that never reported the metric with a sum of 0. */
+const CUSTOM_ALL_EVENTS_SQL = `SELECT u.variant, k.metric, count(*)::float8 AS units, sum(COALESCE(m.sum, 0)) AS y, sum(COALESCE(m.sum, 0) ^ 2) AS yy,
+  sum(u.events)::float8 AS z, sum(u.events::float8 * u.events::float8) AS zz, sum(COALESCE(m.sum, 0) * u.events::float8) AS yz
+  FROM outcome_unit u CROSS JOIN unnest($3::text[]) AS k(metric)
+  LEFT JOIN outcome_unit_metric m ON m.experiment_id = u.experiment_id AND m.phase = u.phase AND m.variant = u.variant AND m.unit_id = u.unit_id AND m.metric = k.metric
+  WHERE u.experiment_id = $1 AND u.phase = $2 AND u.events > 0 GROUP BY u.variant, k.metric`;
 
 type Row = Record<string, string | number | null>;
 const num = (x: unknown): number => (x === null || x === undefined ? 0 : Number(x));
@@ -42,10 +40,12 @@ const num = (x: unknown): number => (x === null || x === undefined ? 0 : Number(
 export class AnalysisStore {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async arms(experimentId: string, phase: number): Promise<ArmAggregates[]> {
-    const [units, custom, moments, histograms] = await Promise.all([
+  /** `overAllEvents`: the custom metrics averaged over all events (registry denominator `events`). */
+  async arms(experimentId: string, phase: number, overAllEvents: readonly string[] = []): Promise<ArmAggregates[]> {
+    const [units, reported, allEvents, moments, histograms] = await Promise.all([
       this.dataSource.query(UNIT_SQL, [experimentId, phase]) as Promise<Row[]>,
       this.dataSource.query(CUSTOM_SQL, [experimentId, phase]) as Promise<Row[]>,
+      overAllEvents.length ? (this.dataSource.query(CUSTOM_ALL_EVENTS_SQL, [experimentId, phase, overAllEvents]) as Promise<Row[]>) : Promise.resolve([] as Row[]),
       this.dataSource.query('SELECT variant, metric, n::float8 AS n, sum, sumsq FROM outcome_moment WHERE experiment_id = $1 AND phase = $2', [experimentId, phase]) as Promise<Row[]>,
       this.dataSource.query('SELECT variant, metric, bucket, count::float8 AS count FROM outcome_histogram WHERE experiment_id = $1 AND phase = $2 AND count > 0', [experimentId, phase]) as Promise<Row[]>,
     ]);
@@ -61,7 +61,7 @@ export class AnalysisStore {
       a.events = num(r.events);
       a.costSum = num(r.cost_sum);
       a.costUnknown = num(r.cost_unknown);
-      for (const name of Object.keys(UNIT_RATIOS)) {
+      for (const { name } of sumMetrics()) {
         a.ratios[name] = {
           n: a.units,
           sumNum: num(r[`${name}.y`]),
@@ -72,7 +72,8 @@ export class AnalysisStore {
         } satisfies RatioStats;
       }
     }
-    for (const r of custom) {
+    const all = new Set(overAllEvents);
+    for (const r of [...reported.filter((x) => !all.has(String(x.metric))), ...allEvents]) {
       arm(String(r.variant)).ratios[String(r.metric)] = {
         n: num(r.units), sumNum: num(r.y), sumNumSquares: num(r.yy), sumDen: num(r.z), sumDenSquares: num(r.zz), sumNumDen: num(r.yz),
       };
@@ -86,23 +87,23 @@ export class AnalysisStore {
     }
     // Request units: the events and costs come from the moments when no unit rows exist.
     for (const a of arms.values()) {
-      if (a.events === 0 && a.moments.$events) a.events = a.moments.$events.n;
+      if (a.events === 0 && a.moments[EVENTS_METRIC]) a.events = a.moments[EVENTS_METRIC].n;
     }
     return [...arms.values()];
   }
 
   /**
-   * A version of the experiment's data that changes whenever outcomes, feedback or
-   * exposures land: sums over its few moment and exposure-count rows (an index range,
-   * not a scan of events), plus the experiment's revision.
+   * A version of the experiment's data that changes on every write that can change a result:
+   * the counter every aggregate write bumps in its own statement (outcome_version, docs/adr/0019),
+   * the exposure counts (SRM), and the experiment's revision and status, which the caller has
+   * from the experiments context. One indexed lookup per table.
    */
-  async dataVersion(experimentId: string): Promise<string> {
+  async dataVersion(experiment: { id: string; revision: number; status: string }): Promise<string> {
     const [row] = (await this.dataSource.query(
-      `SELECT (SELECT concat_ws(':', count(*), sum(n), sum(sum), sum(sumsq)) FROM outcome_moment WHERE experiment_id = $1) AS m,
-              (SELECT concat_ws(':', count(*), sum(units)) FROM exposure_count WHERE experiment_id = $1) AS e,
-              (SELECT concat_ws(':', revision, status) FROM experiment WHERE id = $1) AS x`,
-      [experimentId],
-    )) as Array<{ m: string; e: string; x: string }>;
-    return `${row.x}|${row.m}|${row.e}`;
+      `SELECT (SELECT version FROM outcome_version WHERE experiment_id = $1) AS v,
+              (SELECT concat_ws(':', count(*), sum(units)) FROM exposure_count WHERE experiment_id = $1) AS e`,
+      [experiment.id],
+    )) as Array<{ v: string | null; e: string }>;
+    return `${experiment.revision}:${experiment.status}|${row.v ?? 0}|${row.e}`;
   }
 }

@@ -105,5 +105,5 @@ export function buildSeries(
     }
     points.push({ date: day, variants, comparisons });
   }
-  return { experiment: experiment.key, phase, metrics: names, days: points.slice(-MAX_DAYS) };
+  return { experiment: experiment.key, phase, metrics: [...names], days: points.slice(-MAX_DAYS) };
 }

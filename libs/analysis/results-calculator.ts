@@ -1,11 +1,23 @@
 /**
  * From aggregates to results: pure (plain data in, plain objects out), so that the
  * numbers can be checked without a database. Estimators and conventions: docs/adr/0006
- * (units of analysis and phases) and docs/adr/0007 (comparisons, multiple testing, decision).
+ * (units of analysis and phases) and docs/adr/0007 (comparisons, multiple testing, decision);
+ * which metrics exist, how each is made and which way is better: libs/metrics (docs/adr/0019).
  */
 import type { UnitType } from '../assignment/core/snapshot';
 import type { ExperimentEntity } from '../experiments/experiment.entity';
-import type { MetricGoal } from '../experiments/experiment.types';
+import { EVENTS_METRIC } from '../ingestion/outcome-aggregator';
+import {
+  BUILT_IN_METRICS,
+  MetricCatalog,
+  builtInMetric,
+  lowerIsBetterForGoal,
+  quantileMetricsOf,
+  type CustomMetric,
+  type MetricDefinition,
+  type QuantileMetric,
+  type SumMetric,
+} from '../metrics/metric-registry';
 import {
   type ArmSummary,
   type BucketRow,
@@ -61,16 +73,6 @@ export interface ArmAggregates {
   histograms: Record<string, BucketRow[]>;
 }
 
-export const MEAN_METRICS = ['success_rate', 'score', 'error_rate', 'latency_ms', 'ttft_ms', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
-export const QUANTILES = [
-  ['p50', 0.5],
-  ['p90', 0.9],
-  ['p95', 0.95],
-  ['p99', 0.99],
-] as const;
-const LOWER_IS_BETTER = new Set(['error_rate', 'latency_ms', 'ttft_ms', 'cost_usd', 'cost_per_success', 'input_tokens', 'output_tokens']);
-const QUANTILE_NAME = /^(latency|ttft)_p(\d\d)$/;
-
 export interface CalculatorInput {
   experiment: Pick<ExperimentEntity, 'key' | 'unitType' | 'variants' | 'metrics' | 'stats'>;
   phase: number;
@@ -89,35 +91,49 @@ export interface CalculatedResults {
 /** A metric of one arm, ready for the two-arm tests: the per-unit summary, or a quantile summary. */
 type ArmMetric = { kind: 'mean'; summary: ArmSummary } | { kind: 'quantile'; summary: QuantileSummary };
 
-function safe<T>(fn: () => T): T | null {
+/** The value, or why the statistics refused the input (too few units, no variance, a zero baseline). */
+function attempt<T>(fn: () => T): { value: T; why?: undefined } | { value: null; why: string } {
   try {
-    const value = fn();
-    return value;
+    return { value: fn() };
   } catch (error) {
-    if (error instanceof StatsInputError) return null;
+    if (error instanceof StatsInputError) return { value: null, why: error.message };
     throw error;
   }
 }
+const safe = <T>(fn: () => T): T | null => attempt(fn).value;
 
+/** The metrics of an experiment: the registry's built-ins and the experiment's declared custom metrics. */
+export function catalogOf(experiment: Pick<CalculatorInput['experiment'], 'metrics'>): MetricCatalog {
+  return new MetricCatalog(experiment.metrics.custom ?? []);
+}
+
+/** The metric's own direction; unknown names (never accepted by validation) count as higher-is-better. */
 export function lowerIsBetter(name: string, experiment: CalculatorInput['experiment']): boolean {
-  const custom = experiment.metrics.custom?.find((c) => c.name === name);
-  if (custom) return custom.lowerIsBetter === true;
-  const q = QUANTILE_NAME.exec(name);
-  return LOWER_IS_BETTER.has(q ? `${q[1]}_ms` : name);
+  return catalogOf(experiment).get(name)?.lowerIsBetter === true;
 }
 
 /**
- * Per-unit summary of a mean or ratio metric. Users and sessions: ratio of per-unit sums
- * (delta method). Requests: each event is a unit, so per-event moments (cost_per_success
- * is still a ratio of sums, over request-units).
+ * Per-unit summary of a sum or custom metric. Users and sessions: ratio of per-unit sums
+ * (delta method). Requests: each event is a unit, so the per-event moments the registry
+ * names; a ratio of two different sums (cost_per_success) is still a ratio over request-units.
  */
-export function armSummary(unitType: UnitType, arm: ArmAggregates, metric: string): ArmSummary | null {
-  if (unitType === 'request' && metric !== 'cost_per_success') {
-    const m = arm.moments[metric];
-    return m && m.n > 0 ? meanSummary(m) : null;
+export function armSummary(unitType: UnitType, arm: ArmAggregates, metric: SumMetric | CustomMetric): ArmSummary | null {
+  if (unitType === 'request') {
+    const moment = momentOf(arm, metric);
+    if (moment !== undefined) return moment && moment.n > 0 ? meanSummary(moment) : null;
   }
-  const r = arm.ratios[metric];
+  const r = arm.ratios[metric.name];
   return r && r.n > 0 && r.sumDen !== 0 ? safe(() => ratioSummary(r)) : null;
+}
+
+/** Per-event moments of a metric for request units; undefined when the metric is a ratio of two sums. */
+function momentOf(arm: ArmAggregates, metric: SumMetric | CustomMetric): MomentStats | null | undefined {
+  if (metric.source === 'built-in') return metric.moment === null ? undefined : (arm.moments[metric.moment] ?? null);
+  const m = arm.moments[metric.name];
+  if (metric.denominator === 'reported') return m ?? null;
+  // Over all events: the events that did not report the metric count 0.
+  const events = arm.moments[EVENTS_METRIC]?.n ?? 0;
+  return { n: events, sum: m?.sum ?? 0, sumSquares: m?.sumSquares ?? 0 };
 }
 
 /**
@@ -126,9 +142,11 @@ export function armSummary(unitType: UnitType, arm: ArmAggregates, metric: strin
  * (never below 1). An approximation of the indicator design effect of Deng, Knoblich
  * & Lu (2018), whose exact form needs a second pass over per-unit values (docs/adr/0006).
  */
-export function quantileDesignEffect(unitType: UnitType, arm: ArmAggregates, base: 'latency_ms' | 'ttft_ms'): number {
+export function quantileDesignEffect(unitType: UnitType, arm: ArmAggregates, base: string): number {
   if (unitType === 'request') return 1;
-  const unit = armSummary(unitType, arm, base);
+  const metric = builtInMetric(base);
+  if (!metric || metric.kind === 'quantile') return 1;
+  const unit = armSummary(unitType, arm, metric);
   const ev = arm.moments[base];
   if (!unit || !ev || ev.n < 2) return 1;
   const iid = varianceOf(ev) / ev.n;
@@ -136,55 +154,55 @@ export function quantileDesignEffect(unitType: UnitType, arm: ArmAggregates, bas
   return Math.max(1, unit.variance / unit.n / iid);
 }
 
-function quantileOf(unitType: UnitType, arm: ArmAggregates, name: string, alpha: number): QuantileSummary | null {
-  const m = QUANTILE_NAME.exec(name);
-  if (!m) return null;
-  const base = `${m[1]}_ms` as 'latency_ms' | 'ttft_ms';
-  const rows = arm.histograms[base];
-  if (!rows || rows.length === 0) return null;
+function quantileOf(unitType: UnitType, arm: ArmAggregates, metric: QuantileMetric, alpha: number): { value: QuantileSummary | null; why?: string } {
+  const rows = arm.histograms[metric.of];
+  if (!rows || rows.length === 0) return { value: null, why: 'no values in this arm' };
   const h = LogHistogram.fromRows(rows);
-  return safe(() => quantileSummary(h, Number(m[2]) / 100, { alpha, designEffect: quantileDesignEffect(unitType, arm, base) }));
+  return attempt(() => quantileSummary(h, metric.level, { alpha, designEffect: quantileDesignEffect(unitType, arm, metric.of) }));
 }
 
-function armMetric(unitType: UnitType, arm: ArmAggregates, name: string, alpha: number): ArmMetric | null {
-  if (QUANTILE_NAME.test(name)) {
-    const q = quantileOf(unitType, arm, name, alpha);
-    return q ? { kind: 'quantile', summary: q } : null;
+function armMetric(unitType: UnitType, arm: ArmAggregates, metric: MetricDefinition, alpha: number): { value: ArmMetric | null; why?: string } {
+  if (metric.kind === 'quantile') {
+    const q = quantileOf(unitType, arm, metric, alpha);
+    return q.value ? { value: { kind: 'quantile', summary: q.value } } : { value: null, why: q.why };
   }
-  const s = armSummary(unitType, arm, name);
-  return s ? { kind: 'mean', summary: s } : null;
+  const s = armSummary(unitType, arm, metric);
+  return s ? { value: { kind: 'mean', summary: s } } : { value: null, why: 'no values in this arm' };
 }
 
-function estimate(unitType: UnitType, arm: ArmAggregates, name: string, alpha: number): MetricEstimate {
-  const s = armSummary(unitType, arm, name);
+function estimate(unitType: UnitType, arm: ArmAggregates, metric: SumMetric | CustomMetric, alpha: number): MetricEstimate {
+  const s = armSummary(unitType, arm, metric);
   const z = normalQuantile(1 - alpha / 2);
+  const se = s && s.n >= 2 && s.variance >= 0 ? Math.sqrt(s.variance / s.n) : null;
   const out: MetricEstimate = {
     mean: s ? s.mean : null,
-    ci: s && s.n >= 2 && s.variance >= 0 ? [s.mean - z * Math.sqrt(s.variance / s.n), s.mean + z * Math.sqrt(s.variance / s.n)] : null,
+    se,
+    ci: s && se !== null ? [s.mean - z * se, s.mean + z * se] : null,
     n: s ? s.n : 0,
   };
-  if (name === 'latency_ms' || name === 'ttft_ms') {
-    const prefix = name.slice(0, -3);
-    for (const [label] of QUANTILES) {
-      const qs = quantileOf(unitType, arm, `${prefix}_${label}`, alpha);
-      const value: QuantileEstimate | null = qs ? { value: qs.estimate, ci: [qs.lower, qs.upper] } : null;
-      out[label] = value;
+  if (metric.source === 'built-in') {
+    for (const q of quantileMetricsOf(metric.name)) {
+      const qs = quantileOf(unitType, arm, q, alpha).value;
+      const value: QuantileEstimate | null = qs ? { value: qs.estimate, se: qs.se, ci: [qs.lower, qs.upper] } : null;
+      out[q.levelKey as `p${number}`] = value;
     }
   }
   return out;
 }
 
-function effects(c: ArmMetric, t: ArmMetric): { rel: Effect | null; abs: Effect | null } {
+function effects(c: ArmMetric, t: ArmMetric): { rel: Effect | null; abs: Effect | null; why?: string } {
   if (c.kind === 'quantile' && t.kind === 'quantile') {
-    return { rel: safe(() => quantileEffect(c.summary, t.summary, 'relative')), abs: safe(() => quantileEffect(c.summary, t.summary, 'absolute')) };
+    const rel = attempt(() => quantileEffect(c.summary, t.summary, 'relative'));
+    return { rel: rel.value, abs: safe(() => quantileEffect(c.summary, t.summary, 'absolute')), why: rel.why };
   }
   if (c.kind === 'mean' && t.kind === 'mean') {
-    return { rel: safe(() => effectFromSummaries(c.summary, t.summary, 'relative')), abs: safe(() => effectFromSummaries(c.summary, t.summary, 'absolute')) };
+    const rel = attempt(() => effectFromSummaries(c.summary, t.summary, 'relative'));
+    return { rel: rel.value, abs: safe(() => effectFromSummaries(c.summary, t.summary, 'absolute')), why: rel.why };
   }
-  return { rel: null, abs: null };
+  return { rel: null, abs: null, why: 'the arms hold different kinds of statistics' };
 }
 
-/** The metrics compared, in order: declared goal metrics first, then the rest of the built-ins, quantiles and custom metrics. */
+/** The metrics compared, in order: declared goal metrics first, then the registry's defaults and the custom metrics. */
 export function comparedMetrics(experiment: CalculatorInput['experiment']): Array<{ name: string; role: MetricRole }> {
   const out: Array<{ name: string; role: MetricRole }> = [];
   const seen = new Set<string>();
@@ -196,8 +214,7 @@ export function comparedMetrics(experiment: CalculatorInput['experiment']): Arra
   add(experiment.metrics.primary.name, 'primary');
   for (const m of experiment.metrics.secondary ?? []) add(m.name, 'secondary');
   for (const g of experiment.metrics.guardrails ?? []) add(g.name, 'guardrail');
-  for (const name of [...MEAN_METRICS, 'cost_per_success', 'latency_p50', 'latency_p90', 'latency_p95', 'latency_p99']) add(name, 'other');
-  for (const c of experiment.metrics.custom ?? []) add(c.name, 'other');
+  for (const m of catalogOf(experiment).comparedByDefault()) add(m.name, 'other');
   return out;
 }
 
@@ -213,8 +230,8 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
   const byKey = new Map(arms.map((a) => [a.variant, a]));
   const empty = (variant: string): ArmAggregates => ({ variant, units: 0, events: 0, costSum: 0, costUnknown: 0, ratios: {}, moments: {}, histograms: {} });
   const armOf = (key: string) => byKey.get(key) ?? empty(key);
-  const customNames = (experiment.metrics.custom ?? []).map((c) => c.name);
-  const estimateNames = [...MEAN_METRICS, 'cost_per_success', ...customNames];
+  const catalog = catalogOf(experiment);
+  const goals = new Map([experiment.metrics.primary, ...(experiment.metrics.secondary ?? [])].reverse().map((m) => [m.name, m.goal]));
 
   const variants: VariantResult[] = experiment.variants.map((v) => {
     const arm = armOf(v.key);
@@ -225,7 +242,7 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
       events: arm.events,
       totalCostUsd: arm.costSum,
       costUnknown: arm.costUnknown,
-      metrics: Object.fromEntries(estimateNames.map((name) => [name, estimate(unitType, arm, name, alpha)])),
+      metrics: Object.fromEntries(catalog.estimated().map((m) => [m.name, estimate(unitType, arm, m, alpha)])),
     };
   });
 
@@ -235,19 +252,26 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
   const effectsByKey = new Map<string, Effect>();
   for (const t of treatments) {
     for (const { name, role } of metrics) {
-      const lower = lowerIsBetter(name, experiment);
-      const c = armMetric(unitType, armOf(control.key), name, alpha);
-      const tr = armMetric(unitType, armOf(t.key), name, alpha);
+      const definition = catalog.get(name);
+      // Goal metrics are better in their goal's direction; the others in the metric's own (the registry's).
+      const goal = role === 'primary' || role === 'secondary' ? goals.get(name) : undefined;
+      const lower = goal ? lowerIsBetterForGoal(goal, definition) : definition?.lowerIsBetter === true;
       const base: Comparison = {
-        variant: t.key, metric: name, role, lowerIsBetter: lower, absoluteLift: null, absoluteCi: null, relativeLift: null, ci: null,
+        variant: t.key, metric: name, role, lowerIsBetter: lower, absoluteLift: null, absoluteCi: null, relativeLift: null, se: null, ci: null,
         pValue: null, adjustedPValue: null, chanceToBeatControl: null, significant: false, method: sequential ? 'sequential' : 'fixed',
       };
-      const { rel, abs } = c && tr ? effects(c, tr) : { rel: null, abs: null };
-      const test = (e: Effect): TestResult | null => safe(() => (sequential ? sequentialResult(e, { alpha, tuning }) : fixedHorizonResult(e, { alpha })));
+      if (!definition) {
+        comparisons.push({ ...base, note: `"${name}" is not a metric of this experiment (libs/metrics registry or metrics.custom)` });
+        continue;
+      }
+      const c = armMetric(unitType, armOf(control.key), definition, alpha);
+      const tr = armMetric(unitType, armOf(t.key), definition, alpha);
+      const { rel, abs, why } = c.value && tr.value ? effects(c.value, tr.value) : { rel: null, abs: null, why: c.why ? `control: ${c.why}` : `treatment: ${tr.why}` };
+      const test = (e: Effect) => attempt((): TestResult => (sequential ? sequentialResult(e, { alpha, tuning }) : fixedHorizonResult(e, { alpha })));
       const relTest = rel ? test(rel) : null;
-      const absTest = abs ? test(abs) : null;
-      if (!relTest || !rel) {
-        comparisons.push({ ...base, absoluteLift: abs?.estimate ?? null, absoluteCi: absTest?.ci ?? null, note: 'not enough data: each arm needs at least 2 units, some variance and a non-zero control value' });
+      const absTest = abs ? test(abs).value : null;
+      if (!rel || !relTest?.value) {
+        comparisons.push({ ...base, absoluteLift: abs?.estimate ?? null, absoluteCi: absTest?.ci ?? null, note: `not enough data: ${why ?? relTest?.why}` });
         continue;
       }
       effectsByKey.set(`${t.key}\u0000${name}`, rel);
@@ -255,9 +279,10 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
         ...base,
         absoluteLift: abs?.estimate ?? null,
         absoluteCi: absTest?.ci ?? null,
-        relativeLift: relTest.estimate,
-        ci: relTest.ci,
-        pValue: relTest.pValue,
+        relativeLift: relTest.value.estimate,
+        se: rel.se,
+        ci: relTest.value.ci,
+        pValue: relTest.value.pValue,
         chanceToBeatControl: bayesGaussian(rel, { inverse: lower }).chanceToBeatControl,
       });
     }
@@ -290,7 +315,7 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
   }
 
   const primary = experiment.metrics.primary;
-  const primaryLower = primary.goal === 'decrease' || (primary.goal !== 'increase' && lowerIsBetter(primary.name, experiment));
+  const primaryLower = lowerIsBetterForGoal(primary.goal, catalog.get(primary.name));
   const planning: PlanningResult[] = treatments.map((t) => {
     const c = find(t.key, primary.name);
     const effect = effectsByKey.get(`${t.key}\u0000${primary.name}`);
@@ -307,10 +332,13 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
     };
   });
 
-  const significantlyLower = (variant: string, metric: string) => {
-    const c = find(variant, metric);
-    return !!c?.ci && c.ci[1] < 0;
-  };
+  // "Cheaper" and "faster" for a non-inferior ship: a metric the registry marks with that benefit is significantly lower.
+  const significantlyLower = (variant: string, benefit: 'cost' | 'speed') =>
+    BUILT_IN_METRICS.some((m) => {
+      if (m.benefit !== benefit) return false;
+      const c = find(variant, m.name);
+      return !!c?.ci && c.ci[1] < 0;
+    });
   const evidence: TreatmentEvidence[] = treatments.map((t) => {
     const c = find(t.key, primary.name);
     return {
@@ -321,15 +349,15 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
       guardrails: guardrails
         .filter((g) => g.variant === t.key)
         .map((g) => ({ metric: g.metric, status: g.status, ci: g.ci, margin: g.margin, direction: g.direction })),
-      cheaper: significantlyLower(t.key, 'cost_usd'),
-      faster: significantlyLower(t.key, 'latency_ms') || significantlyLower(t.key, 'latency_p95'),
+      cheaper: significantlyLower(t.key, 'cost'),
+      faster: significantlyLower(t.key, 'speed'),
       additionalUnits: planning.find((p) => p.variant === t.key)?.additionalUnits ?? null,
     };
   });
   const decision = decide({
     alpha,
     control: control.key,
-    primary: { metric: primary.name, goal: primary.goal as MetricGoal, margin: primary.margin ?? null, lowerIsBetter: primaryLower },
+    primary: { metric: primary.name, goal: primary.goal, margin: primary.margin ?? null, lowerIsBetter: primaryLower },
     srm,
     treatments: evidence,
     units: variants.reduce((s, v) => s + v.units, 0),

@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { ExposureStatsService } from '../assignment/exposure-stats.service';
 import { AuditService, SYSTEM_ACTOR, type Actor } from '../audit/audit.service';
 import type { ExperimentEntity } from '../experiments/experiment.entity';
+import { customMetric } from '../metrics/metric-registry';
 import { ExperimentsService } from '../experiments/experiments.service';
 import { DecisionNotActionableError, PhaseNotFoundError } from './analysis.errors';
 import { AnalysisStore } from './analysis-store';
@@ -30,7 +31,7 @@ export class ResultsService {
   async results(projectId: string, key: string, phase?: number): Promise<ExperimentResults> {
     const experiment = await this.experiments.get(projectId, key);
     const analysed = this.phaseOf(experiment, phase);
-    const version = await this.store.dataVersion(experiment.id);
+    const version = await this.store.dataVersion(experiment);
     const cacheKey = `${experiment.id}:${analysed}`;
     const cached = this.cache.get(cacheKey, version);
     if (cached) return cached;
@@ -45,7 +46,7 @@ export class ResultsService {
   async dailySeries(projectId: string, key: string, phase?: number): Promise<DailySeries> {
     const experiment = await this.experiments.get(projectId, key);
     const analysed = this.phaseOf(experiment, phase);
-    const version = await this.store.dataVersion(experiment.id);
+    const version = await this.store.dataVersion(experiment);
     const cacheKey = `${experiment.id}:${analysed}`;
     const cached = this.dailyCache.get(cacheKey, version);
     if (cached) return cached;
@@ -85,7 +86,8 @@ export class ResultsService {
   }
 
   private async compute(experiment: ExperimentEntity, phase: number, version: string): Promise<ExperimentResults> {
-    const [arms, srmByPhase] = await Promise.all([this.store.arms(experiment.id, phase), this.exposures.srmByPhase(experiment.id)]);
+    const overAllEvents = (experiment.metrics.custom ?? []).filter((c) => customMetric(c).denominator === 'events').map((c) => c.name);
+    const [arms, srmByPhase] = await Promise.all([this.store.arms(experiment.id, phase, overAllEvents), this.exposures.srmByPhase(experiment.id)]);
     const found = srmByPhase.find((s) => s.phase === phase);
     const srm: SrmSummary = found
       ? { phase, pValue: found.pValue, ok: found.ok, tested: found.tested, counts: found.counts, weights: found.weights }

@@ -5,19 +5,21 @@ export type DecisionAction = 'ship' | 'keep_control' | 'continue' | 'stop';
 
 export interface QuantileEstimate {
   value: number;
+  /** Standard error of the value (the outer interval's width over 2 z): use it, never rebuild it from `ci`. */
+  se: number;
   ci: Interval | null;
 }
 
 export interface MetricEstimate {
   /** The arm's estimate: a mean per unit of analysis, or a ratio of per-unit sums. */
   mean: number | null;
+  /** Its standard error (delta method for ratios), independent of alpha: `ci` is mean -+ z(alpha) se. */
+  se: number | null;
   ci: Interval | null;
   /** Units (or, for request units, events) behind the estimate. */
   n: number;
-  p50?: QuantileEstimate | null;
-  p90?: QuantileEstimate | null;
-  p95?: QuantileEstimate | null;
-  p99?: QuantileEstimate | null;
+  /** Metrics with quantiles (latency_ms, ttft_ms): each registry level, `p50` ... `p99`. */
+  [level: `p${number}`]: QuantileEstimate | null | undefined;
 }
 
 export interface VariantResult {
@@ -40,6 +42,8 @@ export interface Comparison {
   absoluteLift: number | null;
   absoluteCi: Interval | null;
   relativeLift: number | null;
+  /** Standard error of the relative lift (delta method). */
+  se: number | null;
   /** Interval of the relative lift (fixed-horizon or always-valid, as `method` says). */
   ci: Interval | null;
   pValue: number | null;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { ExperimentsService } from '../experiments/experiments.service';
 import { srm, type SrmResult } from '../stats/srm';
 
 export interface PhaseSrm extends SrmResult {
@@ -17,13 +18,14 @@ export interface PhaseSrm extends SrmResult {
  */
 @Injectable()
 export class ExposureStatsService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly experiments: ExperimentsService,
+  ) {}
 
   async srmByPhase(experimentId: string): Promise<PhaseSrm[]> {
-    const phases: Array<{ phase: number; weights: Record<string, number> }> = await this.dataSource.query(
-      'SELECT phase, weights FROM experiment_phase WHERE experiment_id = $1 ORDER BY phase',
-      [experimentId],
-    );
+    // The phases' weights come from the experiments context; the counts are this context's own table.
+    const phases = await this.experiments.phasesOf(experimentId);
     const rows: Array<{ phase: number; variant: string; units: string }> = await this.dataSource.query(
       'SELECT phase, variant, units FROM exposure_count WHERE experiment_id = $1',
       [experimentId],

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AuditEntryEntity } from './audit-entry.entity';
 import { AuditService } from './audit.service';
+import { AUDIT_ENTITIES } from './audit.entities';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([AuditEntryEntity])],
+  imports: [TypeOrmModule.forFeature(AUDIT_ENTITIES)],
   providers: [AuditService],
   exports: [AuditService],
 })

@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
-import { ApiKeyEntity } from './api-key.entity';
 import { ApiKeysService } from './api-keys.service';
-import { ProjectEntity } from './project.entity';
 import { RequestAuthenticator } from './request-authenticator';
+import { AUTH_ENTITIES } from './auth.entities';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ApiKeyEntity, ProjectEntity]), AuditModule],
+  imports: [TypeOrmModule.forFeature(AUTH_ENTITIES), AuditModule],
   providers: [ApiKeysService, RequestAuthenticator],
   exports: [ApiKeysService, RequestAuthenticator],
 })

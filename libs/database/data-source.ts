@@ -1,25 +1,17 @@
 import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { ApiKeyEntity } from '../auth/api-key.entity';
-import { ProjectEntity } from '../auth/project.entity';
-import { AuditEntryEntity } from '../audit/audit-entry.entity';
-import { ExperimentPhaseEntity } from '../experiments/experiment-phase.entity';
-import { ExperimentEntity } from '../experiments/experiment.entity';
-import { ProjectWebhookEntity } from '../reports/project-webhook.entity';
-import { ReportAlertEntity } from '../reports/report-alert.entity';
-import { ReportSendEntity } from '../reports/report-send.entity';
-import { ReportEntity } from '../reports/report.entity';
-import { WebhookDeliveryEntity } from '../reports/webhook-delivery.entity';
 
-/** Every TypeORM entity. Tables written in bulk by SQL (events, aggregates) have no entity. */
-export const ENTITIES = [ProjectEntity, ApiKeyEntity, AuditEntryEntity, ExperimentEntity, ExperimentPhaseEntity,
-  ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity, WebhookDeliveryEntity];
-
-export function dataSourceOptions(url: string): DataSourceOptions {
+/**
+ * Connection options shared by the apps, the migration runner and the tests. The entities are
+ * not listed here, so that libs/database imports no context (docs/adr/0020): each context
+ * registers its own (TypeOrmModule.forFeature), and the apps, the migration CLI and the schema
+ * check pass apps/launcher/entities.ts. Tables written in bulk by SQL (events, aggregates) have no entity.
+ */
+export function dataSourceOptions(url: string, entities: NonNullable<DataSourceOptions['entities']> = []): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: ENTITIES,
+    entities,
     // Compiled: dist/migrations/*.js; under jest: migrations/*.ts.
     migrations: [join(__dirname, '..', '..', 'migrations', '*.{js,ts}')],
     migrationsTableName: 'typeorm_migration',
@@ -30,4 +22,3 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     extra: { max: 10 },
   };
 }
-

@@ -1,8 +1,6 @@
 import type { FieldError } from '../errors/domain-error';
+import { BUILT_IN_METRIC_NAMES, isBuiltInMetric, normaliseCustom, reservedMetricName, type CustomMetricDeclaration } from '../metrics/metric-registry';
 import {
-  BUILT_IN_METRICS,
-  QUANTILE_METRIC,
-  type CustomMetricSpec,
   type GuardrailSpec,
   type MetricSpec,
   type MetricsSpec,
@@ -25,7 +23,7 @@ export interface MetricsInput {
   primary: MetricSpec;
   secondary?: MetricSpec[];
   guardrails?: GuardrailSpec[];
-  custom?: CustomMetricSpec[];
+  custom?: CustomMetricDeclaration[];
   scoreRange?: { min: number; max: number };
 }
 
@@ -98,20 +96,28 @@ export function checkVariants(inputs: VariantInput[], existing?: Variant[]): { v
   return { variants, errors };
 }
 
+/**
+ * Metric names come from the registry (libs/metrics): a built-in metric, one of its quantiles
+ * (latency_p50 ... latency_p99), or a custom metric declared in metrics.custom. Anything else,
+ * such as a quantile level no list computes, is refused here rather than reported as "no data".
+ */
 export function checkMetrics(input: MetricsInput): { metrics: MetricsSpec; errors: FieldError[] } {
   const errors: FieldError[] = [];
-  const custom = input.custom ?? [];
+  const custom = (input.custom ?? []).map(normaliseCustom);
   const customNames = new Set<string>();
   custom.forEach((c, i) => {
-    if (isBuiltIn(c.name)) errors.push({ field: `metrics.custom.${i}.name`, message: `"${c.name}" is a built-in metric` });
-    if (customNames.has(c.name)) errors.push({ field: `metrics.custom.${i}.name`, message: `duplicates "${c.name}"` });
-    customNames.add(c.name);
+    if (isBuiltInMetric(c.name)) errors.push({ field: `metrics.custom.${i}.name`, message: `"${c.name}" is a built-in metric` });
+    else if (reservedMetricName(c.name)) errors.push({ field: `metrics.custom.${i}.name`, message: `"${c.name}" reads as a quantile of a built-in metric; choose another name` });
+    else if (customNames.has(c.name)) errors.push({ field: `metrics.custom.${i}.name`, message: `duplicates "${c.name}"` });
+    else customNames.add(c.name);
   });
-  const known = (name: string) => isBuiltIn(name) || customNames.has(name);
+  const known = (name: string) => isBuiltInMetric(name) || customNames.has(name);
+  const unknown = (name: string) =>
+    reservedMetricName(name)
+      ? `"${name}" is not a computed quantile: the quantiles are ${BUILT_IN_METRIC_NAMES.filter((n) => /_p\d+$/.test(n)).join(', ')}`
+      : `"${name}" is neither a built-in metric nor declared in metrics.custom`;
   const checkGoal = (m: MetricSpec, field: string) => {
-    if (!known(m.name)) {
-      errors.push({ field: `${field}.name`, message: `"${m.name}" is neither a built-in metric nor declared in metrics.custom` });
-    }
+    if (!known(m.name)) errors.push({ field: `${field}.name`, message: unknown(m.name) });
     if (m.goal === 'non_inferior' && m.margin === undefined) {
       errors.push({ field: `${field}.margin`, message: 'is required when goal is non_inferior' });
     }
@@ -120,7 +126,7 @@ export function checkMetrics(input: MetricsInput): { metrics: MetricsSpec; error
   (input.secondary ?? []).forEach((m, i) => checkGoal(m, `metrics.secondary.${i}`));
   (input.guardrails ?? []).forEach((g, i) => {
     const field = `metrics.guardrails.${i}`;
-    if (!known(g.name)) errors.push({ field: `${field}.name`, message: `"${g.name}" is neither a built-in metric nor declared in metrics.custom` });
+    if (!known(g.name)) errors.push({ field: `${field}.name`, message: unknown(g.name) });
     const margins = [g.maxRelativeIncrease, g.maxRelativeDecrease].filter((m) => m !== undefined);
     if (margins.length !== 1) {
       errors.push({ field, message: 'needs exactly one of maxRelativeIncrease or maxRelativeDecrease' });
@@ -138,10 +144,6 @@ export function checkMetrics(input: MetricsInput): { metrics: MetricsSpec; error
     },
     errors,
   };
-}
-
-export function isBuiltIn(name: string): boolean {
-  return (BUILT_IN_METRICS as readonly string[]).includes(name) || QUANTILE_METRIC.test(name);
 }
 
 export function checkForced(forced: Record<string, string>, variants: Variant[]): FieldError[] {

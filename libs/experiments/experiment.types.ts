@@ -1,4 +1,7 @@
 import type { UnitType } from '../assignment/core/snapshot';
+import type { CustomMetricDeclaration, MetricGoal } from '../metrics/metric-registry';
+
+export type { MetricGoal } from '../metrics/metric-registry';
 
 export type ExperimentStatus = 'draft' | 'running' | 'paused' | 'stopped' | 'concluded';
 export const EXPERIMENT_STATUSES: readonly ExperimentStatus[] = ['draft', 'running', 'paused', 'stopped', 'concluded'];
@@ -22,8 +25,6 @@ export interface Variant {
   pricing: Pricing | null;
 }
 
-export type MetricGoal = 'increase' | 'decrease' | 'non_inferior';
-
 export interface MetricSpec {
   name: string;
   goal: MetricGoal;
@@ -39,11 +40,8 @@ export interface GuardrailSpec {
   maxRelativeDecrease?: number;
 }
 
-export interface CustomMetricSpec {
-  name: string;
-  /** When true, a decrease is an improvement. */
-  lowerIsBetter?: boolean;
-}
+/** A custom metric as stored: the registry's declaration with every default filled in (libs/metrics). */
+export type CustomMetricSpec = Required<CustomMetricDeclaration>;
 
 export interface MetricsSpec {
   primary: MetricSpec;
@@ -66,20 +64,6 @@ export interface LayerSpec {
   start: number;
   end: number;
 }
-
-/** Built-in metric names from the design; quantile metrics are latency_pNN and ttft_pNN. */
-export const BUILT_IN_METRICS = [
-  'success_rate',
-  'score',
-  'latency_ms',
-  'ttft_ms',
-  'cost_usd',
-  'cost_per_success',
-  'error_rate',
-  'input_tokens',
-  'output_tokens',
-] as const;
-export const QUANTILE_METRIC = /^(latency|ttft)_p(50|75|90|95|99)$/;
 
 /**
  * A progressive roll-out of the treatment (two-variant experiments): the treatment's

@@ -1,12 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
-import { ExperimentPhaseEntity } from './experiment-phase.entity';
-import { ExperimentEntity } from './experiment.entity';
 import { ExperimentsService } from './experiments.service';
+import { EXPERIMENTS_ENTITIES } from './experiments.entities';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ExperimentEntity, ExperimentPhaseEntity]), AuditModule],
+  imports: [TypeOrmModule.forFeature(EXPERIMENTS_ENTITIES), AuditModule],
   providers: [ExperimentsService],
   exports: [ExperimentsService],
 })

@@ -155,7 +155,22 @@ export class ExperimentsService {
 
   async listPhases(projectId: string, key: string): Promise<ExperimentPhaseEntity[]> {
     const experiment = await this.get(projectId, key);
-    return this.phases.find({ where: { experimentId: experiment.id }, order: { phase: 'ASC' } });
+    return this.phasesOf(experiment.id);
+  }
+
+  /**
+   * By id, for other contexts that hold an id they got from this one (an alert row, an
+   * aggregate): they read experiments through this service, never by SQL on its tables.
+   */
+  async getById(id: string): Promise<ExperimentEntity> {
+    const experiment = await this.experiments.findOne({ where: { id } });
+    if (!experiment) throw new ExperimentNotFoundError(id);
+    return experiment;
+  }
+
+  /** The allocation phases of an experiment, in order (SRM is checked per phase against its weights). */
+  async phasesOf(experimentId: string): Promise<ExperimentPhaseEntity[]> {
+    return this.phases.find({ where: { experimentId }, order: { phase: 'ASC' } });
   }
 
   async auditLog(projectId: string, key: string, limit: number, offset: number) {

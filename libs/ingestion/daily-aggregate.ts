@@ -16,6 +16,8 @@
  *   (nothing for a new event) and the rows are exact in any order.
  */
 
+import { dailyMetrics } from '../metrics/metric-registry';
+
 /** The per-unit sums the daily metrics are made of (a subset of outcome_unit's columns). */
 export const DAILY_SUM_COLUMNS = [
   'events', 'success_n', 'successes', 'score_n', 'score_sum', 'latency_n', 'latency_sum', 'cost_n', 'cost_sum', 'errors',
@@ -31,16 +33,17 @@ export function sumsOf(values: Partial<Record<DailySumColumn, number>>): DailySu
   return sums;
 }
 
-/** Each daily metric as (numerator, denominator) per-unit sums: a ratio of sums, as in the results. */
-export const DAILY_METRICS = {
-  success_rate: ['successes', 'success_n'],
-  score: ['score_sum', 'score_n'],
-  error_rate: ['errors', 'events'],
-  latency_ms: ['latency_sum', 'latency_n'],
-  cost_usd: ['cost_sum', 'cost_n'],
-  cost_per_success: ['cost_sum', 'successes'],
-} as const satisfies Record<string, readonly [DailySumColumn, DailySumColumn]>;
-export const DAILY_METRIC_NAMES = Object.keys(DAILY_METRICS) as Array<keyof typeof DAILY_METRICS>;
+const isDailyColumn = (c: string): c is DailySumColumn => (DAILY_SUM_COLUMNS as readonly string[]).includes(c);
+
+/** Each daily metric as (numerator, denominator) per-unit sums, from the metric registry: a ratio of sums, as in the results. */
+export const DAILY_METRICS: Readonly<Record<string, readonly [DailySumColumn, DailySumColumn]>> = Object.fromEntries(
+  dailyMetrics().map((m) => {
+    const { numerator: y, denominator: z } = m;
+    if (!isDailyColumn(y.column) || !isDailyColumn(z.column)) throw new Error(`daily metric ${m.name} needs sums the daily aggregate does not keep`);
+    return [m.name, [y.column, z.column] as const];
+  }),
+);
+export const DAILY_METRIC_NAMES: readonly string[] = Object.keys(DAILY_METRICS);
 const PAIRS = DAILY_METRIC_NAMES.map((m) => [SUM[DAILY_METRICS[m][0]], SUM[DAILY_METRICS[m][1]]] as const);
 
 /** The five statistics kept per metric; column `${metric}_${stat}` of outcome_daily, index metric * 5 + stat in DailyRow.stats. */

@@ -2,14 +2,20 @@ import { bucketIndex } from '../stats/log-histogram';
 import type { OutcomeRecord } from '../queue/queues';
 import { DailyDeltas, type DailyKey, type DailySums, SUM, zeroSums } from './daily-aggregate';
 
-/** Per-unit sums, the unit of analysis: columns of outcome_unit, in table order. */
+/**
+ * Per-unit sums, the unit of analysis: columns of outcome_unit. The metric registry
+ * (libs/metrics) names which of them make each metric's numerator and denominator;
+ * outcome-aggregator.spec.ts checks that this file fills them as the registry defines.
+ */
 export const UNIT_COLUMNS = [
   'events', 'success_n', 'successes', 'score_n', 'score_sum', 'score_sumsq', 'latency_n', 'latency_sum', 'latency_sumsq',
   'ttft_n', 'ttft_sum', 'ttft_sumsq', 'cost_n', 'cost_sum', 'cost_sumsq', 'cost_unknown', 'input_tokens', 'output_tokens', 'errors',
+  'input_tokens_n', 'output_tokens_n',
 ] as const;
 export type UnitColumn = (typeof UNIT_COLUMNS)[number];
 export const INTEGER_UNIT_COLUMNS = new Set<UnitColumn>([
   'events', 'success_n', 'successes', 'score_n', 'latency_n', 'ttft_n', 'cost_n', 'cost_unknown', 'input_tokens', 'output_tokens', 'errors',
+  'input_tokens_n', 'output_tokens_n',
 ]);
 
 /** Bookkeeping rows of outcome_moment; '$' keeps them apart from custom metric names ([a-z0-9_]). */
@@ -72,6 +78,7 @@ export function eventSums(e: { latencyMs: number | null; costUsd: number | null;
 const zeroUnit = (): Record<UnitColumn, number> => ({
   events: 0, success_n: 0, successes: 0, score_n: 0, score_sum: 0, score_sumsq: 0, latency_n: 0, latency_sum: 0, latency_sumsq: 0,
   ttft_n: 0, ttft_sum: 0, ttft_sumsq: 0, cost_n: 0, cost_sum: 0, cost_sumsq: 0, cost_unknown: 0, input_tokens: 0, output_tokens: 0, errors: 0,
+  input_tokens_n: 0, output_tokens_n: 0,
 });
 
 /**
@@ -209,12 +216,15 @@ export class AggregateDeltas {
       u.cost_unknown += 1;
       this.moment(key, COST_UNKNOWN_METRIC, 1, 0, 1);
     }
+    // Token means divide by the events that reported tokens (failed calls often report none).
     if (e.inputTokens !== null) {
       u.input_tokens += e.inputTokens;
+      u.input_tokens_n += 1;
       this.moment(key, 'input_tokens', 1, e.inputTokens, 1);
     }
     if (e.outputTokens !== null) {
       u.output_tokens += e.outputTokens;
+      u.output_tokens_n += 1;
       this.moment(key, 'output_tokens', 1, e.outputTokens, 1);
     }
     const err = e.error !== null ? 1 : 0;

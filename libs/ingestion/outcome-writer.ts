@@ -106,7 +106,8 @@ const UNIT_TYPES = `SELECT id, unit_type FROM experiment WHERE id = ANY($1::uuid
 /**
  * The per-variant aggregates of a batch in one statement (one round trip, not four: on small
  * batches the round trips cost the worker more than the rows): moments, latency histograms,
- * per-unit custom metrics and the daily statistics (docs/adr/0013). Each arrives in key order.
+ * per-unit custom metrics, the daily statistics (docs/adr/0013) and a bump of each written
+ * experiment's data version, which the results cache is keyed by (docs/adr/0019). Each arrives in key order.
  */
 const UPSERT_AGGREGATES = `WITH moments AS (
     INSERT INTO outcome_moment AS m (experiment_id, phase, variant, metric, n, sum, sumsq)
@@ -132,7 +133,12 @@ const UPSERT_AGGREGATES = `WITH moments AS (
     ON CONFLICT ON CONSTRAINT outcome_daily_pkey DO UPDATE
       SET ${['new_units', 'events', ...DAILY_STAT_COLUMNS].map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(', ')}
   ),
-  counted AS (${counterUpsert('outcome', 'stored', '$23::int8', 'WHERE $23::int8 > 0')})
+  counted AS (${counterUpsert('outcome', 'stored', '$23::int8', 'WHERE $23::int8 > 0')}),
+  versions AS (
+    INSERT INTO outcome_version AS v (experiment_id, version)
+    SELECT unnest($24::uuid[]), 1
+    ON CONFLICT ON CONSTRAINT outcome_version_pkey DO UPDATE SET version = v.version + 1
+  )
   SELECT 1`;
 
 /** Stores the latest feedback per event; what is new or changed is counted as stored, in the same statement. */
@@ -402,6 +408,7 @@ export class OutcomeWriter {
       unitMetrics.map((u) => u.m.sumsq),
       JSON.stringify(daily),
       storedEvents,
+      [...new Set([...deltas.units.values()].map((u) => u.key.experimentId))].sort(),
     ]);
   }
 }

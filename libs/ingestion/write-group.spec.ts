@@ -65,12 +65,17 @@ describe('WriteGroup', () => {
   });
 
   it('lets a write smaller than maxSize wait lingerMs for more items; a full group goes at once', async () => {
+    // The linger is a timer: jest's fake clock moves it, so the test waits on no real time.
+    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
     const { calls, write } = controlledWrite();
     const group = new WriteGroup(write, 1, 10, 40);
     const small = [group.submit('a', 2), group.submit('b', 2)];
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    jest.advanceTimersByTime(39);
+    await tick();
     expect(calls).toHaveLength(0);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    jest.advanceTimersByTime(1);
+    await tick();
+    jest.useRealTimers();
     expect(calls.map((c) => c.items)).toEqual([['a', 'b']]);
     calls[0].finish();
     await Promise.all(small);

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { In, type DataSource, type Repository } from 'typeorm';
 import { ResultsService } from '../analysis/results.service';
-import { ExperimentEntity } from '../experiments/experiment.entity';
+import type { ExperimentEntity } from '../experiments/experiment.entity';
 import { ExperimentsService } from '../experiments/experiments.service';
 import { escapeHtml as h } from './html';
 import { PageLinkSigner } from './page-link';
@@ -66,7 +66,7 @@ export class DecisionAlertsService {
   async deliver(alertId: string, lastAttempt: boolean): Promise<ReportAlertEntity | null> {
     const alert = await this.alerts.findOne({ where: { id: alertId } });
     if (!alert) return null;
-    const experiment = await this.dataSource.getRepository(ExperimentEntity).findOneByOrFail({ id: alert.experimentId });
+    const experiment = await this.experiments.getById(alert.experimentId);
     const link = this.links.sign(experiment.projectId, experiment.key).url;
     const errors: string[] = [];
     let { emailStatus, webhookStatus } = alert;

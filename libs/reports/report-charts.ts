@@ -2,6 +2,7 @@ import { Resvg } from '@resvg/resvg-js';
 import * as echarts from 'echarts';
 import type { DailySeries } from '../analysis/daily-series';
 import type { ExperimentResults, Interval } from '../analysis/results.types';
+import { quantileMetricsOf } from '../metrics/metric-registry';
 
 export interface ChartSize {
   width: number;
@@ -73,9 +74,9 @@ export function primaryLiftChart(results: ExperimentResults, size: ChartSize): s
   );
 }
 
-/** p50, p90, p95 and p99 latency per variant, grouped by percentile. */
+/** Latency quantiles per variant (the registry's levels: p50 to p99), grouped by percentile. */
 export function latencyChart(results: ExperimentResults, size: ChartSize): string {
-  const quantiles = ['p50', 'p90', 'p95', 'p99'] as const;
+  const quantiles = quantileMetricsOf('latency_ms').map((q) => q.levelKey as `p${number}`);
   return render(
     {
       title: { text: 'Latency percentiles (ms)', left: 'center', textStyle: { fontSize: 14 } },

@@ -1,13 +1,19 @@
 import type { Comparison, ExperimentResults, Interval, VariantResult } from '../analysis/results.types';
+import { builtInMetric, type MetricDefinition, type MetricFormat } from '../metrics/metric-registry';
 
-/** The metrics of the per-variant table, in order: where the value and the comparison come from. */
-export const TABLE_METRICS = [
-  { key: 'success_rate', label: 'Success rate', comparison: 'success_rate', format: 'percent' },
-  { key: 'score', label: 'Score', comparison: 'score', format: 'decimal' },
-  { key: 'latency_p95', label: 'p95 latency', comparison: 'latency_p95', format: 'ms' },
-  { key: 'cost_per_success', label: 'Cost per success', comparison: 'cost_per_success', format: 'usd' },
-] as const;
-export type TableMetric = (typeof TABLE_METRICS)[number];
+/** The metrics of the per-variant table, in order (a view choice); label and format come from the metric registry. */
+const TABLE_METRIC_NAMES = ['success_rate', 'score', 'latency_p95', 'cost_per_success'] as const;
+export interface TableMetric {
+  key: string;
+  label: string;
+  /** The comparison the lift column shows (the metric itself). */
+  comparison: string;
+  format: MetricFormat;
+}
+export const TABLE_METRICS: readonly TableMetric[] = TABLE_METRIC_NAMES.map((name) => {
+  const m = builtInMetric(name)!;
+  return { key: m.name, label: m.label, comparison: m.name, format: m.format };
+});
 
 export interface Cell {
   metric: string;
@@ -37,9 +43,10 @@ export interface ExperimentView {
 
 /** The value of a table metric for a variant, read from the results exactly as the API returns them. */
 export function metricValue(variant: VariantResult, metric: string): { value: number | null; ci: Interval | null } {
-  if (metric === 'latency_p95') {
-    const p95 = variant.metrics.latency_ms?.p95;
-    return { value: p95?.value ?? null, ci: p95?.ci ?? null };
+  const definition: MetricDefinition | undefined = builtInMetric(metric);
+  if (definition?.kind === 'quantile') {
+    const q = variant.metrics[definition.of]?.[definition.levelKey as `p${number}`];
+    return { value: q?.value ?? null, ci: q?.ci ?? null };
   }
   const estimate = variant.metrics[metric];
   return { value: estimate?.mean ?? null, ci: estimate?.ci ?? null };
@@ -80,7 +87,7 @@ export function verdictText(results: ExperimentResults): string {
   return ACTION_TEXT[action] ?? action;
 }
 
-export function formatValue(value: number | null, format: TableMetric['format']): string {
+export function formatValue(value: number | null, format: MetricFormat): string {
   if (value === null || !Number.isFinite(value)) return '–';
   switch (format) {
     case 'percent':
@@ -91,10 +98,12 @@ export function formatValue(value: number | null, format: TableMetric['format'])
       return `${Math.round(value)} ms`;
     case 'usd':
       return `$${value.toPrecision(3)}`;
+    case 'tokens':
+      return value.toFixed(1);
   }
 }
 
-export function formatInterval(ci: Interval | null, format: TableMetric['format']): string {
+export function formatInterval(ci: Interval | null, format: MetricFormat): string {
   return ci ? `[${formatValue(ci[0], format)}, ${formatValue(ci[1], format)}]` : '';
 }
 
@@ -105,6 +114,6 @@ export function formatLift(lift: number | null, ci: Interval | null): string {
   return ci ? `${pct(lift)} [${pct(ci[0])}, ${pct(ci[1])}]` : pct(lift);
 }
 
-export function formatMetricOf(metric: string): TableMetric['format'] {
-  return TABLE_METRICS.find((m) => m.key === metric)?.format ?? 'decimal';
+export function formatMetricOf(metric: string): MetricFormat {
+  return builtInMetric(metric)?.format ?? 'decimal';
 }

@@ -5,23 +5,19 @@ import { AuditModule } from '../audit/audit.module';
 import { ExperimentsModule } from '../experiments/experiments.module';
 import { OutboundModule } from '../outbound/outbound.module';
 import { PageLinkSigner } from './page-link';
-import { ProjectWebhookEntity } from './project-webhook.entity';
-import { ReportAlertEntity } from './report-alert.entity';
 import { ReportContentService } from './report-content.service';
 import { ReportMailer } from './report-mailer';
 import { ReportScheduler } from './report-scheduler';
-import { ReportSendEntity } from './report-send.entity';
 import { ReportSender } from './report-sender.service';
-import { ReportEntity } from './report.entity';
 import { ReportsService } from './reports.service';
 import { ResultsPageService } from './results-page.service';
 import { DecisionAlertsService } from './decision-alerts.service';
-import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookService } from './webhook.service';
+import { REPORTS_ENTITIES } from './reports.entities';
 
 /** Reports: subscriptions and their schedules, the report email, the results page, stop alerts. */
 @Module({
-  imports: [TypeOrmModule.forFeature([ReportEntity, ReportSendEntity, ReportAlertEntity, ProjectWebhookEntity, WebhookDeliveryEntity]), AuditModule, ExperimentsModule, AnalysisModule, OutboundModule],
+  imports: [TypeOrmModule.forFeature(REPORTS_ENTITIES), AuditModule, ExperimentsModule, AnalysisModule, OutboundModule],
   providers: [ReportsService, ReportScheduler, ReportSender, ReportContentService, ReportMailer, PageLinkSigner, ResultsPageService, WebhookService, DecisionAlertsService],
   exports: [ReportsService, ReportSender, PageLinkSigner, ResultsPageService, WebhookService, DecisionAlertsService, ReportScheduler],
 })

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ResultsService } from '../analysis/results.service';
+import { builtInMetric } from '../metrics/metric-registry';
 import { escapeHtml as h } from './html';
 import { cumulativeLiftChart, latencyChart, primaryLiftChart } from './report-charts';
 import { PageLinkSigner } from './page-link';
@@ -7,8 +8,11 @@ import { ReportContentService } from './report-content.service';
 import { TABLE_METRICS, formatInterval, formatLift, formatValue, verdictText, type ExperimentView } from './report-view';
 
 export const PAGE_REFRESH_SECONDS = 30;
-/** Metrics the daily series carries; a quantile primary metric is charted by its mean (latency_ms). */
-const DAILY_FALLBACK: Record<string, string> = { latency_p50: 'latency_ms', latency_p90: 'latency_ms', latency_p95: 'latency_ms', latency_p99: 'latency_ms' };
+/** The daily series carries means, not quantiles: a quantile primary metric is charted by the mean it is a quantile of (latency_ms). */
+function dailyFallback(metric: string): string | undefined {
+  const definition = builtInMetric(metric);
+  return definition?.kind === 'quantile' ? definition.of : undefined;
+}
 
 const CSS = `
 *{box-sizing:border-box}
@@ -58,7 +62,7 @@ export class ResultsPageService {
     const view = await this.content.view(projectId, key);
     const daily = await this.results.dailySeries(projectId, key);
     const primary = view.results.primaryMetric.name;
-    const dailyMetric = daily.metrics.includes(primary) ? primary : DAILY_FALLBACK[primary];
+    const dailyMetric = daily.metrics.includes(primary) ? primary : dailyFallback(primary);
     const size = { width: 560, height: 300 };
     const charts = [
       { id: 'lift', svg: primaryLiftChart(view.results, size) },

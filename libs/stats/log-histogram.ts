@@ -10,6 +10,8 @@
  * - quantile(q): DDSketch's rule. rank = q (n - 1); the first bucket whose cumulative count
  *   exceeds rank answers 2 gamma^i/(gamma + 1), which is within relative error alpha of the
  *   exact order statistic x_(floor(q (n - 1))) (0-based).
+ * - quantileBounds(q): the edges of that bucket, for intervals (quantileSummary): the order
+ *   statistic lies between them whatever the values inside the bucket are.
  * - Histograms with the same alpha merge by adding counts (associative, commutative).
  */
 import { StatsInputError } from './stats-input.error';
@@ -96,6 +98,23 @@ export class LogHistogram {
 
   /** Quantile at level q in [0, 1], DDSketch rule (see file comment). */
   quantile(q: number): number {
+    return bucketValue(this.bucketAt(q), this.relativeAccuracy);
+  }
+
+  /**
+   * The range the order statistic behind quantile(q) lies in: the edges (gamma^(i-1), gamma^i]
+   * of its bucket ([0, 0] for the zero bucket). An interval built from these never claims more
+   * precision than the sketch has, however tightly the values cluster.
+   */
+  quantileBounds(q: number): [number, number] {
+    const index = this.bucketAt(q);
+    if (index === ZERO_BUCKET_INDEX) return [0, 0];
+    const g = gammaOf(this.relativeAccuracy);
+    return [Math.pow(g, index - 1), Math.pow(g, index)];
+  }
+
+  /** Index of the bucket that holds rank q (n - 1). */
+  private bucketAt(q: number): number {
     if (this.total === 0) throw new StatsInputError('quantile of an empty histogram');
     if (!(q >= 0 && q <= 1)) throw new StatsInputError('quantile level must be in [0, 1]');
     const rank = q * (this.total - 1);
@@ -103,9 +122,9 @@ export class LogHistogram {
     const rows = this.rows();
     for (const r of rows) {
       cum += r.count;
-      if (cum > rank) return bucketValue(r.index, this.relativeAccuracy);
+      if (cum > rank) return r.index;
     }
-    return bucketValue(rows[rows.length - 1].index, this.relativeAccuracy);
+    return rows[rows.length - 1].index;
   }
 }
 

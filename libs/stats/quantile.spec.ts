@@ -1,8 +1,10 @@
 import { growthbookCase, scipyCase, expectClose } from './reference-cases';
 import { quantileSummary, quantileDifference, bucketsSource, growthbookQuantileSummary, orderStatisticInterval } from './quantile';
-import { edgeBuckets } from './log-histogram';
+import { LogHistogram, bucketIndex, edgeBuckets } from './log-histogram';
+import { seededRng } from './rng';
 import { effectFromSummaries, fixedHorizonResult } from './effect';
 import { bayesGaussian } from './bayes';
+import { normalQuantile } from './distributions';
 
 describe('quantiles against the reference cases', () => {
   it('order-statistic interval for the median (scipy binomial_order_statistic_ci_median)', () => {
@@ -80,5 +82,52 @@ describe('quantiles against the reference cases', () => {
       expectClose(r.ci[1], e.ci[1], 1e-9);
       expect(r.pValue).toBeLessThan(1e-300 + 1e-12);
     });
+  });
+});
+
+describe('quantiles of clustered values in a log histogram', () => {
+  const resolution = (x: number) => 2 * 0.01 * x * 0.99; // about a bucket's width at x (relative accuracy 0.01)
+
+  it('gives an interval at least one bucket wide when every value sits in one bucket', () => {
+    const h = LogHistogram.fromValues(Array.from({ length: 2000 }, () => 79));
+    const s = quantileSummary(h, 0.95);
+    expect(s.lower).toBeLessThanOrEqual(79);
+    expect(s.upper).toBeGreaterThanOrEqual(79);
+    expect(s.upper - s.lower).toBeGreaterThanOrEqual(resolution(79));
+    expect(s.se).toBeGreaterThan(0);
+  });
+
+  it('gives an interval at least one bucket wide when the values sit in two adjacent buckets', () => {
+    expect(bucketIndex(80.5)).toBe(bucketIndex(79) + 1);
+    const h = LogHistogram.fromValues([...Array.from({ length: 1800 }, () => 79), ...Array.from({ length: 200 }, () => 80.5)]);
+    const s = quantileSummary(h, 0.95);
+    expect(s.lower).toBeLessThanOrEqual(80.5);
+    expect(s.upper).toBeGreaterThanOrEqual(80.5);
+    expect(s.upper - s.lower).toBeGreaterThanOrEqual(resolution(80.5));
+  });
+
+  it('compares two clustered arms: a 4x difference is a clear relative lift with a finite interval', () => {
+    const control = quantileSummary(LogHistogram.fromValues(Array.from({ length: 500 }, () => 80)), 0.95);
+    const treatment = quantileSummary(LogHistogram.fromValues(Array.from({ length: 500 }, () => 20)), 0.95);
+    const d = quantileDifference(control, treatment, { difference: 'relative' });
+    expect(d.estimate).toBeCloseTo(-0.75, 2);
+    expect(d.ci[1]).toBeLessThan(-0.7);
+    expect(d.ci[0]).toBeGreaterThan(-0.8);
+  });
+
+  it('contains the order statistics the outer interval stands for, widened by at most one bucket each side (spread values)', () => {
+    const r = seededRng(3);
+    const values = Array.from({ length: 3000 }, () => Math.exp(r.normal(6, 0.5)));
+    const sorted = [...values].sort((a, b) => a - b);
+    const q = 0.9;
+    const s = quantileSummary(LogHistogram.fromValues(values), q);
+    const half = normalQuantile(0.975) * Math.sqrt((q * (1 - q)) / values.length);
+    // The histogram's rank rule: x_(floor(level (n - 1))), 0-based.
+    const lower = sorted[Math.floor((q - half) * (values.length - 1))];
+    const upper = sorted[Math.floor((q + half) * (values.length - 1))];
+    expect(s.lower).toBeLessThanOrEqual(lower);
+    expect(s.upper).toBeGreaterThanOrEqual(upper);
+    expect(s.lower).toBeGreaterThan(lower / 1.03);
+    expect(s.upper).toBeLessThan(upper * 1.03);
   });
 });

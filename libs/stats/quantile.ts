@@ -3,7 +3,9 @@
  *
  * Per arm, the outer (order-statistic) interval of Deng, Knoblich & Lu (2018), used by
  * GrowthBook, Statsig and Eppo: with s = sqrt(q(1 - q) D / n),
- * [L, U] = [Q(q - z s), Q(q + z s)] and se = (U - L)/(2 z). D is the design effect: 1 when
+ * [L, U] = [Q(q - z s), Q(q + z s)] and se = (U - L)/(2 z). A source known only to a
+ * resolution (a log histogram) gives L and U as the outer edges of the buckets that hold
+ * those order statistics, so the interval is never narrower than the resolution. D is the design effect: 1 when
  * the quantile's observations are independent (request-randomised), and for user-randomised
  * data with several requests per user the delta-method ratio of Var(F_hat(Q)) to its iid
  * value, where F_hat(Q) = sum_i S_i / sum_i N_i, S_i = user i's requests <= Q, N_i = all of
@@ -22,6 +24,12 @@ import { StatsInputError } from './stats-input.error';
 export interface QuantileSource {
   readonly count: number;
   quantile(q: number): number;
+  /**
+   * Where the value behind quantile(q) may lie when the source only knows it to a resolution
+   * (a log histogram: its bucket's edges). Intervals use the outer ends, so that values
+   * clustered in one bucket still get an interval as wide as the resolution, never zero.
+   */
+  quantileBounds?(q: number): [number, number];
 }
 
 /** Raw values as a source; Q(q) = smallest x with ECDF(x) >= q, i.e. x_(ceil(q n)) (1-based). */
@@ -62,8 +70,10 @@ export function quantileSummary(source: QuantileSource, q: number, options: { al
   if (!(q > 0 && q < 1)) throw new StatsInputError('quantile level must be in (0, 1)');
   const z = normalQuantile(1 - alpha / 2);
   const s = Math.sqrt((q * (1 - q) * deff) / n);
-  const lower = source.quantile(Math.max(0, q - z * s));
-  const upper = source.quantile(Math.min(1, q + z * s));
+  const lo = Math.max(0, q - z * s);
+  const hi = Math.min(1, q + z * s);
+  const lower = source.quantileBounds ? source.quantileBounds(lo)[0] : source.quantile(lo);
+  const upper = source.quantileBounds ? source.quantileBounds(hi)[1] : source.quantile(hi);
   return { n, nu: q, estimate: source.quantile(q), lower, upper, se: (upper - lower) / (2 * z), designEffect: deff };
 }
 

@@ -5,12 +5,10 @@ import type { ExperimentResults } from '../analysis/results.types';
 import type { Actor } from '../audit/audit.service';
 import type { ExperimentEntity } from '../experiments/experiment.entity';
 import { ExperimentsService } from '../experiments/experiments.service';
-import { decideTrafficActions, type ArmEvidence, type TrafficAction } from './traffic-policy';
+import { decideTrafficActions, pooledArms, primaryOf, type TrafficAction } from './traffic-policy';
 
 /** The service acting on its own: audited under this name, with the numbers that triggered it. */
 export const MONITOR_ACTOR: Actor = { keyId: null, name: 'traffic monitor' };
-
-const RATE_METRICS = new Set(['success_rate', 'error_rate']);
 
 export interface MonitorRun {
   evaluated: number;
@@ -52,8 +50,10 @@ export class TrafficMonitorService {
 
   private async evaluate(experiment: ExperimentEntity, now: Date): Promise<TrafficAction[]> {
     const current = await this.results.results(experiment.projectId, experiment.key);
-    const primary = experiment.metrics.primary;
-    const custom = experiment.metrics.custom.find((c) => c.name === primary.name);
+    const earlier: ExperimentResults[] = [];
+    if (experiment.bandit) {
+      for (let phase = 1; phase < experiment.phase; phase++) earlier.push(await this.results.results(experiment.projectId, experiment.key, phase));
+    }
     return decideTrafficActions({
       variants: experiment.variants,
       ramp: experiment.ramp,
@@ -61,49 +61,10 @@ export class TrafficMonitorService {
       guardrails: current.guardrails,
       srm: current.srm,
       phaseUnits: Object.values(current.srm.counts).reduce((sum, n) => sum + n, 0),
-      primary: {
-        name: primary.name,
-        rate: RATE_METRICS.has(primary.name),
-        lowerIsBetter: primary.goal === 'decrease' || custom?.lowerIsBetter === true,
-      },
-      arms: experiment.bandit ? await this.pooledArms(experiment, current) : [],
+      primary: primaryOf(experiment.metrics),
+      arms: experiment.bandit ? pooledArms(experiment.variants, experiment.metrics.primary.name, [...earlier, current]) : [],
       now,
       seed: seedOf(`${experiment.id}:${experiment.phase}`),
-    });
-  }
-
-  /**
-   * The bandit's evidence per arm, pooled over every phase: an arm's outcomes do not
-   * depend on how much traffic it got, so phases add up for the posterior.
-   */
-  private async pooledArms(experiment: ExperimentEntity, current: ExperimentResults): Promise<ArmEvidence[]> {
-    const metric = experiment.metrics.primary.name;
-    const phases: ExperimentResults[] = [];
-    for (let phase = 1; phase < experiment.phase; phase++) {
-      phases.push(await this.results.results(experiment.projectId, experiment.key, phase));
-    }
-    phases.push(current);
-    return experiment.variants.map((variant) => {
-      let units = 0;
-      let sum = 0;
-      let varianceSum = 0;
-      for (const results of phases) {
-        const estimate = results.variants.find((v) => v.key === variant.key)?.metrics[metric];
-        if (!estimate || estimate.mean === null || estimate.n === 0) continue;
-        units += estimate.n;
-        sum += estimate.mean * estimate.n;
-        // Standard error from the interval's half-width (normal approximation).
-        const se = estimate.ci ? (estimate.ci[1] - estimate.ci[0]) / (2 * 1.96) : 0;
-        varianceSum += (se * estimate.n) ** 2;
-      }
-      const phaseUnits = current.variants.find((v) => v.key === variant.key)?.metrics[metric]?.n ?? 0;
-      return {
-        variant: variant.key,
-        units,
-        phaseUnits,
-        mean: units > 0 ? sum / units : null,
-        se: units > 0 ? Math.sqrt(varianceSum) / units : null,
-      };
     });
   }
 

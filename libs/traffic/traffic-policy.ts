@@ -1,6 +1,7 @@
 import { thompsonAllocation, type BanditArm } from '../stats/thompson';
-import type { BanditSettings, RampState, Variant } from '../experiments/experiment.types';
-import type { GuardrailResult, SrmSummary } from '../analysis/results.types';
+import type { BanditSettings, MetricsSpec, RampState, Variant } from '../experiments/experiment.types';
+import type { ExperimentResults, GuardrailResult, SrmSummary } from '../analysis/results.types';
+import { MetricCatalog, lowerIsBetterForGoal } from '../metrics/metric-registry';
 
 /** One arm's data on the primary metric, pooled over all phases (what the bandit posterior needs). */
 export interface ArmEvidence {
@@ -25,6 +26,41 @@ export interface TrafficInput {
   arms: ArmEvidence[];
   now: Date;
   seed: number;
+}
+
+/**
+ * The bandit's view of the primary metric, from the registry: a rate (Beta-Bernoulli) or not
+ * (Gaussian), and which way is better for the goal. The same rule as the results' decision:
+ * a non-inferior goal on cost or latency rewards the cheaper or faster arm.
+ */
+export function primaryOf(metrics: Pick<MetricsSpec, 'primary' | 'custom'>): TrafficInput['primary'] {
+  const { name, goal } = metrics.primary;
+  const definition = new MetricCatalog(metrics.custom ?? []).get(name);
+  return { name, rate: definition?.kind === 'proportion', lowerIsBetter: lowerIsBetterForGoal(goal, definition) };
+}
+
+/**
+ * The bandit's evidence per arm, pooled over phases (the last is the current one): an arm's
+ * outcomes do not depend on how much traffic it got, so phases add up for the posterior.
+ * Mean = sum n_p m_p / sum n_p, se = sqrt(sum n_p^2 se_p^2) / sum n_p, from each estimate's
+ * own standard error (whatever the experiment's alpha).
+ */
+export function pooledArms(variants: Variant[], metric: string, phases: ExperimentResults[]): ArmEvidence[] {
+  const current = phases[phases.length - 1];
+  return variants.map((variant) => {
+    let units = 0;
+    let sum = 0;
+    let varianceSum = 0;
+    for (const results of phases) {
+      const estimate = results.variants.find((v) => v.key === variant.key)?.metrics[metric];
+      if (!estimate || estimate.mean === null || estimate.n === 0) continue;
+      units += estimate.n;
+      sum += estimate.mean * estimate.n;
+      varianceSum += ((estimate.se ?? 0) * estimate.n) ** 2;
+    }
+    const phaseUnits = current?.variants.find((v) => v.key === variant.key)?.metrics[metric]?.n ?? 0;
+    return { variant: variant.key, units, phaseUnits, mean: units > 0 ? sum / units : null, se: units > 0 ? Math.sqrt(varianceSum) / units : null };
+  });
 }
 
 export type TrafficAction =

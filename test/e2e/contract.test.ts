@@ -1,5 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { ALL_ENTITIES } from '../../apps/launcher/entities';
 import { client } from '../support/http-client';
 import { startTestApp, type TestApp } from '../support/test-app';
 
@@ -16,6 +18,11 @@ afterAll(async () => {
 it('has migrations that match the entities (no pending schema change)', async () => {
   const sql = await t.db.driver.createSchemaBuilder().log();
   expect(sql.upQueries.map((q) => q.query)).toEqual([]);
+});
+
+it('connects with exactly the entities the schema check covers: no context registers one missing from apps/launcher/entities.ts', () => {
+  const registered = t.app.get(DataSource).entityMetadatas.map((m) => m.name).sort();
+  expect(registered).toEqual(ALL_ENTITIES.map((e) => e.name).sort());
 });
 
 it('serves the OpenAPI document committed in docs/openapi.json (npm run openapi:write refreshes it)', async () => {

@@ -130,7 +130,9 @@ describe('idempotency', () => {
     await eventually(async () => (await rows()) === before + 101);
     // Let every job finish, then check nothing more arrived and the aggregates match the raw rows.
     await eventually(async () => (await exp.admin.get('/v1/admin/ingestion/failed')).status === 200);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Every acknowledged batch is enqueued before the 202: an idle queue means every job has finished.
+    const outcomes = t.app.get(QueueRegistry).get('outcomes');
+    await eventually(async () => Object.values(await outcomes.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every((n) => n === 0));
     expect(await rows()).toBe(before + 101);
     const { stored, recomputed } = await aggregatesVsRaw(t.db, exp.id);
     expect(stored).toEqual(recomputed);

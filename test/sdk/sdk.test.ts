@@ -275,22 +275,21 @@ describe('outcomes through an outage', () => {
 });
 
 describe('config refresh', () => {
-  it('receives a weight change through the stream within a second', async () => {
+  it('receives a weight change through the stream (how fast: bench/propagation.ts)', async () => {
     const exp = await runningExperiment();
     const c = sdkClient({ refresh: { pollIntervalMs: 60_000 } });
     await c.ready();
     await eventually(async () => c.stats().streamConnected, 5000, 10);
     await caughtUp(c);
-    let seenAt = 0;
+    let seen = false;
     c.onSnapshot((s) => {
-      const e = s.experiments.find((x) => x.key === exp.key);
-      if (!seenAt && e?.phase === 2) seenAt = Date.now();
+      if (s.experiments.find((x) => x.key === exp.key)?.phase === 2) seen = true;
     });
-    const changedAt = Date.now();
     const res = await admin.patch(`/v1/experiments/${exp.key}`, { variants: [{ key: 'control', weight: 1, isControl: true }, { key: 'small', weight: 9 }] });
     expect(res.status).toBe(200);
-    await eventually(async () => seenAt > 0, 3000, 5);
-    expect(seenAt - changedAt).toBeLessThan(1000);
+    await eventually(async () => seen, 15_000, 5);
+    // Through the stream, not a poll (polling every 60 s here).
+    expect(c.stats().streamConnected).toBe(true);
     const weights = c.snapshot()!.experiments.find((e) => e.key === exp.key)!.variants.map((v) => [v.key, v.weight]);
     expect(weights).toEqual([['control', 0.1], ['small', 0.9]]);
     const items = Array.from({ length: 200 }, (_, i) => ({ experiment: exp.key, unitId: `w-${i}` }));
@@ -324,8 +323,9 @@ describe('without the service', () => {
       await t2.close();
       stopped = true;
       await eventually(async () => !c.stats().streamConnected && errors.length > 2, 5000);
-      // Polls and reconnects keep failing; the answers do not change.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Polls and reconnects keep failing (three more failures reported); the answers do not change.
+      const failures = errors.length;
+      await eventually(async () => errors.length >= failures + 3, 10_000);
       expect(units.map((u) => answer(c.assign(exp.key, u)))).toEqual(online);
       expect(c.snapshot()).toBe(last);
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
 import { createApiApp } from '../../apps/api/create-api-app';
+import { ALL_ENTITIES } from '../../apps/launcher/entities';
 import { loadConfig, type VerdictConfig } from '../../libs/config/config';
 import { dataSourceOptions } from '../../libs/database/data-source';
 import { createLogger } from '../../libs/logging/logger';
@@ -12,7 +13,7 @@ export interface TestApp {
   adminKey: string;
   config: VerdictConfig;
   app: NestFastifyApplication;
-  /** A direct connection to the test's database, for assertions on stored rows. */
+  /** A direct connection to the test's database (with every context's entities), for assertions on stored rows. */
   db: DataSource;
   close(): Promise<void>;
 }
@@ -43,7 +44,7 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  const db = new DataSource({ ...dataSourceOptions(database.url), extra: { max: 2 } });
+  const db = new DataSource({ ...dataSourceOptions(database.url, ALL_ENTITIES), extra: { max: 2 } });
   await db.initialize();
   return {
     url: `http://127.0.0.1:${port}`,

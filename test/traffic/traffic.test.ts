@@ -1,5 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 import { createClient, type VerdictClient } from '../../libs/sdk/src';
 import { seededRng, type Rng } from '../../libs/stats/rng';
 import { experimentBody } from '../factories/experiment.factory';
@@ -19,6 +19,9 @@ let sdkKey: string;
 let sdkA: ReturnType<typeof client>;
 let sdkB: ReturnType<typeof client>;
 let sdkClient: VerdictClient;
+let monitorEvents: QueueEvents;
+/** Monitor runs completed since the start (the traffic queue's completed events). */
+let monitorRuns = 0;
 
 beforeAll(async () => {
   t = await startTestApp({ MONITOR_INTERVAL_MS: '300' });
@@ -30,8 +33,12 @@ beforeAll(async () => {
   sdkB = client(replica.url, sdkKey);
   sdkClient = createClient({ baseUrl: replica.url, apiKey: sdkKey, flushOnExit: false });
   await sdkClient.ready();
+  monitorEvents = new QueueEvents('traffic', { connection: { url: t.config.redis.url } as any, prefix: `${t.config.redis.prefix}:bull` });
+  monitorEvents.on('completed', () => (monitorRuns += 1));
+  await monitorEvents.waitUntilReady();
 }, 60_000);
 afterAll(async () => {
+  await monitorEvents?.close();
   await sdkClient?.close();
   await worker?.close();
   await replica?.close();
@@ -60,16 +67,23 @@ async function round(rng: Rng, key: string, offset: number, users: number, error
     const res = await sdkA.post('/v1/outcomes', { events: events.slice(i, i + 1000) });
     expect(res.status).toBe(202);
   }
-  return assignments as Array<{ variant: string; inExperiment: boolean }>;
+  return { assignments: assignments as Array<{ variant: string; inExperiment: boolean }>, events: events.length };
 }
 
-async function monitorRuns(): Promise<number> {
-  const queue = new Queue('traffic', { connection: { url: t.config.redis.url } as any, prefix: `${t.config.redis.prefix}:bull` });
-  try {
-    return (await queue.getJobCounts('completed')).completed;
-  } finally {
-    await queue.close();
-  }
+/**
+ * Waits until the round's events are stored, then until a monitor run has started and finished
+ * after that (two completions: one may have been under way with older data): a condition, not a sleep.
+ */
+async function monitorSaw(key: string, events: number): Promise<void> {
+  await eventually(async () => {
+    const [row] = await t.db.query(
+      `SELECT COALESCE(sum(m.n), 0)::int AS n FROM outcome_moment m JOIN experiment e ON e.id = m.experiment_id WHERE e.key = $1 AND m.metric = '$events'`,
+      [key],
+    );
+    return row.n >= events;
+  }, 30_000);
+  const seen = monitorRuns;
+  await eventually(async () => monitorRuns >= seen + 2, 30_000, 20);
 }
 
 it('rolls back a variant with three times the error rate, and every replica and the SDK stop serving it', async () => {
@@ -81,19 +95,20 @@ it('rolls back a variant with three times the error rate, and every replica and 
   await admin.post('/v1/experiments', body);
   await admin.post(`/v1/experiments/${body.key}/start`);
   const rng = seededRng(42);
-  const runsBefore = await monitorRuns();
   let rolledBack = false;
   let users = 0;
-  for (let r = 0; r < 40 && !rolledBack; r++) {
-    await round(rng, body.key, users, 250, { control: 0.05, small: 0.15 });
+  let sent = 0;
+  let rounds = 0;
+  for (; rounds < 40 && !rolledBack; rounds++) {
+    sent += (await round(rng, body.key, users, 250, { control: 0.05, small: 0.15 })).events;
     users += 250;
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await monitorSaw(body.key, sent);
     const experiment = (await admin.get(`/v1/experiments/${body.key}`)).body;
     rolledBack = experiment.variants.find((v: any) => v.key === 'small').rolledBack;
   }
   expect(rolledBack).toBe(true);
-  // Bounded: the breach was acted on within the monitor runs of those rounds.
-  expect((await monitorRuns()) - runsBefore).toBeLessThanOrEqual(100);
+  // Bounded: the breach was caught within a few rounds of 250 requests (each checked by the monitor).
+  expect(rounds).toBeLessThanOrEqual(20);
 
   const audit = (await admin.get(`/v1/experiments/${body.key}/audit`)).body.items;
   const rollback = audit.find((e: any) => e.action === 'experiment.variant_rolled_back');
@@ -124,10 +139,11 @@ it('climbs a healthy ramp to its last step, one phase per step', async () => {
   const rng = seededRng(7);
   let users = 0;
   let step = 0;
+  let sent = 0;
   for (let r = 0; r < 40 && step < 2; r++) {
-    await round(rng, body.key, users, 200, { control: 0.05, small: 0.05 });
+    sent += (await round(rng, body.key, users, 200, { control: 0.05, small: 0.05 })).events;
     users += 200;
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await monitorSaw(body.key, sent);
     step = (await admin.get(`/v1/experiments/${body.key}`)).body.ramp.step;
   }
   expect(step).toBe(2);

@@ -23,9 +23,26 @@ import { KEY_MESSAGE, KEY_PATTERN } from '../http/keys';
 import { PageQueryDto } from '../http/page-query.dto';
 import { EXPERIMENT_STATUSES, UNIT_TYPES, type ExperimentStatus, type MetricGoal } from '../../../libs/experiments/experiment.types';
 import { LIMITS } from '../../../libs/experiments/experiment-definition';
+import {
+  BUILT_IN_METRIC_NAMES,
+  CUSTOM_DENOMINATORS,
+  METRIC_FORMATS,
+  METRIC_GOALS,
+  type CustomDenominator,
+  type MetricFormat,
+} from '../../../libs/metrics/metric-registry';
 
 const METRIC_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 const METRIC_MESSAGE = 'must be lower_snake_case, at most 63 characters';
+/** A metric name in OpenAPI: one of the registry's built-ins (libs/metrics), or a custom name declared in metrics.custom. */
+const metricName = (example: string) => ({
+  example,
+  description: 'A built-in metric or quantile, or a custom metric declared in metrics.custom.',
+  anyOf: [
+    { type: 'string' as const, enum: [...BUILT_IN_METRIC_NAMES] },
+    { type: 'string' as const, pattern: METRIC_PATTERN.source, description: 'a custom metric name' },
+  ],
+});
 
 export class PricingDto {
   @ApiProperty({ description: 'USD per million input tokens', maximum: LIMITS.pricePer1M })
@@ -77,13 +94,13 @@ export class VariantDto {
 }
 
 export class MetricDto {
-  @ApiProperty({ example: 'success_rate' })
+  @ApiProperty(metricName('success_rate'))
   @IsString()
   @Matches(METRIC_PATTERN, { message: METRIC_MESSAGE })
   name!: string;
 
-  @ApiProperty({ enum: ['increase', 'decrease', 'non_inferior'] })
-  @IsIn(['increase', 'decrease', 'non_inferior'])
+  @ApiProperty({ enum: METRIC_GOALS })
+  @IsIn(METRIC_GOALS)
   goal!: MetricGoal;
 
   @ApiPropertyOptional({ description: 'Relative non-inferiority margin, e.g. 0.02 for 2 %.' })
@@ -95,7 +112,7 @@ export class MetricDto {
 }
 
 export class GuardrailDto {
-  @ApiProperty({ example: 'latency_p95' })
+  @ApiProperty(metricName('latency_p95'))
   @IsString()
   @Matches(METRIC_PATTERN, { message: METRIC_MESSAGE })
   name!: string;
@@ -121,10 +138,31 @@ export class CustomMetricDto {
   @Matches(METRIC_PATTERN, { message: METRIC_MESSAGE })
   name!: string;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ default: false, description: 'A decrease is an improvement.' })
   @IsOptional()
   @IsBoolean()
   lowerIsBetter?: boolean;
+
+  @ApiPropertyOptional({
+    enum: CUSTOM_DENOMINATORS,
+    default: 'reported',
+    description: 'Averaged over the events that reported the metric, or over all events (those without it count 0).',
+  })
+  @IsOptional()
+  @IsIn(CUSTOM_DENOMINATORS)
+  denominator?: CustomDenominator;
+
+  @ApiPropertyOptional({ description: 'Shown in reports and on the results page; default the name.' })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  label?: string;
+
+  @ApiPropertyOptional({ enum: METRIC_FORMATS, default: 'decimal' })
+  @IsOptional()
+  @IsIn(METRIC_FORMATS)
+  format?: MetricFormat;
 }
 
 export class ScoreRangeDto {

@@ -14,6 +14,7 @@ import type {
   VariantResult,
 } from '../../../libs/analysis/results.types';
 import type { DailyPoint } from '../../../libs/analysis/daily-series';
+import { BUILT_IN_METRICS } from '../../../libs/metrics/metric-registry';
 
 const interval: ApiPropertyOptions = { type: [Number], minItems: 2, maxItems: 2, nullable: true, description: '[lower, upper]' };
 
@@ -29,17 +30,20 @@ export class ResultsQueryDto {
 
 export class QuantileEstimateResponse implements QuantileEstimate {
   @ApiProperty() value!: number;
+  @ApiProperty({ description: 'Standard error of the value' }) se!: number;
   @ApiProperty(interval) ci!: Interval | null;
 }
 
 export class MetricEstimateResponse implements MetricEstimate {
   @ApiProperty({ nullable: true, type: Number }) mean!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Standard error of the mean (does not depend on alpha)' }) se!: number | null;
   @ApiProperty(interval) ci!: Interval | null;
   @ApiProperty({ description: 'Units (events for request units) behind the estimate' }) n!: number;
-  @ApiPropertyOptional({ type: QuantileEstimateResponse, nullable: true }) p50?: QuantileEstimate | null;
-  @ApiPropertyOptional({ type: QuantileEstimateResponse, nullable: true }) p90?: QuantileEstimate | null;
-  @ApiPropertyOptional({ type: QuantileEstimateResponse, nullable: true }) p95?: QuantileEstimate | null;
-  @ApiPropertyOptional({ type: QuantileEstimateResponse, nullable: true }) p99?: QuantileEstimate | null;
+  [level: `p${number}`]: QuantileEstimate | null | undefined;
+}
+// The quantile levels of the metric registry (p50 ... p99 on latency_ms and ttft_ms): one property each.
+for (const key of new Set(BUILT_IN_METRICS.flatMap((m) => (m.kind === 'quantile' ? [m.levelKey] : [])))) {
+  ApiPropertyOptional({ type: QuantileEstimateResponse, nullable: true, description: `On metrics with quantiles: the ${key}` })(MetricEstimateResponse.prototype, key);
 }
 
 export class VariantResultResponse implements VariantResult {
@@ -61,6 +65,7 @@ export class ComparisonResponse implements Comparison {
   @ApiProperty({ nullable: true, type: Number }) absoluteLift!: number | null;
   @ApiProperty(interval) absoluteCi!: Interval | null;
   @ApiProperty({ nullable: true, type: Number, description: '(treatment - control) / |control|' }) relativeLift!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Standard error of the relative lift' }) se!: number | null;
   @ApiProperty({ ...interval, description: 'Interval of the relative lift' } as ApiPropertyOptions) ci!: Interval | null;
   @ApiProperty({ nullable: true, type: Number }) pValue!: number | null;
   @ApiProperty({ nullable: true, type: Number, description: 'Holm within its family (goal metrics; other metrics)' }) adjustedPValue!: number | null;

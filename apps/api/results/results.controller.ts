@@ -1,14 +1,16 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtraModels, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ResultsService } from '../../../libs/analysis/results.service';
 import { toActor } from '../../../libs/auth/api-keys.service';
 import type { Principal } from '../../../libs/auth/principal';
 import { ExperimentResponse } from '../experiments/experiment-response.dto';
 import { CurrentPrincipal } from '../security/principal.decorator';
 import { Scopes } from '../security/scopes.decorator';
-import { DailySeriesResponse, ResultsQueryDto, ResultsResponse } from './results-response.dto';
+import { DailySeriesResponse, MetricEstimateResponse, ResultsQueryDto, ResultsResponse } from './results-response.dto';
 
 @ApiTags('results')
+// Referenced from VariantResultResponse.metrics (a map), which the scanner does not follow.
+@ApiExtraModels(MetricEstimateResponse)
 @ApiBearerAuth()
 @Scopes('admin')
 @Controller('v1/experiments')

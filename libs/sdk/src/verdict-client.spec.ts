@@ -54,15 +54,16 @@ describe('config', () => {
     expect(c.stats().snapshotVersion).toBe('v2');
   });
 
-  it('applies stream updates within a second', async () => {
+  // How fast a change arrives end to end is bench/propagation.ts's to measure.
+  it('applies stream updates (polling every 60 s, so only the stream can bring them)', async () => {
     const c = client({ refresh: { pollIntervalMs: 60_000 } });
     await c.ready();
     await waitFor(() => c.stats().streamConnected);
     const published = Date.now();
     server.publish(snapshot('v2', [experiment({ state: 'concluded', winner: 'treatment' })]));
-    await waitFor(() => c.assign('model-ab', 'u1').reason === 'concluded', 1000);
-    expect(Date.now() - published).toBeLessThan(1000);
+    await waitFor(() => c.assign('model-ab', 'u1').reason === 'concluded', 10_000);
     expect(c.assign('model-ab', 'u1').variant).toBe('treatment');
+    expect(server.requests.filter((r) => r.path === '/v1/sdk/config' && r.at >= published)).toEqual([]);
   });
 
   it('reconnects the stream after it drops, polling meanwhile', async () => {
@@ -101,11 +102,13 @@ describe('config', () => {
   });
 
   it('keeps serving the last snapshot when the service goes away', async () => {
-    const c = client({ refresh: { reconnectBaseMs: 20, reconnectMaxMs: 50, pollIntervalMs: 20 }, hooks: { onError: () => undefined } });
+    const errors: Error[] = [];
+    const c = client({ refresh: { reconnectBaseMs: 20, reconnectMaxMs: 50, pollIntervalMs: 20 }, hooks: { onError: (e) => errors.push(e) } });
     await c.ready();
     const before = c.assign('model-ab', 'u7');
     await server.stop();
-    await new Promise((r) => setTimeout(r, 150));
+    // Several refreshes have failed by now (each reports an error), not just some time passed.
+    await waitFor(() => errors.length >= 3, 5000);
     expect(c.assign('model-ab', 'u7')).toBe(before);
     expect(before.inExperiment).toBe(true);
   });

@@ -36,11 +36,18 @@ module.exports = {
       to: { pathNot: ['^libs/metrics/'] },
     },
     {
+      name: 'storable-is-pure',
+      comment: 'libs/storable is what Postgres can hold, shared by the API, the worker and the SDK (docs/adr/0015): no imports.',
+      severity: 'error',
+      from: { path: '^libs/storable/', pathNot: [SPEC] },
+      to: { pathNot: ['^libs/storable/'] },
+    },
+    {
       name: 'sdk-imports-only-the-assignment-core',
-      comment: 'The SDK is its own package: of this repository it compiles in the assignment core (and pure shared storable* modules of ingestion), nothing else.',
+      comment: 'The SDK is its own package: of this repository it compiles in the assignment core and the storable definition (libs/storable), nothing else.',
       severity: 'error',
       from: { path: '^libs/sdk/src/', pathNot: [SPEC, '^libs/sdk/src/testing/'] },
-      to: { path: '^(apps|libs|test|bench|migrations|scripts)/', pathNot: ['^libs/sdk/', '^libs/assignment/core/', '^libs/ingestion/storable[^/]*\\.ts$'] },
+      to: { path: '^(apps|libs|test|bench|migrations|scripts)/', pathNot: ['^libs/sdk/', '^libs/assignment/core/', '^libs/storable/'] },
     },
     {
       name: 'sdk-has-no-framework-dependencies',

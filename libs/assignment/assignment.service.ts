@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { FieldError } from '../errors/domain-error';
-import { checkExposureEvent, defaultWindow, experimentWindow } from '../ingestion/storable';
+import { checkExposureEvent, defaultWindow, experimentWindow } from '../storable/storable';
 import { ExperimentNotFoundError } from '../experiments/experiments.errors';
 import type { ExposureRecord } from '../queue/queues';
 import type { Assignment } from './core/snapshot';
@@ -47,7 +47,7 @@ export class AssignmentService {
 
   /**
    * Exposures from SDKs that assign locally: each is checked for what can be stored
-   * (libs/ingestion/storable.ts) and against the snapshot (the variant must be the one the
+   * (libs/storable/storable.ts) and against the snapshot (the variant must be the one the
    * unit is served in that phase, the time not before the experiment was created), and the
    * valid ones are enqueued, as one job of this project, before the answer: an acknowledged
    * exposure is never lost.

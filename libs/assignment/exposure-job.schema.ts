@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ExposureRecord } from '../queue/queues';
-import { checkExposureRecord, defaultWindow, describeIssues } from '../ingestion/storable';
+import { checkExposureRecord, defaultWindow, describeIssues } from '../storable/storable';
 
 /** One project's part of an exposure job: what can be stored, and what cannot (dead-lettered with its reason). */
 export interface ExposureJobPart {
@@ -14,7 +14,7 @@ const projectOf = z.object({ projectId: z.uuid() });
 
 /**
  * An exposure job, checked record by record with the storable definition
- * (libs/ingestion/storable.ts), split by project. Jobs from the API carry one project;
+ * (libs/storable/storable.ts), split by project. Jobs from the API carry one project;
  * older jobs mixed projects, so records are grouped by the project they name. A record
  * that names none cannot be dead-lettered anywhere and fails the job (the failed set).
  * Exposures carry no receipt time: the window ends 5 minutes after `now`.

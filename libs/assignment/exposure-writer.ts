@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { counterUpsert } from '../ingestion/ingest-counters';
+import { counterUpsert } from '../observability/ingest-counter-sql';
 import type { ExposureRecord } from '../queue/queues';
 
 /**

@@ -15,7 +15,7 @@ export interface ProjectSnapshot {
   etag: string;
   /** Experiment key -> id, for exposure records. */
   ids: Map<string, string>;
-  /** Experiment key -> creation time (epoch ms): no exposure of it may be older (libs/ingestion/storable.ts). */
+  /** Experiment key -> creation time (epoch ms): no exposure of it may be older (libs/storable/storable.ts). */
   created: Map<string, number>;
 }
 

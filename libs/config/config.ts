@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseCidr } from '../outbound/address-policy';
+import ipaddr from 'ipaddr.js';
 
 /**
  * Every setting Verdict reads, validated once at start-up. Nothing else in the
@@ -37,11 +37,8 @@ const schema = z.object({
     .transform((value, ctx) => {
       const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
       for (const item of items) {
-        try {
-          parseCidr(item);
-        } catch (error) {
-          ctx.addIssue({ code: 'custom', message: `${(error as Error).message} (comma-separated CIDRs or addresses)` });
-        }
+        const issue = cidrIssue(item);
+        if (issue) ctx.addIssue({ code: 'custom', message: `${issue} (comma-separated CIDRs or addresses)` });
       }
       return items;
     }),
@@ -146,6 +143,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     outbound: { allowHttp: s.OUTBOUND_ALLOW_HTTP === 'true', allowedCidrs: s.OUTBOUND_ALLOWED_CIDRS, webhookTimeoutMs: s.WEBHOOK_TIMEOUT_MS },
     logLevel: s.LOG_LEVEL,
   };
+}
+
+/** Why an allowlist entry is not a CIDR or an address (the outbound guard parses it the same way: libs/outbound/address-policy.ts). */
+function cidrIssue(value: string): string | null {
+  if (value.includes('/')) return ipaddr.isValidCIDR(value) ? null : `"${value}" is not a CIDR range`;
+  return ipaddr.isValid(value) ? null : `"${value}" is not an IP address or CIDR range`;
 }
 
 function parseTrustProxy(value: string): boolean | string {

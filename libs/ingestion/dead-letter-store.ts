@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { COUNTER_SHARDS, INGEST_KINDS, type IngestKind } from './ingest-counters';
-import { isStorableText } from './storable';
+import { COUNTER_SHARDS, INGEST_KINDS, type IngestKind } from '../observability/ingest-counter-sql';
+import { isStorableText } from '../storable/storable';
 
 /** An acknowledged item the worker could not store, with why. */
 export interface DeadLetter {

@@ -3,9 +3,9 @@ import { ExposureProducer } from '../assignment/exposure.producer';
 import { NotFoundError } from '../errors/domain-error';
 import type { ExposureRecord, FeedbackRecord, OutcomeRecord } from '../queue/queues';
 import { DeadLetterStore, type DeadLetterRow } from './dead-letter-store';
-import type { IngestKind } from './ingest-counters';
+import type { IngestKind } from '../observability/ingest-counter-sql';
 import { OutcomeProducer } from './outcome.producer';
-import { checkExposureRecord, checkFeedbackItem, checkOutcomeRecord, defaultWindow, describeIssues } from './storable';
+import { checkExposureRecord, checkFeedbackItem, checkOutcomeRecord, defaultWindow, describeIssues } from '../storable/storable';
 
 /** Dead letters re-driven per call at most: "all" is answered with what remains. */
 export const REDRIVE_LIMIT = 1000;

@@ -1,25 +1,8 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { INGEST_KINDS, type IngestKind, type IngestResult } from '../observability/ingest-counter-sql';
 import { OperatorMetrics, type MetricFamily } from '../observability/operator-metrics';
-
-export type IngestKind = 'outcome' | 'feedback' | 'exposure';
-export const INGEST_KINDS: readonly IngestKind[] = ['outcome', 'feedback', 'exposure'];
-export type IngestResult = 'stored' | 'dead_lettered';
-
-/** Rows per (kind, result): a connection adds to the row of its backend pid modulo this, so concurrent writers rarely meet. */
-export const COUNTER_SHARDS = 16;
-
-/**
- * SQL that adds `value` to the (kind, result) counter, for a data-modifying CTE of the
- * statement that writes the items: counted in the same transaction, at no extra round trip.
- * `tail` filters (WHERE ... or FROM ... HAVING ...) so that nothing is written for 0.
- */
-export function counterUpsert(kind: IngestKind, result: IngestResult, value: string, tail: string): string {
-  return `INSERT INTO ingest_counter AS c (kind, result, shard, n)
-    SELECT '${kind}', '${result}', pg_backend_pid() % ${COUNTER_SHARDS}, ${value} ${tail}
-    ON CONFLICT ON CONSTRAINT ingest_counter_pkey DO UPDATE SET n = c.n + EXCLUDED.n`;
-}
 
 /**
  * Ingestion's operator metrics (GET /metrics): items stored and dead-lettered per kind since

@@ -251,7 +251,7 @@ export function effectiveQuality(original: Quality, feedback: Partial<Quality> |
 
 /**
  * The first aggregate delta that is not a finite number, named, or null. Bounded inputs
- * (libs/ingestion/storable.ts) cannot produce one; this catches what slipped past them
+ * (libs/storable/storable.ts) cannot produce one; this catches what slipped past them
  * before float8 would store Infinity and poison every later result (docs/adr/0015).
  */
 export function nonFiniteDelta(deltas: AggregateDeltas): string | null {

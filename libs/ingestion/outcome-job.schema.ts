@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FeedbackBatchJob, FeedbackRecord, OutcomeBatchJob, OutcomeRecord } from '../queue/queues';
-import { checkFeedbackItem, checkOutcomeRecord, defaultWindow, describeIssues } from './storable';
+import { checkFeedbackItem, checkOutcomeRecord, defaultWindow, describeIssues } from '../storable/storable';
 
 /** An item of a job that the storable definition refuses: dead-lettered with its reason, never written. */
 export interface UnstorableItem {
@@ -18,7 +18,7 @@ const envelopeError = (error: z.ZodError) => z.prettifyError(error).slice(0, 500
 
 /**
  * Payloads are checked in the worker too, item by item with the storable definition the
- * API used (libs/ingestion/storable.ts): a job from an older API, or one written to the queue
+ * API used (libs/storable/storable.ts): a job from an older API, or one written to the queue
  * by hand, cannot make a write fail. Items that fail are returned to be dead-lettered; the
  * others are written. Only a job whose envelope (project, receipt time, list) does not parse
  * fails as a whole: it names no project whose dead letters could hold it.

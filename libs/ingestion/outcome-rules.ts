@@ -3,7 +3,7 @@ import type { Pricing } from '../experiments/experiment.types';
 /** What validating and pricing an experiment's outcomes needs and the assignment snapshot lacks. */
 export interface ExperimentOutcomeRules {
   experimentId: string;
-  /** Epoch ms: no event of the experiment may be older (less clock skew; libs/ingestion/storable.ts). */
+  /** Epoch ms: no event of the experiment may be older (less clock skew; libs/storable/storable.ts). */
   createdAt: number;
   scoreRange: { min: number; max: number };
   customMetrics: ReadonlySet<string>;

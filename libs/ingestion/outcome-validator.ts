@@ -3,7 +3,7 @@ import type { FieldError } from '../errors/domain-error';
 import { checkBatch } from '../errors/body-checks';
 import type { FeedbackRecord, OutcomeRecord } from '../queue/queues';
 import { computeCost, type ExperimentOutcomeRules } from './outcome-rules';
-import { checkFeedbackItem, checkOutcomeEvent, costIssue, defaultWindow, experimentWindow, isPlainRecord } from './storable';
+import { checkFeedbackItem, checkOutcomeEvent, costIssue, defaultWindow, experimentWindow, isPlainRecord } from '../storable/storable';
 
 /** What validating one event needs from the project: the snapshot (assignment) and the rules (ranges, prices, creation time). */
 export interface ValidationContext {
@@ -28,7 +28,7 @@ export function validateOutcomeBatch(body: unknown): Checked<unknown[]> {
 }
 
 /**
- * Checks one outcome event: first what can be stored (libs/ingestion/storable.ts, the
+ * Checks one outcome event: first what can be stored (libs/storable/storable.ts, the
  * definition the worker and the SDK share), then against the project's snapshot and rules
  * (experiment running, the unit's variant, declared metrics, score range, not before the
  * experiment was created), and resolves its variant, phase and cost. Every problem is

@@ -16,7 +16,7 @@ import {
   type UnitKey,
 } from './outcome-aggregator';
 import { copyInto, copyText } from '../database/copy-rows';
-import { counterUpsert } from './ingest-counters';
+import { counterUpsert } from '../observability/ingest-counter-sql';
 import { dataErrorReason, UnstorableDataError } from './poison-isolation';
 
 /**

@@ -74,11 +74,11 @@ it('fails on each broken rule, naming it', async () => {
   }
 });
 
-it('lets the SDK compile in the assignment core and pure storable modules of ingestion', async () => {
+it('lets the SDK compile in the assignment core and the pure storable definition', async () => {
   const root = tree({
     'libs/assignment/core/assign.ts': 'export const assign = 1;\n',
-    'libs/ingestion/storable-event.ts': 'export const storable = 1;\n',
-    'libs/sdk/src/client.ts': "import { assign } from '../../assignment/core/assign';\nimport { storable } from '../../ingestion/storable-event';\nimport { randomUUID } from 'node:crypto';\nexport const c = [assign, storable, randomUUID];\n",
+    'libs/storable/storable.ts': 'export const storable = 1;\n',
+    'libs/sdk/src/client.ts': "import { assign } from '../../assignment/core/assign';\nimport { storable } from '../../storable/storable';\nimport { randomUUID } from 'node:crypto';\nexport const c = [assign, storable, randomUUID];\n",
   });
   roots.push(root);
   const { code, output } = await check(root);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SnapshotIndex } from '../../libs/assignment/core/assign';
 import { SnapshotService } from '../../libs/assignment/snapshot.service';
-import { isStorableText } from '../../libs/ingestion/storable';
+import { isStorableText } from '../../libs/storable/storable';
 import { experimentBody } from '../factories/experiment.factory';
 import { client } from '../support/http-client';
 import { startReplica, startTestApp, type TestApp } from '../support/test-app';

@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import fc from 'fast-check';
-import { fieldName } from '../../libs/ingestion/storable';
+import { fieldName } from '../../libs/storable/storable';
 import { eventually, startTestWorker } from '../support/test-worker';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { count, runningExperiment, type Client } from './support/ingestion-fixture';
@@ -10,7 +10,7 @@ import { count, runningExperiment, type Client } from './support/ingestion-fixtu
  * outcome event and of a feedback item, sent over HTTP to the real API and worker. Each
  * generated value carries whether it should be accepted, decided by an oracle written here
  * from the documented limits (README, "Limits") and, for strings, from what survives a UTF-8
- * round trip, independently of libs/ingestion/storable.ts.
+ * round trip, independently of libs/storable/storable.ts.
  */
 jest.setTimeout(240_000);
 

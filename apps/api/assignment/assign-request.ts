@@ -1,7 +1,7 @@
 import type { AssignRequest } from '../../../libs/assignment/assignment.service';
 import { checkBatch, isPlainObject } from '../../../libs/errors/body-checks';
 import { ValidationFailedError, type FieldError } from '../../../libs/errors/domain-error';
-import { unitIdIssue } from '../../../libs/ingestion/storable';
+import { unitIdIssue } from '../../../libs/storable/storable';
 
 /**
  * Hand-written checks for the assignment bodies. /v1/assign is the hottest route: the

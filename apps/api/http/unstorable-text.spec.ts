@@ -1,4 +1,4 @@
-import { textIssue } from '../../../libs/ingestion/storable';
+import { textIssue } from '../../../libs/storable/storable';
 import { findUnstorableText } from './unstorable-text';
 
 describe('textIssue (the one check, shared with ingestion)', () => {

@@ -1,5 +1,5 @@
 import type { FieldError } from '../../../libs/errors/domain-error';
-import { textIssue } from '../../../libs/ingestion/storable';
+import { textIssue } from '../../../libs/storable/storable';
 
 /** At most this many problems are reported: a body full of them gets a short answer. */
 const MAX_REPORTED = 20;

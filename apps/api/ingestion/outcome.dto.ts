@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsOptional } from 'class-validator';
-import { INGEST_KINDS, type IngestKind } from '../../../libs/ingestion/ingest-counters';
-import { STORABLE_LIMITS } from '../../../libs/ingestion/storable';
+import { INGEST_KINDS, type IngestKind } from '../../../libs/observability/ingest-counter-sql';
+import { STORABLE_LIMITS } from '../../../libs/storable/storable';
 import { PageQueryDto } from '../http/page-query.dto';
 
 const L = STORABLE_LIMITS;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SnapshotIndex } from '../../assignment/core/assign';
-import { checkOutcomeEvent, defaultWindow, describeIssues, unitIdIssue, type StorableIssue } from '../../ingestion/storable';
+import { checkOutcomeEvent, defaultWindow, describeIssues, unitIdIssue, type StorableIssue } from '../../storable/storable';
 import { endpoint } from './backoff';
 import { ConfigSync, DEFAULT_REFRESH } from './config-sync';
 import { EventQueue } from './event-queue';
@@ -120,7 +120,7 @@ export class VerdictClient {
       if (a.inExperiment && a.variant !== null) out.variant = a.variant;
     }
     // What the service could not store is refused here, through onError, rather than sent and rejected
-    // (or, from an older service, lost): the same definition the service checks (libs/ingestion/storable.ts).
+    // (or, from an older service, lost): the same definition the service checks (libs/storable/storable.ts).
     const issues: StorableIssue[] = [];
     checkOutcomeEvent(out, defaultWindow(Date.now()), issues);
     if (issues.length > 0) this.refuse(this.outcomes, 'outcome', issues, out.id);

@@ -1,4 +1,5 @@
 import type { FieldError } from '../errors/domain-error';
+import { STORABLE_LIMITS } from '../storable/storable';
 import { BUILT_IN_METRIC_NAMES, isBuiltInMetric, normaliseCustom, reservedMetricName, type CustomMetricDeclaration } from '../metrics/metric-registry';
 import {
   type GuardrailSpec,
@@ -42,8 +43,8 @@ export const LIMITS = {
   variantWeight: 1e6,
   /** USD per million tokens. */
   pricePer1M: 1e6,
-  /** Bounds of metrics.scoreRange: squares and sums of squares of scores stay finite. */
-  scoreMagnitude: 1e9,
+  /** Bounds of metrics.scoreRange: what a stored score may be at most (libs/storable), so squares and their sums stay finite. */
+  scoreMagnitude: STORABLE_LIMITS.maxMagnitude,
   /** Planned units, ramp and bandit unit thresholds. */
   units: 1e9,
   forcedUnits: 1000,

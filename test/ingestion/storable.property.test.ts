@@ -26,7 +26,7 @@ beforeAll(async () => {
     metrics: {
       primary: { name: 'success_rate', goal: 'increase' },
       custom: [{ name: 'thumbs_up' }, { name: 'tool_calls' }],
-      scoreRange: { min: -1e13, max: 1e13 },
+      scoreRange: { min: -1e12, max: 1e12 },
     },
   });
   createdAt = (await t.db.query(`SELECT created_at FROM experiment WHERE id = $1`, [exp.id]))[0].created_at.getTime();

@@ -2,6 +2,8 @@
  * Every queue, job name and payload in one place. The API enqueues only through the
  * typed producers in the context modules; workers consume with one processor per queue.
  */
+import type { StorableOutcomeRecord } from '../storable/storable';
+
 export const QUEUES = {
   exposures: 'exposures',
   outcomes: 'outcomes',
@@ -41,28 +43,11 @@ export const JOBS = {
   trafficMonitor: 'traffic-monitor',
 } as const;
 
-/** One validated outcome event, its variant and phase resolved from the snapshot. */
-export interface OutcomeRecord {
-  experimentId: string;
-  /** The client's idempotency id: unique per experiment. */
-  eventId: string;
-  phase: number;
-  unitId: string;
-  variant: string;
-  /** ISO-8601 time of the event (the partition key). */
-  at: string;
-  latencyMs: number | null;
-  ttftMs: number | null;
-  inputTokens: number | null;
-  outputTokens: number | null;
-  /** Null when neither given nor computable from the variant's pricing: unknown, never zero. */
-  costUsd: number | null;
-  costComputed: boolean;
-  success: boolean | null;
-  score: number | null;
-  error: string | null;
-  metrics: Record<string, number> | null;
-}
+/**
+ * One validated outcome event, its variant and phase resolved from the snapshot: the shape the
+ * storable definition checks again in the worker (libs/storable), so there is one copy of it.
+ */
+export type OutcomeRecord = StorableOutcomeRecord;
 
 export interface OutcomeBatchJob {
   projectId: string;

@@ -317,15 +317,18 @@ export function checkOutcomeEvent(
 /** An outcome event as the API enqueues it (libs/queue/queues.ts OutcomeRecord), checked again by the worker. */
 export interface StorableOutcomeRecord {
   experimentId: string;
+  /** The client's idempotency id: unique per experiment. */
   eventId: string;
   phase: number;
   unitId: string;
   variant: string;
+  /** ISO-8601 time of the event (the partition key). */
   at: string;
   latencyMs: number | null;
   ttftMs: number | null;
   inputTokens: number | null;
   outputTokens: number | null;
+  /** Null when neither given nor computable from the variant's pricing: unknown, never zero. */
   costUsd: number | null;
   costComputed: boolean;
   success: boolean | null;

@@ -2,7 +2,7 @@
  * Every queue, job name and payload in one place. The API enqueues only through the
  * typed producers in the context modules; workers consume with one processor per queue.
  */
-import type { StorableOutcomeRecord } from '../storable/storable';
+import type { StorableExposureRecord, StorableOutcomeRecord } from '../storable/storable';
 
 export const QUEUES = {
   exposures: 'exposures',
@@ -13,18 +13,8 @@ export const QUEUES = {
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-/** One exposure of a unit to a variant, as /v1/assign or an SDK saw it. */
-export interface ExposureRecord {
-  projectId: string;
-  experimentId: string;
-  unitId: string;
-  variant: string;
-  phase: number;
-  /** ISO-8601 time of the exposure. */
-  at: string;
-  /** How many times this unit was seen in the batch window (repeats are counted, never new units). */
-  count?: number;
-}
+/** One exposure of a unit to a variant, as /v1/assign or an SDK saw it: the storable definition's shape (libs/storable). */
+export type ExposureRecord = StorableExposureRecord;
 
 /** One project's exposures: a job never carries two projects' data, so one project's bad data never holds up another's. */
 export interface ExposureBatchJob {

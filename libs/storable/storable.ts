@@ -472,7 +472,9 @@ export interface StorableExposureRecord {
   unitId: string;
   variant: string;
   phase: number;
+  /** ISO-8601 time of the exposure. */
   at: string;
+  /** How many times this unit was seen in the batch window (repeats are counted, never new units). */
   count?: number;
 }
 

@@ -1,25 +1,23 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
-import { createRedis, REDIS } from './redis';
+import { createRedis, REDIS } from '../redis/redis';
+import { ChangeBus, SharedThrottle, type ChangeHandler } from './change-bus';
 
-type Handler = (message: string) => void;
-
-/**
- * Change notifications between replicas over Redis pub/sub: experiment changes
- * (so every API replica refreshes its assignment snapshot) and key revocations.
- * Channels are namespaced by the configured prefix so test runs never cross.
- */
+/** The change bus on Redis pub/sub: publishing on the shared command connection, one subscriber connection per process. */
 @Injectable()
-export class ChangeBus implements OnApplicationShutdown {
+export class RedisChangeBus extends ChangeBus implements OnApplicationShutdown {
+  readonly backend = 'redis';
   private readonly logger = new Logger(ChangeBus.name);
   private subscriber: Redis | null = null;
-  private readonly handlers = new Map<string, Handler[]>();
+  private readonly handlers = new Map<string, ChangeHandler[]>();
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
-  ) {}
+  ) {
+    super();
+  }
 
   private channel(name: string): string {
     return `${this.config.redis.prefix}:${name}`;
@@ -29,7 +27,7 @@ export class ChangeBus implements OnApplicationShutdown {
     await this.redis.publish(this.channel(name), message);
   }
 
-  async subscribe(name: string, handler: Handler): Promise<void> {
+  async subscribe(name: string, handler: ChangeHandler): Promise<void> {
     const channel = this.channel(name);
     if (!this.subscriber) {
       this.subscriber = createRedis(this.config.redis.url, { forBullmq: true });
@@ -51,7 +49,37 @@ export class ChangeBus implements OnApplicationShutdown {
     }
   }
 
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
+  }
+}
+
+/** SET NX PX: the key exists for `ttlMs` after the first acquire. */
+@Injectable()
+export class RedisThrottle extends SharedThrottle {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
+  ) {
+    super();
+  }
+
+  async acquire(key: string, ttlMs: number): Promise<number> {
+    const name = `${this.config.redis.prefix}:throttle:${key}`;
+    if ((await this.redis.set(name, '1', 'PX', ttlMs, 'NX')) === 'OK') return 0;
+    return Math.max(1, await this.redis.pttl(name));
+  }
+}
+
+/** Closes the shared command connection last. */
+@Injectable()
+export class RedisCloser implements OnApplicationShutdown {
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

@@ -30,7 +30,7 @@ export class RedisChangeBus extends ChangeBus implements OnApplicationShutdown {
   async subscribe(name: string, handler: ChangeHandler): Promise<void> {
     const channel = this.channel(name);
     if (!this.subscriber) {
-      this.subscriber = createRedis(this.config.redis.url, { forBullmq: true });
+      this.subscriber = createRedis(this.config.redis.url, { forBullmq: true, name: `${this.config.redis.prefix}:bus` });
       this.subscriber.on('message', (ch: string, message: string) => {
         for (const h of this.handlers.get(ch) ?? []) {
           try {

@@ -8,11 +8,12 @@ export type Backend = 'redis' | 'postgres';
 let probed: string | null | undefined;
 
 /**
- * The test Redis: TEST_REDIS_URL when given, else the machine's Redis when something answers on
+ * The test Redis: TEST_REDIS_URL when given (`off`: none, as on a machine without Redis), else the machine's Redis when something answers on
  * its port, else null (then only the Postgres backend is tested). Decided once per test file, before
  * the tests are collected, hence a synchronous probe in a child process.
  */
 export function testRedisUrl(): string | null {
+  if (process.env.TEST_REDIS_URL === 'off') return null;
   if (process.env.TEST_REDIS_URL) return process.env.TEST_REDIS_URL;
   if (probed !== undefined) return probed;
   const url = new URL(LOCAL_REDIS_URL);

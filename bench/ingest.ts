@@ -241,6 +241,8 @@ async function main(): Promise<void> {
     env: {
       ...process.env,
       DATABASE_URL: config.database.url,
+      QUEUE_BACKEND: config.queue.backend,
+      VERDICT_QUEUE_SCHEMA: config.queue.schema,
       REDIS_URL: config.redis.url,
       VERDICT_REDIS_PREFIX: config.redis.prefix,
       VERDICT_ADMIN_KEY: config.auth.bootstrapAdminKey,

@@ -1,4 +1,4 @@
-import { Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { createPostgresBackend, Queue, QueueEvents, runMigrations, Worker, type Processor as BullProcessor, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Client } from 'pg';
@@ -27,6 +27,7 @@ const DEFAULT_JOB_OPTIONS = {
  */
 @Injectable()
 export class QueueRegistry implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(QueueRegistry.name);
   private readonly queues = new Map<QueueName, Queue>();
   private readonly closables: Array<{ close(): Promise<void> }> = [];
   private readonly redisConnections: Redis[] = [];
@@ -53,6 +54,8 @@ export class QueueRegistry implements OnModuleInit, OnApplicationShutdown {
       queue = this.backend === 'redis'
         ? new Queue(name, { connection: this.sharedRedis(), prefix: this.redisPrefix, defaultJobOptions: DEFAULT_JOB_OPTIONS })
         : (new Queue(name, { connection: this.postgresConnection(), defaultJobOptions: DEFAULT_JOB_OPTIONS }, createPostgresBackend) as unknown as Queue);
+      // A dropped connection (Redis or Postgres restarted) is logged, not thrown at whoever holds the queue.
+      queue.on('error', (error) => this.logger.warn({ queue: name, err: error }, 'queue connection error'));
       this.queues.set(name, queue);
     }
     return queue;
@@ -72,6 +75,7 @@ export class QueueRegistry implements OnModuleInit, OnApplicationShutdown {
     const events: QueueEvents = this.backend === 'redis'
       ? new QueueEvents(name, { connection: this.ownRedis(), prefix: this.redisPrefix })
       : (new QueueEvents(name, { connection: this.postgresConnection() }, createPostgresBackend) as unknown as QueueEvents);
+    events.on('error', (error) => this.logger.warn({ queue: name, err: error }, 'queue events connection error'));
     this.closables.push(events);
     return events;
   }

@@ -4,8 +4,9 @@
  * (b) an SDK client streaming its config from that other replica holds the new snapshot. The
  * goal is under one second for both (it used to be asserted in test/assignment/assign.test.ts,
  * test/sdk/sdk.test.ts and libs/sdk/src/verdict-client.spec.ts, where timing goals do not belong).
- * The reference is a bare Redis pub/sub round trip on the same Redis in the same run: the
- * transport every replica and stream hears changes through.
+ * The reference is a bare round trip on the change bus's transport in the same run: Redis
+ * pub/sub, or with QUEUE_BACKEND=postgres a LISTEN/NOTIFY round trip on the same database
+ * (docs/adr/0023): what every replica and stream hears changes through.
  *
  * Run (Postgres and Redis local):
  *   node -r ./scripts/register-swc.cjs bench/propagation.ts
@@ -14,6 +15,7 @@
  */
 import 'reflect-metadata';
 import { Redis } from 'ioredis';
+import { Client } from 'pg';
 import { createApiApp } from '../apps/api/create-api-app';
 import { createLogger } from '../libs/logging/logger';
 import { createClient } from '../libs/sdk/src';
@@ -24,6 +26,24 @@ const GOAL_MS = 1000;
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function notifyRoundTrip(url: string, rounds: number): Promise<number[]> {
+  const pub = new Client({ connectionString: url });
+  const sub = new Client({ connectionString: url });
+  await Promise.all([pub.connect(), sub.connect()]);
+  const channel = `bench-propagation-${process.pid}`;
+  await sub.query(`LISTEN "${channel}"`);
+  const times: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const received = new Promise<void>((resolve) => sub.once('notification', () => resolve()));
+    const started = performance.now();
+    await pub.query('SELECT pg_notify($1, $2)', [channel, String(i)]);
+    await received;
+    times.push(performance.now() - started);
+  }
+  await Promise.all([pub.end(), sub.end()]);
+  return times;
+}
 
 async function pubsubRoundTrip(url: string, rounds: number): Promise<number[]> {
   const pub = new Redis(url);
@@ -93,12 +113,13 @@ async function main(): Promise<void> {
       toSdk.push(sdkAt - started);
       off();
     }
-    const reference = await pubsubRoundTrip(a.config.redis.url, 200);
+    const onPostgres = a.config.queue.backend === 'postgres';
+    const reference = onPostgres ? await notifyRoundTrip(a.config.database.url, 200) : await pubsubRoundTrip(a.config.redis.url, 200);
     const line = (name: string, xs: number[]) =>
       `${name}: p50 ${quantile(xs, 0.5).toFixed(1)} ms, p95 ${quantile(xs, 0.95).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms`;
     console.log(line('weight change -> other replica serves it (PATCH included)', toReplica));
     console.log(line('weight change -> SDK streaming from the other replica holds it', toSdk));
-    console.log(line('reference: bare Redis pub/sub round trip', reference));
+    console.log(line(onPostgres ? 'reference: bare Postgres LISTEN/NOTIFY round trip' : 'reference: bare Redis pub/sub round trip', reference));
     for (const [name, xs] of [['replica', toReplica], ['SDK', toSdk]] as const) {
       if (Math.max(...xs) >= GOAL_MS) console.log(`MISSED: the ${name} took ${Math.max(...xs).toFixed(0)} ms at worst (goal < ${GOAL_MS} ms)`);
     }

@@ -30,7 +30,7 @@ const REBUILD_HINT = 'run `npm rebuild` (and do not install with --ignore-script
  * library links the package's postinstall step recreates (listed in native/pg-symlinks.json)
  * are there. Without them initdb fails with a missing libicuuc.so, which explains nothing.
  */
-export function locateBinaries(packageName: string | null = platformPackage()): PostgresBinaries {
+export function locateBinaries(packageName: string | null = platformPackage(), resolveEntry: (name: string) => string = require.resolve): PostgresBinaries {
   if (!packageName) {
     throw new EmbeddedPostgresError(
       'unsupported_platform',
@@ -39,7 +39,7 @@ export function locateBinaries(packageName: string | null = platformPackage()): 
   }
   let entry: string;
   try {
-    entry = require.resolve(packageName);
+    entry = resolveEntry(packageName);
   } catch {
     throw new EmbeddedPostgresError(
       'broken_install',

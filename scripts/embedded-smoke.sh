@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The zero-service start, for real (issue #16): in a fresh network namespace (nothing on 5432
+# or 6379 is reachable) with DATABASE_URL and REDIS_URL unset, `npm start` comes up on the
+# embedded PostgreSQL, the README's first experiment gives a verdict, Ctrl-C (SIGINT to the
+# process group) exits 0 with no PostgreSQL left, and a second start still has the data.
+# Once as root and once as an unprivileged user (nobody), each on a copy of the tree in /tmp.
+# Run by .ci/run; needs root (unshare -n, setpriv). About 2 minutes.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -z "${VERDICT_SMOKE_NETNS:-}" ]; then
+  [ "$(id -u)" = 0 ] || { echo "embedded-smoke: needs root (unshare -n, setpriv)" >&2; exit 1; }
+  exec unshare -n env VERDICT_SMOKE_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up
+unset DATABASE_URL REDIS_URL VERDICT_ADMIN_KEY TEST_POSTGRES_URL TEST_REDIS_URL QUEUE_BACKEND VERDICT_DATA_DIR NODE_ENV
+
+WORK="$(mktemp -d /tmp/verdict-smoke-XXXXXX)"
+chmod 755 "$WORK"
+REDIS_PID=""
+APP_PID=""
+cleanup() {
+  [ -n "$APP_PID" ] && kill -KILL -- "-$APP_PID" 2>/dev/null || true
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
+  for lock in "$WORK"/*/.verdict/postgres/postmaster.pid; do
+    [ -f "$lock" ] && kill -INT "$(head -n 1 "$lock")" 2>/dev/null || true
+  done
+  sleep 0.5
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Until the Postgres queue backend (the other half of #16) is in this tree, the queues need a
+# Redis: one is started inside the namespace, and the run says so.
+if grep -q "QUEUE_BACKEND" "$ROOT/libs/config/config.ts"; then
+  echo "embedded-smoke: queues on PostgreSQL, no Redis"
+else
+  echo "embedded-smoke: WARNING this build has no Postgres queue backend yet; starting a Redis inside the namespace for the queues"
+  redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
+  REDIS_PID=$!
+fi
+
+# Build once here: the copies keep dist/ and its build info, so each `npm start`'s build is incremental.
+(cd "$ROOT" && npm run build >/dev/null)
+
+API=http://localhost:3000
+fail() { echo "embedded-smoke: FAILED: $*" >&2; [ -f "$WORK/app.log" ] && tail -n 40 "$WORK/app.log" >&2; exit 1; }
+json() { node -e 'let s="";process.stdin.on("data",(c)=>s+=c).on("end",()=>{const v=JSON.parse(s);console.log(String(eval("v"+process.argv[1])))})' "$1"; }
+
+# A copy of the tree (node_modules linked, dist/ kept so the build is incremental), world-readable and -writable.
+copy_tree() {
+  local dest="$1"
+  mkdir -p "$dest"
+  tar -C "$ROOT" --exclude=./node_modules --exclude=./.git --exclude=./.verdict --exclude=./coverage -cf - . | tar -C "$dest" -xf -
+  ln -s "$(readlink -f "$ROOT/node_modules")" "$dest/node_modules"
+  mkdir -p "$dest/.home"
+  chmod -R a+rwX "$dest"
+}
+
+# npm start as $1 (root or nobody) in $2, in its own process group, like a terminal's foreground job.
+start_app() {
+  local user="$1" dir="$2"
+  local as=()
+  [ "$user" = root ] || as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups)
+  set -m
+  (cd "$dir" && exec "${as[@]}" env HOME="$dir/.home" npm_config_cache="$dir/.home/.npm" npm start) >"$WORK/app.log" 2>&1 &
+  APP_PID=$!
+  set +m
+  local started=$SECONDS
+  until curl -sf "$API/health" >/dev/null; do
+    kill -0 "$APP_PID" 2>/dev/null || fail "npm start exited before answering"
+    [ $((SECONDS - started)) -lt 150 ] || fail "npm start did not answer within 150 s"
+    sleep 0.2
+  done
+  echo "embedded-smoke: [$user] up in $((SECONDS - started)) s"
+}
+
+# Ctrl-C: SIGINT to the whole foreground process group; exit code 0, no PostgreSQL of this data folder left.
+stop_app() {
+  local user="$1" dir="$2" code=0
+  kill -INT -- "-$APP_PID"
+  wait "$APP_PID" || code=$?
+  APP_PID=""
+  [ "$code" = 0 ] || fail "[$user] npm start exited $code after SIGINT"
+  if pgrep -f -- "-D $dir/.verdict/postgres" >/dev/null; then fail "[$user] a PostgreSQL process is still running"; fi
+  echo "embedded-smoke: [$user] Ctrl-C: exit 0, no PostgreSQL left"
+}
+
+# The README's first experiment: create, start, key, assign, outcomes, results.
+first_experiment() {
+  local user="$1" dir="$2"
+  local admin; admin="Authorization: Bearer $(cat "$dir/.verdict/admin-key")"
+  local code
+  code=$(curl -s -o "$WORK/create.json" -w '%{http_code}' -X POST $API/v1/experiments -H "$admin" -H 'content-type: application/json' -d '{
+    "key": "chat-8b-vs-70b", "name": "Llama 8B q4 instead of 70B", "unitType": "user",
+    "variants": [
+      {"key": "big", "weight": 1, "isControl": true, "config": {"model": "llama-3.1-70b"}, "pricing": {"inputPer1M": 0.9, "outputPer1M": 0.9}},
+      {"key": "small", "weight": 1, "config": {"model": "llama-3.1-8b-q4"}, "pricing": {"inputPer1M": 0.2, "outputPer1M": 0.2}}
+    ],
+    "metrics": {"primary": {"name": "success_rate", "goal": "non_inferior", "margin": 0.02},
+                "guardrails": [{"name": "latency_p95", "maxRelativeIncrease": 0.1}]},
+    "stats": {"alpha": 0.05, "sequential": true, "plannedUnits": 20000}}')
+  [ "$code" = 201 ] || fail "[$user] create answered $code: $(cat "$WORK/create.json")"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST $API/v1/experiments/chat-8b-vs-70b/start -H "$admin")
+  [ "${code:0:1}" = 2 ] || fail "[$user] start answered $code"
+  local sdk_key
+  sdk_key=$(curl -sf -X POST $API/v1/api-keys -H "$admin" -H 'content-type: application/json' -d '{"name": "chat backend", "scope": "sdk"}' | json .key)
+  local sdk="Authorization: Bearer $sdk_key"
+  local variant
+  variant=$(curl -sf -X POST $API/v1/assign -H "$sdk" -H 'content-type: application/json' -d '{"experiment": "chat-8b-vs-70b", "unitId": "user-42"}' | json .variant)
+  [ "$variant" = big ] || [ "$variant" = small ] || fail "[$user] assign gave '$variant'"
+  local accepted
+  accepted=$(curl -sf -X POST $API/v1/outcomes -H "$sdk" -H 'content-type: application/json' -d '{"events": [
+    {"id": "evt-1", "experiment": "chat-8b-vs-70b", "unitId": "user-42", "latencyMs": 840, "ttftMs": 120, "inputTokens": 900, "outputTokens": 250, "success": true, "score": 0.9}]}' | json .accepted)
+  [ "$accepted" = 1 ] || fail "[$user] outcomes accepted '$accepted'"
+  wait_for_event "$user" "$admin"
+}
+
+# The results count the event once the worker wrote it; they carry a decision.
+wait_for_event() {
+  local user="$1" admin="$2" events="" started=$SECONDS
+  while [ $((SECONDS - started)) -lt 60 ]; do
+    curl -sf $API/v1/experiments/chat-8b-vs-70b/results -H "$admin" >"$WORK/results.json" || true
+    events=$(json '.variants.reduce((n, v) => n + v.events, 0)' <"$WORK/results.json" 2>/dev/null || echo 0)
+    [ "$events" = 1 ] && break
+    sleep 0.5
+  done
+  [ "$events" = 1 ] || fail "[$user] the results never counted the event: $(cat "$WORK/results.json")"
+  echo "embedded-smoke: [$user] results: 1 event, decision $(json .decision.action <"$WORK/results.json")"
+}
+
+run_as() {
+  local user="$1" dir="$WORK/$1"
+  copy_tree "$dir"
+  start_app "$user" "$dir"
+  first_experiment "$user" "$dir"
+  stop_app "$user" "$dir"
+  [ "$(stat -c %a "$dir/.verdict/admin-key")" = 600 ] || fail "[$user] admin-key is not mode 600"
+  [ "$(stat -c %a "$dir/.verdict/postgres.password")" = 600 ] || fail "[$user] postgres.password is not mode 600"
+  # A second start has the data: the experiment and its event.
+  start_app "$user" "$dir"
+  wait_for_event "$user" "Authorization: Bearer $(cat "$dir/.verdict/admin-key")"
+  stop_app "$user" "$dir"
+}
+
+run_as root
+run_as nobody
+echo "embedded-smoke: OK"

@@ -40,18 +40,16 @@ else
   REDIS_PID=$!
 fi
 
-# Build once here: the copies keep dist/ and its build info, so each `npm start`'s build is incremental.
-(cd "$ROOT" && npm run build >/dev/null)
-
 API=http://localhost:3000
 fail() { echo "embedded-smoke: FAILED: $*" >&2; [ -f "$WORK/app.log" ] && tail -n 40 "$WORK/app.log" >&2; exit 1; }
 json() { node -e 'let s="";process.stdin.on("data",(c)=>s+=c).on("end",()=>{const v=JSON.parse(s);console.log(String(eval("v"+process.argv[1])))})' "$1"; }
 
-# A copy of the tree (node_modules linked, dist/ kept so the build is incremental), world-readable and -writable.
+# A copy of the tree $1 (node_modules linked) in $2, world-readable and -writable. The second copy is
+# made from the first after its build: same depth, same build info, so its build is incremental.
 copy_tree() {
-  local dest="$1"
+  local source="$1" dest="$2"
   mkdir -p "$dest"
-  tar -C "$ROOT" --exclude=./node_modules --exclude=./.git --exclude=./.verdict --exclude=./coverage -cf - . | tar -C "$dest" -xf -
+  tar -C "$source" --exclude=./node_modules --exclude=./.git --exclude=./.verdict --exclude=./.home --exclude=./coverage -cf - . | tar -C "$dest" -xf -
   ln -s "$(readlink -f "$ROOT/node_modules")" "$dest/node_modules"
   mkdir -p "$dest/.home"
   chmod -R a+rwX "$dest"
@@ -130,8 +128,8 @@ wait_for_event() {
 }
 
 run_as() {
-  local user="$1" dir="$WORK/$1"
-  copy_tree "$dir"
+  local user="$1" source="$2" dir="$WORK/$1"
+  copy_tree "$source" "$dir"
   start_app "$user" "$dir"
   first_experiment "$user" "$dir"
   stop_app "$user" "$dir"
@@ -143,6 +141,6 @@ run_as() {
   stop_app "$user" "$dir"
 }
 
-run_as root
-run_as nobody
+run_as root "$ROOT"
+run_as nobody "$WORK/root"
 echo "embedded-smoke: OK"

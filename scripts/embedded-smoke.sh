@@ -67,7 +67,7 @@ start_app() {
   local started=$SECONDS
   until curl -sf "$API/health" >/dev/null; do
     kill -0 "$APP_PID" 2>/dev/null || fail "npm start exited before answering"
-    [ $((SECONDS - started)) -lt 150 ] || fail "npm start did not answer within 150 s"
+    [ $((SECONDS - started)) -lt 300 ] || fail "npm start did not answer within 300 s"
     sleep 0.2
   done
   echo "embedded-smoke: [$user] up in $((SECONDS - started)) s"

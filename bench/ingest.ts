@@ -7,8 +7,8 @@
  * Settings: BENCH_EVENTS (default 1,000,000, sent in 100-event requests), BENCH_SINGLE_SECONDS
  * (15, single-event requests from wrk when installed) or BENCH_SINGLE_EVENTS (100,000, from
  * undici without wrk or with BENCH_LOADER=node), BENCH_CONCURRENCY (64 connections),
- * TEST_POSTGRES_URL, TEST_REDIS_URL. It creates and drops its own database and uses its own
- * Redis prefix. The last line is
+ * TEST_POSTGRES_URL, TEST_REDIS_URL, QUEUE_BACKEND (`postgres`: BullMQ's Postgres backend, no Redis;
+ * docs/adr/0023). It creates and drops its own database and uses its own Redis prefix. The last line is
  * {"bench": "ingest", "value": v, "unit": "events/s", "reference": r, "ratio": v/r}.
  */
 import { REGISTER_SWC, startBenchApi } from './support/bench-api';
@@ -241,6 +241,8 @@ async function main(): Promise<void> {
     env: {
       ...process.env,
       DATABASE_URL: config.database.url,
+      QUEUE_BACKEND: config.queue.backend,
+      VERDICT_QUEUE_SCHEMA: config.queue.schema,
       REDIS_URL: config.redis.url,
       VERDICT_REDIS_PREFIX: config.redis.prefix,
       VERDICT_ADMIN_KEY: config.auth.bootstrapAdminKey,

@@ -12,7 +12,7 @@ import { ExperimentsModule } from '../../libs/experiments/experiments.module';
 import { IngestionModule } from '../../libs/ingestion/ingestion.module';
 import { ObservabilityModule } from '../../libs/observability/observability.module';
 import { QueueModule } from '../../libs/queue/queue.module';
-import { RedisModule } from '../../libs/redis/redis.module';
+import { BusModule } from '../../libs/bus/bus.module';
 import { ReportsModule } from '../../libs/reports/reports.module';
 import { AssignmentController } from './assignment/assignment.controller';
 import { ApiKeysController } from './api-keys/api-keys.controller';
@@ -37,7 +37,7 @@ export class ApiModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(config.database.url, ALL_ENTITIES),
-        RedisModule,
+        BusModule.forRoot(config),
         QueueModule,
         ObservabilityModule,
         AuditModule,

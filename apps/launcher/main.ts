@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     supervisor.add({ name, command: process.execPath, args: [...flags, ...NODE_FLAGS, join(__dirname, '..', name, `main${extname(__filename)}`)], env });
   }
   if (await apiAnswers(config, () => stopping !== null)) {
-    const banner = startBanner({ config, embedded, adminKey, queueBackend: queueBackendOf(config) });
+    const banner = startBanner({ config, embedded, adminKey });
     if (process.stdout.isTTY) process.stdout.write(banner.text);
     else logger.info(banner.fields, 'Verdict is ready');
   }
@@ -99,11 +99,6 @@ async function apiAnswers(config: VerdictConfig, cancelled: () => boolean): Prom
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return false;
-}
-
-/** config.queue.backend where the queue backend is a setting (issue #16's other half); Redis before that. */
-function queueBackendOf(config: VerdictConfig): string {
-  return (config as { queue?: { backend?: string } }).queue?.backend ?? 'redis';
 }
 
 main().catch(async (error: unknown) => {

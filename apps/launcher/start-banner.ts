@@ -8,7 +8,6 @@ export interface StartBannerInput {
   config: VerdictConfig;
   embedded: EmbeddedPostgres | null;
   adminKey: AdminKeySource;
-  queueBackend: string;
 }
 
 /**
@@ -16,25 +15,28 @@ export interface StartBannerInput {
  * and the data are, which backends run, how to get the admin key. Text for a terminal, and
  * the same as fields for a JSON log line (without the key: it is never logged).
  */
-export function startBanner({ config, embedded, adminKey, queueBackend }: StartBannerInput): { text: string; fields: Record<string, string> } {
+export function startBanner({ config, embedded, adminKey }: StartBannerInput): { text: string; fields: Record<string, string> } {
   const url = config.http.publicUrl;
   const database = embedded
     ? `embedded PostgreSQL ${embedded.binaries.major} on 127.0.0.1:${embedded.port}${embedded.runAs ? ` (as ${embedded.runAs.user})` : ''}`
     : 'PostgreSQL at DATABASE_URL';
-  const queues = queueBackend === 'redis' ? 'Redis (REDIS_URL)' : 'PostgreSQL (BullMQ Postgres backend, LISTEN/NOTIFY)';
+  const queues =
+    config.queue.backend === 'redis'
+      ? 'queues and change bus on Redis'
+      : `queues on PostgreSQL (BullMQ, schema ${config.queue.schema}), change bus on LISTEN/NOTIFY`;
   const data = embedded ? embedded.dataDir : 'external (DATABASE_URL)';
   const keyHint =
     adminKey.kind === 'environment'
       ? 'VERDICT_ADMIN_KEY from the environment'
       : `export VERDICT_ADMIN_KEY=$(cat ${adminKey.file})`;
-  const fields = { url, docs: `${url}/docs`, data, database, queues, adminKey: keyHint };
+  const fields = { url, docs: `${url}/docs`, data, database, backends: queues, adminKey: keyHint };
   const lines = [
     '',
     `  Verdict is ready at ${url}`,
     `  API docs    ${url}/docs`,
     `  Data        ${data}`,
     `  Database    ${database}`,
-    `  Queues      ${queues}`,
+    `  Backends    ${queues}`,
     ...(adminKey.kind === 'file' && adminKey.key ? [`  Admin key   ${adminKey.key}  (new; shown once, kept in ${adminKey.file})`] : []),
     `  Use it      ${keyHint}`,
     '  Stop        Ctrl-C',

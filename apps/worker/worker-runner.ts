@@ -1,11 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Worker } from 'bullmq';
 import { VERDICT_CONFIG, type VerdictConfig } from '../../libs/config/config';
 import { logContext } from '../../libs/logging/logger';
 import { redactErrorInPlace } from '../../libs/logging/redaction';
 import { QueueRegistry } from '../../libs/queue/queue.module';
-import { createRedis } from '../../libs/redis/redis';
 import { PROCESSORS, type Processor } from './processor';
 
 /**
@@ -17,7 +15,6 @@ import { PROCESSORS, type Processor } from './processor';
 export class WorkerRunner implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(WorkerRunner.name);
   private readonly workers: Worker[] = [];
-  private readonly connections: Redis[] = [];
 
   constructor(
     @Inject(PROCESSORS) private readonly processors: Processor[],
@@ -31,7 +28,7 @@ export class WorkerRunner implements OnApplicationBootstrap, OnApplicationShutdo
       if (handlers.length !== 1) throw new Error(`Queue "${queue}" has ${handlers.length} processors; it needs exactly one.`);
     }
     for (const processor of this.processors) {
-      const worker = new Worker(
+      const worker = this.queues.worker(
         processor.queue,
         (job) =>
           logContext.run({ jobId: String(job.id), queue: processor.queue }, () =>
@@ -40,11 +37,7 @@ export class WorkerRunner implements OnApplicationBootstrap, OnApplicationShutdo
               throw redactErrorInPlace(error);
             }),
           ),
-        {
-          connection: this.connect(),
-          prefix: this.queues.prefix,
-          concurrency: processor.concurrency ?? this.config.ingest.workerConcurrency,
-        },
+        { concurrency: processor.concurrency ?? this.config.ingest.workerConcurrency },
       );
       worker.on('failed', (job, error) =>
         this.logger.warn({ jobId: job?.id, queue: processor.queue, attempts: job?.attemptsMade, err: error }, 'job failed'),
@@ -52,18 +45,11 @@ export class WorkerRunner implements OnApplicationBootstrap, OnApplicationShutdo
       worker.on('error', (error) => this.logger.error({ queue: processor.queue, err: error }, 'worker error'));
       this.workers.push(worker);
     }
-    this.logger.log({ queues: this.processors.map((p) => p.queue) }, 'workers started');
+    this.logger.log({ queues: this.processors.map((p) => p.queue), backend: this.queues.backend }, 'workers started');
   }
 
-  private connect(): Redis {
-    const connection = createRedis(this.config.redis.url, { forBullmq: true });
-    this.connections.push(connection);
-    return connection;
-  }
-
+  /** Before the registry closes the queues: workers finish the jobs in hand (BullMQ's graceful close). */
   async onApplicationShutdown(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
-    // BullMQ leaves connections it was given open: close ours, or the process lingers.
-    await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 }

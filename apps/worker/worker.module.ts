@@ -6,7 +6,7 @@ import { DatabaseModule } from '../../libs/database/database.module';
 import { ALL_ENTITIES } from '../launcher/entities';
 import { OutcomeStoreModule } from '../../libs/ingestion/outcome-store.module';
 import { QueueModule } from '../../libs/queue/queue.module';
-import { RedisModule } from '../../libs/redis/redis.module';
+import { BusModule } from '../../libs/bus/bus.module';
 import { ReportsModule } from '../../libs/reports/reports.module';
 import { TrafficModule } from '../../libs/traffic/traffic.module';
 import { ExposureWriterProcessor } from './exposure-writer.processor';
@@ -25,7 +25,7 @@ export class WorkerModule {
   static register(config: VerdictConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url, ALL_ENTITIES), RedisModule, QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule, ReportsModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url, ALL_ENTITIES), BusModule.forRoot(config), QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule, ReportsModule],
       providers: [
         ...processors,
         { provide: PROCESSORS, inject: processors, useFactory: (...list: unknown[]) => list },

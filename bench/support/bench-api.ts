@@ -34,7 +34,7 @@ export async function startBenchApi(overrides: Record<string, string> = {}): Pro
   const database = await createBenchDatabase();
   const config = loadConfig({
     DATABASE_URL: database.url,
-    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+    ...benchBackend(),
     VERDICT_REDIS_PREFIX: `verdict-bench-${randomBytes(3).toString('hex')}`,
     VERDICT_ADMIN_KEY: `bench-admin-${randomBytes(16).toString('hex')}`,
     LOG_LEVEL: 'silent',
@@ -57,14 +57,25 @@ export async function startBenchApi(overrides: Record<string, string> = {}): Pro
     },
     async dispose() {
       await api.close();
-      const redis = new Redis(config.redis.url);
-      for await (const keys of redis.scanStream({ match: `${config.redis.prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
-        if (keys.length) await redis.unlink(...keys);
+      if (config.queue.backend === 'redis') {
+        const redis = new Redis(config.redis.url);
+        for await (const keys of redis.scanStream({ match: `${config.redis.prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
+          if (keys.length) await redis.unlink(...keys);
+        }
+        redis.disconnect();
       }
-      redis.disconnect();
       await database.drop();
     },
   };
+}
+
+/**
+ * The queue backend a bench runs on: QUEUE_BACKEND=postgres for BullMQ's Postgres backend and the
+ * LISTEN/NOTIFY bus (docs/adr/0023), else Redis (TEST_REDIS_URL, default the local one), as before.
+ */
+export function benchBackend(): Record<string, string> {
+  if (process.env.QUEUE_BACKEND === 'postgres') return { QUEUE_BACKEND: 'postgres' };
+  return { QUEUE_BACKEND: 'redis', REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0' };
 }
 
 /** A migrated database of the run's own; `drop()` removes it. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { ExperimentEntity } from '../experiments/experiment.entity';
 import { ExperimentsService, EXPERIMENTS_CHANGED } from '../experiments/experiments.service';
-import { ChangeBus } from '../redis/change-bus';
+import { ChangeBus } from '../bus/change-bus';
 import { SnapshotIndex } from './core/assign';
 import type { ConfigSnapshot } from './core/snapshot';
 import { toExperimentSnapshot } from './snapshot-mapper';

@@ -4,7 +4,7 @@ import { DataSource, IsNull, Repository } from 'typeorm';
 import { AuditService, type Actor } from '../audit/audit.service';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
 import { ForbiddenError } from '../errors/domain-error';
-import { ChangeBus } from '../redis/change-bus';
+import { ChangeBus } from '../bus/change-bus';
 import { ApiKeyEntity, type ApiKeyScope } from './api-key.entity';
 import { generateApiKey, hashApiKey, keyPrefix } from './api-key';
 import { ApiKeyNotFoundError } from './auth.errors';

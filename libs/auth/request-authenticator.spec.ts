@@ -2,7 +2,7 @@ import type { DataSource, Repository } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import type { VerdictConfig } from '../config/config';
 import { ForbiddenError, TooManyRequestsError, UnauthenticatedError } from '../errors/domain-error';
-import type { ChangeBus } from '../redis/change-bus';
+import type { ChangeBus } from '../bus/change-bus';
 import type { ApiKeyEntity } from './api-key.entity';
 import { hashApiKey } from './api-key';
 import { ApiKeysService } from './api-keys.service';

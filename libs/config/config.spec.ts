@@ -3,11 +3,27 @@ import { ConfigError, loadConfig } from './config';
 describe('loadConfig', () => {
   const base = { VERDICT_ADMIN_KEY: 'a-long-enough-admin-key' };
 
-  it('gives defaults that work against the local Postgres and Redis', () => {
+  it('gives defaults that work against the local Postgres alone: no REDIS_URL, queues and bus on Postgres', () => {
     const config = loadConfig(base);
     expect(config.http.port).toBe(3000);
     expect(config.database.url).toBe('postgres://postgres@127.0.0.1:5432/verdict');
-    expect(config.redis.url).toBe('redis://127.0.0.1:6379/0');
+    expect(config.queue).toEqual({ backend: 'postgres', schema: 'verdict_queue' });
+  });
+
+  it('keeps the Redis path when REDIS_URL is set, and lets QUEUE_BACKEND win either way', () => {
+    expect(loadConfig({ ...base, REDIS_URL: 'redis://cache:6380/2' })).toMatchObject({
+      queue: { backend: 'redis' },
+      redis: { url: 'redis://cache:6380/2' },
+    });
+    expect(loadConfig({ ...base, REDIS_URL: 'redis://cache:6380/2', QUEUE_BACKEND: 'postgres' }).queue.backend).toBe('postgres');
+    expect(loadConfig({ ...base, QUEUE_BACKEND: 'redis' })).toMatchObject({ queue: { backend: 'redis' }, redis: { url: 'redis://127.0.0.1:6379/0' } });
+  });
+
+  it('refuses QUEUE_BACKEND=redis without REDIS_URL in production, and a backend it does not know', () => {
+    expect(() => loadConfig({ ...base, QUEUE_BACKEND: 'redis', NODE_ENV: 'production' })).toThrow(/QUEUE_BACKEND: is redis but REDIS_URL is not set/);
+    expect(loadConfig({ ...base, NODE_ENV: 'production' }).queue.backend).toBe('postgres');
+    expect(() => loadConfig({ ...base, QUEUE_BACKEND: 'kafka' })).toThrow(/QUEUE_BACKEND: must be redis or postgres/);
+    expect(() => loadConfig({ ...base, VERDICT_QUEUE_SCHEMA: 'Queue; drop' })).toThrow(/VERDICT_QUEUE_SCHEMA/);
   });
 
   it('names a missing admin key', () => {

@@ -11,9 +11,14 @@ const schema = z.object({
   DATABASE_URL: z
     .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' })
     .default('postgres://postgres@127.0.0.1:5432/verdict'),
-  REDIS_URL: z
-    .url({ protocol: /^rediss?$/, error: 'must be a redis:// URL' })
-    .default('redis://127.0.0.1:6379/0'),
+  NODE_ENV: z.string().optional(),
+  // Unset: the queues and the change bus run on Postgres (docs/adr/0023); set: on this Redis, as before.
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// URL' }).optional(),
+  QUEUE_BACKEND: z.enum(['redis', 'postgres'], { error: 'must be redis or postgres' }).optional(),
+  VERDICT_QUEUE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a Postgres schema name: lower-case letters, digits and "_", at most 63')
+    .default('verdict_queue'),
   VERDICT_REDIS_PREFIX: z
     .string()
     .regex(/^[a-zA-Z0-9:_-]+$/, 'letters, digits, ":", "_" and "-" only')
@@ -61,6 +66,10 @@ const schema = z.object({
   REPORT_MIN_INTERVAL_SECONDS: z.coerce.number().int().positive().default(3600),
   REPORT_MANUAL_SENDS_PER_HOUR: z.coerce.number().int().positive().default(10),
 })
+  .refine((s) => !(s.QUEUE_BACKEND === 'redis' && !s.REDIS_URL && s.NODE_ENV === 'production'), {
+    path: ['QUEUE_BACKEND'],
+    message: 'is redis but REDIS_URL is not set (required in production); set REDIS_URL or QUEUE_BACKEND=postgres',
+  })
   .refine((s) => s.HTTP_HEADERS_TIMEOUT_MS <= s.HTTP_REQUEST_TIMEOUT_MS, {
     path: ['HTTP_HEADERS_TIMEOUT_MS'],
     message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS',
@@ -87,6 +96,13 @@ export interface VerdictConfig {
     trustProxy: boolean | string;
   };
   database: { url: string };
+  /**
+   * Where the queues run and the change bus travels (docs/adr/0023): `redis` when REDIS_URL is set
+   * (or QUEUE_BACKEND=redis), else `postgres` (BullMQ's Postgres backend in `schema` of the app's
+   * database, and LISTEN/NOTIFY). The bus always follows the queue backend: Redis is used for both or neither.
+   */
+  queue: { backend: QueueBackend; schema: string };
+  /** Read only when queue.backend is `redis`; the prefix also namespaces the change bus's channels on either backend. */
   redis: { url: string; prefix: string };
   auth: { bootstrapAdminKey: string; rateLimitPerSecond: number; unknownKeyLookupsPerMinute: number };
   streams: { perKey: number; max: number; heartbeatMs: number };
@@ -98,6 +114,11 @@ export interface VerdictConfig {
   outbound: { allowHttp: boolean; allowedCidrs: string[]; webhookTimeoutMs: number };
   logLevel: string;
 }
+
+export type QueueBackend = 'redis' | 'postgres';
+
+/** Used by QUEUE_BACKEND=redis without REDIS_URL outside production. */
+const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379/0';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -126,7 +147,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       trustProxy: parseTrustProxy(s.TRUST_PROXY),
     },
     database: { url: s.DATABASE_URL },
-    redis: { url: s.REDIS_URL, prefix: s.VERDICT_REDIS_PREFIX },
+    queue: { backend: s.QUEUE_BACKEND ?? (s.REDIS_URL ? 'redis' : 'postgres'), schema: s.VERDICT_QUEUE_SCHEMA },
+    redis: { url: s.REDIS_URL ?? LOCAL_REDIS_URL, prefix: s.VERDICT_REDIS_PREFIX },
     auth: {
       bootstrapAdminKey: s.VERDICT_ADMIN_KEY,
       rateLimitPerSecond: s.RATE_LIMIT_PER_SECOND,

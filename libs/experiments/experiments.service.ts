@@ -4,7 +4,7 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, type EntityManager, In, IsNull, Not, Repository } from 'typeorm';
 import { AuditService, type Actor } from '../audit/audit.service';
 import { ValidationFailedError, type FieldError } from '../errors/domain-error';
-import { ChangeBus } from '../redis/change-bus';
+import { ChangeBus } from '../bus/change-bus';
 import type { UnitType } from '../assignment/core/snapshot';
 import {
   checkForced,

@@ -3,7 +3,7 @@ import type { ExperimentEntity } from '../experiments/experiment.entity';
 import { DEFAULT_SCORE_RANGE } from '../experiments/experiment-definition';
 import type { Pricing } from '../experiments/experiment.types';
 import { ExperimentsService, EXPERIMENTS_CHANGED } from '../experiments/experiments.service';
-import { ChangeBus } from '../redis/change-bus';
+import { ChangeBus } from '../bus/change-bus';
 import type { ExperimentOutcomeRules } from './outcome-rules';
 
 const FULL_REFRESH_MS = 30_000;

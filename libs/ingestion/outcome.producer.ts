@@ -5,7 +5,7 @@ import { QueueRegistry } from '../queue/queue.module';
 import { JOBS, QUEUES, type FeedbackBatchJob, type OutcomeBatchJob } from '../queue/queues';
 import { IngestionBackloggedError, IngestionUnavailableError } from './ingestion.errors';
 
-/** An enqueue not confirmed by Redis within this time is answered 503 (the client retries; ids make that safe). */
+/** An enqueue not confirmed by the queue backend (Redis or Postgres) within this time is answered 503 (the client retries; ids make that safe). */
 export const ENQUEUE_TIMEOUT_MS = 3000;
 /** The queue depth is read at most this often per replica. */
 const DEPTH_TTL_MS = 250;
@@ -44,7 +44,7 @@ export class OutcomeProducer {
     return this.queues.get(QUEUES.outcomes);
   }
 
-  /** Throws 503 when Redis is unreachable and 429 when the queue is deeper than the limit. */
+  /** Throws 503 when the queue backend is unreachable and 429 when the queue is deeper than the limit. */
   async checkAccepting(): Promise<void> {
     this.checkConnected();
     const depth = await this.queueDepth();
@@ -53,22 +53,22 @@ export class OutcomeProducer {
 
   async enqueueOutcomes(job: OutcomeBatchJob): Promise<void> {
     this.checkConnected();
-    await withTimeout(this.queue.add(JOBS.outcomeBatch, job, JOB_OPTIONS), ENQUEUE_TIMEOUT_MS, 'Redis did not confirm the enqueue');
+    await withTimeout(this.queue.add(JOBS.outcomeBatch, job, JOB_OPTIONS), ENQUEUE_TIMEOUT_MS, 'the queue did not confirm the enqueue');
   }
 
   async enqueueFeedback(job: FeedbackBatchJob): Promise<void> {
     this.checkConnected();
-    await withTimeout(this.queue.add(JOBS.feedbackBatch, job, JOB_OPTIONS), ENQUEUE_TIMEOUT_MS, 'Redis did not confirm the enqueue');
+    await withTimeout(this.queue.add(JOBS.feedbackBatch, job, JOB_OPTIONS), ENQUEUE_TIMEOUT_MS, 'the queue did not confirm the enqueue');
   }
 
   /** Jobs that exhausted their attempts (or could not be parsed), oldest first. */
   async failed(limit = 1000): Promise<Job[]> {
     this.checkConnected();
-    return withTimeout(this.queue.getFailed(0, limit - 1), ENQUEUE_TIMEOUT_MS, 'Redis did not answer') as Promise<Job[]>;
+    return withTimeout(this.queue.getFailed(0, limit - 1), ENQUEUE_TIMEOUT_MS, 'the queue did not answer') as Promise<Job[]>;
   }
 
   private checkConnected(): void {
-    if (this.queues.connection.status !== 'ready') throw new IngestionUnavailableError('Redis is unreachable');
+    if (!this.queues.isConnected()) throw new IngestionUnavailableError('the queue backend is unreachable');
   }
 
   private async queueDepth(): Promise<number> {
@@ -76,7 +76,7 @@ export class OutcomeProducer {
     this.depthPending ??= withTimeout(
       this.queue.getJobCounts('waiting', 'prioritized', 'delayed'),
       ENQUEUE_TIMEOUT_MS,
-      'Redis did not answer',
+      'the queue did not answer',
     )
       .then((counts) => {
         this.depth = Object.values(counts).reduce((sum, n) => sum + n, 0);

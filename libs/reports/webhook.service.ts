@@ -1,7 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import type { Redis } from 'ioredis';
 import type { DataSource, Repository } from 'typeorm';
 import { AuditService, type Actor } from '../audit/audit.service';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
@@ -9,7 +8,7 @@ import { TooManyRequestsError, ValidationFailedError } from '../errors/domain-er
 import { redactUrl } from '../logging/redaction';
 import { OutboundClient } from '../outbound/outbound-client';
 import { OutboundError } from '../outbound/outbound.errors';
-import { REDIS } from '../redis/redis';
+import { SharedThrottle } from '../bus/change-bus';
 import { ProjectWebhookEntity } from './project-webhook.entity';
 import { WebhookNotFoundError } from './reports.errors';
 import { WebhookDeliveryEntity, type WebhookDeliveryOutcome, type WebhookDeliveryTrigger } from './webhook-delivery.entity';
@@ -54,7 +53,7 @@ export class WebhookService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
     private readonly outbound: OutboundClient,
-    @Inject(REDIS) private readonly redis: Redis,
+    private readonly throttle: SharedThrottle,
     @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
   ) {}
 
@@ -158,9 +157,8 @@ export class WebhookService {
   /** Sends a signed `webhook.test` ping now and answers with its record; one per project every 10 s (429 otherwise). */
   async test(projectId: string): Promise<WebhookDeliveryEntity> {
     const webhook = await this.get(projectId);
-    const key = `${this.config.redis.prefix}:webhook-test:${projectId}`;
-    if ((await this.redis.set(key, '1', 'PX', WEBHOOK_TEST_INTERVAL_MS, 'NX')) !== 'OK') {
-      const left = await this.redis.pttl(key);
+    const left = await this.throttle.acquire(`webhook-test:${projectId}`, WEBHOOK_TEST_INTERVAL_MS);
+    if (left > 0) {
       throw new TooManyRequestsError('One test ping per project every 10 seconds.', Math.max(1, Math.ceil(left / 1000)));
     }
     return this.deliver(webhook, { type: 'webhook.test', at: new Date().toISOString() }, { trigger: 'test' });

@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { ConfigStreams } from '../../libs/assignment/config-streams';
 import { experimentBody } from '../factories/experiment.factory';
+import { backendSettings, defaultTestBackend } from '../support/backends';
 import { cloneTemplate } from '../support/databases';
 import { client } from '../support/http-client';
 import { startTestApp, testPrefix, type TestApp } from '../support/test-app';
@@ -161,7 +162,7 @@ describe('clients that do not read', () => {
         PORT: String(port),
         HOST: '127.0.0.1',
         DATABASE_URL: database.url,
-        REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+        ...backendSettings(defaultTestBackend()),
         VERDICT_REDIS_PREFIX: testPrefix(),
         VERDICT_ADMIN_KEY: 'config-stream-test-admin-key',
         LOG_LEVEL: process.env.STREAM_TEST_LOG_LEVEL ?? 'error',

@@ -85,7 +85,8 @@ describe('scopes', () => {
   it('keeps health, readiness and the OpenAPI document public', async () => {
     const anonymous = client(t.url);
     expect((await anonymous.get('/health')).status).toBe(200);
-    expect((await anonymous.get('/ready')).body).toEqual({ status: 'ready', postgres: 'ok', redis: 'ok' });
+    const backend = t.config.queue.backend;
+    expect((await anonymous.get('/ready')).body).toEqual({ status: 'ready', database: 'postgres', queue: backend, bus: backend });
     expect((await anonymous.get('/docs/openapi.json')).body.openapi).toMatch(/^3\./);
   });
 });

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { backendSettings, defaultTestBackend } from '../support/backends';
 import { cloneTemplate } from '../support/databases';
 import { testPrefix } from '../support/test-app';
 import { eventually } from '../support/test-worker';
@@ -46,7 +47,7 @@ it('restarts a killed worker while the API keeps answering, and stops both clean
     env: {
       ...process.env,
       DATABASE_URL: database.url,
-      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+      ...backendSettings(defaultTestBackend()),
       VERDICT_REDIS_PREFIX: testPrefix(),
       VERDICT_ADMIN_KEY: `test-admin-${randomBytes(16).toString('hex')}`,
       PORT: String(port),

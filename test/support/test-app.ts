@@ -6,6 +6,7 @@ import { ALL_ENTITIES } from '../../apps/launcher/entities';
 import { loadConfig, type VerdictConfig } from '../../libs/config/config';
 import { dataSourceOptions } from '../../libs/database/data-source';
 import { createLogger } from '../../libs/logging/logger';
+import { backendSettings, defaultTestBackend } from './backends';
 import { cloneTemplate } from './databases';
 
 export interface TestApp {
@@ -26,7 +27,7 @@ export function testPrefix(): string {
 export function testConfig(databaseUrl: string, overrides: Record<string, string> = {}): VerdictConfig {
   return loadConfig({
     DATABASE_URL: databaseUrl,
-    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+    ...backendSettings(defaultTestBackend()),
     VERDICT_REDIS_PREFIX: testPrefix(),
     VERDICT_ADMIN_KEY: `test-admin-${randomBytes(16).toString('hex')}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',

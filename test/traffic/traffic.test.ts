@@ -1,5 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { QueueEvents } from 'bullmq';
+import type { QueueEvents } from 'bullmq';
+import { QueueRegistry } from '../../libs/queue/queue.module';
 import { createClient, type VerdictClient } from '../../libs/sdk/src';
 import { seededRng, type Rng } from '../../libs/stats/rng';
 import { experimentBody } from '../factories/experiment.factory';
@@ -33,7 +34,7 @@ beforeAll(async () => {
   sdkB = client(replica.url, sdkKey);
   sdkClient = createClient({ baseUrl: replica.url, apiKey: sdkKey, flushOnExit: false });
   await sdkClient.ready();
-  monitorEvents = new QueueEvents('traffic', { connection: { url: t.config.redis.url } as any, prefix: `${t.config.redis.prefix}:bull` });
+  monitorEvents = t.app.get(QueueRegistry).events('traffic');
   monitorEvents.on('completed', () => (monitorRuns += 1));
   await monitorEvents.waitUntilReady();
 }, 60_000);

@@ -1,11 +1,20 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { ChangeBus } from '../../../libs/bus/change-bus';
+import type { QueueBackend } from '../../../libs/config/config';
 import { UnavailableError } from '../../../libs/errors/domain-error';
-import { REDIS } from '../../../libs/redis/redis';
+import { QueueRegistry } from '../../../libs/queue/queue.module';
 import { Public } from '../security/scopes.decorator';
+
+/** What /ready answers: the backends this replica actually uses, each checked. */
+export interface ReadyAnswer {
+  status: 'ready';
+  database: 'postgres';
+  queue: QueueBackend;
+  bus: QueueBackend;
+}
 
 @ApiTags('operations')
 @Public()
@@ -13,7 +22,8 @@ import { Public } from '../security/scopes.decorator';
 export class HealthController {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(REDIS) private readonly redis: Redis,
+    private readonly queues: QueueRegistry,
+    private readonly bus: ChangeBus,
   ) {}
 
   @Get('health')
@@ -23,15 +33,16 @@ export class HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'Readiness: Postgres and Redis answer' })
-  async ready(): Promise<{ status: 'ready'; postgres: 'ok'; redis: 'ok' }> {
+  @ApiOperation({ summary: 'Readiness: Postgres, the queue backend and the change bus answer; names the backends in use (redis or postgres)' })
+  async ready(): Promise<ReadyAnswer> {
     const within = <T>(p: Promise<T>) =>
       Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
-    const [postgres, redis] = await Promise.allSettled([within(this.dataSource.query('SELECT 1')), within(this.redis.ping())]);
-    if (postgres.status === 'rejected' || redis.status === 'rejected') {
-      const down = [postgres.status === 'rejected' ? 'postgres' : null, redis.status === 'rejected' ? 'redis' : null].filter(Boolean);
-      throw new UnavailableError(`Not ready: ${down.join(' and ')} not answering.`, 5);
-    }
-    return { status: 'ready', postgres: 'ok', redis: 'ok' };
+    const [database, bus] = await Promise.allSettled([within(this.dataSource.query('SELECT 1')), within(this.bus.ping())]);
+    const down = [
+      database.status === 'rejected' ? 'postgres' : null,
+      bus.status === 'rejected' || !this.queues.isConnected() ? this.bus.backend : null,
+    ].filter(Boolean);
+    if (down.length > 0) throw new UnavailableError(`Not ready: ${[...new Set(down)].join(' and ')} not answering.`, 5);
+    return { status: 'ready', database: 'postgres', queue: this.queues.backend, bus: this.bus.backend };
   }
 }

@@ -22,6 +22,8 @@ export function spawnWorker(config: VerdictConfig, databaseUrl = config.database
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
+      QUEUE_BACKEND: config.queue.backend,
+      VERDICT_QUEUE_SCHEMA: config.queue.schema,
       REDIS_URL: config.redis.url,
       VERDICT_REDIS_PREFIX: config.redis.prefix,
       VERDICT_ADMIN_KEY: config.auth.bootstrapAdminKey,

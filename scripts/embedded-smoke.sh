@@ -2,7 +2,8 @@
 # The zero-service start, for real (issue #16): in a fresh network namespace (nothing on 5432
 # or 6379 is reachable) with DATABASE_URL and REDIS_URL unset, `npm start` comes up on the
 # embedded PostgreSQL, the README's first experiment gives a verdict, Ctrl-C (SIGINT to the
-# process group) exits 0 with no PostgreSQL left, and a second start still has the data.
+# process group) exits 0 with no PostgreSQL left, and a second start still has the data. The
+# queues run on BullMQ's Postgres backend and the change bus on LISTEN/NOTIFY (no Redis).
 # Once as root and once as an unprivileged user (nobody), each on a copy of the tree in /tmp.
 # Run by .ci/run; needs root (unshare -n, setpriv). About 2 minutes.
 set -euo pipefail
@@ -17,11 +18,9 @@ unset DATABASE_URL REDIS_URL VERDICT_ADMIN_KEY TEST_POSTGRES_URL TEST_REDIS_URL 
 
 WORK="$(mktemp -d /tmp/verdict-smoke-XXXXXX)"
 chmod 755 "$WORK"
-REDIS_PID=""
 APP_PID=""
 cleanup() {
   [ -n "$APP_PID" ] && kill -KILL -- "-$APP_PID" 2>/dev/null || true
-  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
   for lock in "$WORK"/*/.verdict/postgres/postmaster.pid; do
     [ -f "$lock" ] && kill -INT "$(head -n 1 "$lock")" 2>/dev/null || true
   done
@@ -29,16 +28,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# Until the Postgres queue backend (the other half of #16) is in this tree, the queues need a
-# Redis: one is started inside the namespace, and the run says so.
-if grep -q "QUEUE_BACKEND" "$ROOT/libs/config/config.ts"; then
-  echo "embedded-smoke: queues on PostgreSQL, no Redis"
-else
-  echo "embedded-smoke: WARNING this build has no Postgres queue backend yet; starting a Redis inside the namespace for the queues"
-  redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
-  REDIS_PID=$!
-fi
 
 API=http://localhost:3000
 fail() { echo "embedded-smoke: FAILED: $*" >&2; [ -f "$WORK/app.log" ] && tail -n 40 "$WORK/app.log" >&2; exit 1; }

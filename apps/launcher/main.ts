@@ -60,7 +60,8 @@ async function main(): Promise<void> {
     supervisor.add({ name, command: process.execPath, args: [...flags, ...NODE_FLAGS, join(__dirname, '..', name, `main${extname(__filename)}`)], env });
   }
   if (await apiAnswers(config, () => stopping !== null)) {
-    const banner = startBanner({ config, embedded, adminKey });
+    const running = embedded && { dataDir: embedded.dataDir, port: embedded.port, major: embedded.binaries.major, runAs: embedded.runAs };
+    const banner = startBanner({ config, embedded: running, adminKey });
     if (process.stdout.isTTY) process.stdout.write(banner.text);
     else logger.info(banner.fields, 'Verdict is ready');
   }

@@ -1,12 +1,12 @@
 import type { VerdictConfig } from '../../libs/config/config';
-import type { EmbeddedPostgres } from '../../libs/embedded/embedded-postgres';
 
 /** Where the admin key comes from: VERDICT_ADMIN_KEY, or the data folder (with the key itself on the run that made it). */
 export type AdminKeySource = { kind: 'environment' } | { kind: 'file'; file: string; key?: string };
 
 export interface StartBannerInput {
   config: VerdictConfig;
-  embedded: EmbeddedPostgres | null;
+  /** The running embedded PostgreSQL, null with an external one. */
+  embedded: { dataDir: string; port: number; major: number; runAs: { user: string } | null } | null;
   adminKey: AdminKeySource;
 }
 
@@ -18,7 +18,7 @@ export interface StartBannerInput {
 export function startBanner({ config, embedded, adminKey }: StartBannerInput): { text: string; fields: Record<string, string> } {
   const url = config.http.publicUrl;
   const database = embedded
-    ? `embedded PostgreSQL ${embedded.binaries.major} on 127.0.0.1:${embedded.port}${embedded.runAs ? ` (as ${embedded.runAs.user})` : ''}`
+    ? `embedded PostgreSQL ${embedded.major} on 127.0.0.1:${embedded.port}${embedded.runAs ? ` (as ${embedded.runAs.user})` : ''}`
     : 'PostgreSQL at DATABASE_URL';
   const queues =
     config.queue.backend === 'redis'

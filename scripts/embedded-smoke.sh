@@ -19,6 +19,7 @@ unset DATABASE_URL REDIS_URL VERDICT_ADMIN_KEY TEST_POSTGRES_URL TEST_REDIS_URL 
 WORK="$(mktemp -d /tmp/verdict-smoke-XXXXXX)"
 chmod 755 "$WORK"
 APP_PID=""
+SDK=""
 cleanup() {
   [ -n "$APP_PID" ] && kill -KILL -- "-$APP_PID" 2>/dev/null || true
   for lock in "$WORK"/*/.verdict/postgres/postmaster.pid; do
@@ -92,7 +93,8 @@ first_experiment() {
   [ "${code:0:1}" = 2 ] || fail "[$user] start answered $code"
   local sdk_key
   sdk_key=$(curl -sf -X POST $API/v1/api-keys -H "$admin" -H 'content-type: application/json' -d '{"name": "chat backend", "scope": "sdk"}' | json .key)
-  local sdk="Authorization: Bearer $sdk_key"
+  SDK="Authorization: Bearer $sdk_key"
+  local sdk="$SDK"
   local variant
   variant=$(curl -sf -X POST $API/v1/assign -H "$sdk" -H 'content-type: application/json' -d '{"experiment": "chat-8b-vs-70b", "unitId": "user-42"}' | json .variant)
   [ "$variant" = big ] || [ "$variant" = small ] || fail "[$user] assign gave '$variant'"
@@ -100,20 +102,37 @@ first_experiment() {
   accepted=$(curl -sf -X POST $API/v1/outcomes -H "$sdk" -H 'content-type: application/json' -d '{"events": [
     {"id": "evt-1", "experiment": "chat-8b-vs-70b", "unitId": "user-42", "latencyMs": 840, "ttftMs": 120, "inputTokens": 900, "outputTokens": 250, "success": true, "score": 0.9}]}' | json .accepted)
   [ "$accepted" = 1 ] || fail "[$user] outcomes accepted '$accepted'"
-  wait_for_event "$user" "$admin"
+  wait_for_events "$user" "$admin" 1
 }
 
-# The results count the event once the worker wrote it; they carry a decision.
-wait_for_event() {
-  local user="$1" admin="$2" events="" started=$SECONDS
-  while [ $((SECONDS - started)) -lt 60 ]; do
+# The results count $3 events once the worker wrote them; they carry a decision.
+wait_for_events() {
+  local user="$1" admin="$2" expected="$3" events="" started=$SECONDS
+  while [ $((SECONDS - started)) -lt 120 ]; do
     curl -sf $API/v1/experiments/chat-8b-vs-70b/results -H "$admin" >"$WORK/results.json" || true
     events=$(json '.variants.reduce((n, v) => n + v.events, 0)' <"$WORK/results.json" 2>/dev/null || echo 0)
-    [ "$events" = 1 ] && break
+    [ "$events" = "$expected" ] && break
     sleep 0.5
   done
-  [ "$events" = 1 ] || fail "[$user] the results never counted the event: $(cat "$WORK/results.json")"
-  echo "embedded-smoke: [$user] results: 1 event, decision $(json .decision.action <"$WORK/results.json")"
+  [ "$events" = "$expected" ] || fail "[$user] the results counted $events events, not $expected: $(cat "$WORK/results.json")"
+  echo "embedded-smoke: [$user] results: $expected event(s), decision $(json .decision.action <"$WORK/results.json")"
+}
+
+# An acknowledged event survives a SIGKILL of the whole process group (PostgreSQL, in its own
+# group, is orphaned): the next start stops the orphan and the event is counted.
+kill_and_restart() {
+  local user="$1" dir="$2" admin="Authorization: Bearer $(cat "$2/.verdict/admin-key")"
+  local accepted
+  accepted=$(curl -sf -X POST $API/v1/outcomes -H "$SDK" -H 'content-type: application/json' -d '{"events": [
+    {"id": "evt-2", "experiment": "chat-8b-vs-70b", "unitId": "user-43", "latencyMs": 700, "success": false}]}' | json .accepted)
+  [ "$accepted" = 1 ] || fail "[$user] outcomes accepted '$accepted'"
+  kill -KILL -- "-$APP_PID"
+  wait "$APP_PID" 2>/dev/null || true
+  APP_PID=""
+  echo "embedded-smoke: [$user] SIGKILL of the process group right after the 202"
+  start_app "$user" "$dir"
+  wait_for_events "$user" "$admin" 2
+  stop_app "$user" "$dir"
 }
 
 run_as() {
@@ -126,8 +145,8 @@ run_as() {
   [ "$(stat -c %a "$dir/.verdict/postgres.password")" = 600 ] || fail "[$user] postgres.password is not mode 600"
   # A second start has the data: the experiment and its event.
   start_app "$user" "$dir"
-  wait_for_event "$user" "Authorization: Bearer $(cat "$dir/.verdict/admin-key")"
-  stop_app "$user" "$dir"
+  wait_for_events "$user" "Authorization: Bearer $(cat "$dir/.verdict/admin-key")" 1
+  if [ "$user" = root ]; then kill_and_restart "$user" "$dir"; else stop_app "$user" "$dir"; fi
 }
 
 run_as root "$ROOT"

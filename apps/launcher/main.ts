@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { extname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type VerdictConfig } from '../../libs/config/config';
@@ -35,6 +36,10 @@ async function main(): Promise<void> {
   const overrides: Record<string, string> = {};
   let adminKey: AdminKeySource = { kind: 'environment' };
   if (launch.embedded) {
+    // A first run should not end in an API that restarts forever because port 3000 is taken.
+    if (await inUse(launch.api.port, launch.api.host)) {
+      throw new StartError(`Port ${launch.api.port} is in use, so the API cannot listen there: stop what listens on it, or set PORT to another port.`);
+    }
     const startedAt = Date.now();
     embeddedStarting = EmbeddedPostgres.start({ dataDir: launch.embedded.dataDir, port: launch.embedded.port, logger });
     embedded = await embeddedStarting;
@@ -89,6 +94,20 @@ function stop(signal: NodeJS.Signals): Promise<never> {
   return stopping;
 }
 
+/** A start-up fault with a one-line message (cause, then fix). */
+class StartError extends Error {
+  override readonly name = 'StartError';
+}
+
+function inUse(port: number, host: string): Promise<boolean> {
+  if (port === 0) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE'));
+    server.listen(port, host, () => server.close(() => resolve(false)));
+  });
+}
+
 /** Waits until the API answers /health (the moment the banner means), or gives up after two minutes. */
 async function apiAnswers(config: VerdictConfig, cancelled: () => boolean): Promise<boolean> {
   const host = ['0.0.0.0', '::', ''].includes(config.http.host) ? '127.0.0.1' : config.http.host;
@@ -103,7 +122,7 @@ async function apiAnswers(config: VerdictConfig, cancelled: () => boolean): Prom
 }
 
 main().catch(async (error: unknown) => {
-  if (error instanceof ConfigError || error instanceof EmbeddedPostgresError) console.error(error.message);
+  if (error instanceof ConfigError || error instanceof EmbeddedPostgresError || error instanceof StartError) console.error(error.message);
   else (logger ?? createLogger('fatal', 'launcher')).fatal({ err: error }, 'Verdict failed to start');
   await embedded?.stop().catch(() => undefined);
   embedded = null;

@@ -14,11 +14,15 @@ const schema = z.object({
   VERDICT_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   VERDICT_ADMIN_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
 });
 
 export interface LaunchSettings {
   /** Null when DATABASE_URL is set (an external PostgreSQL, as before) or NODE_ENV is production. */
   embedded: { dataDir: string; port: number } | null;
+  /** Where the API will listen (PORT, HOST), checked free before anything starts in the embedded mode. */
+  api: { port: number; host: string };
   /** VERDICT_ADMIN_KEY is set: the launcher generates none. */
   adminKeySet: boolean;
   logLevel: string;
@@ -36,6 +40,7 @@ export function loadLaunchSettings(env: Record<string, string | undefined> = pro
     embedded: embedded ? { dataDir: resolve(s.VERDICT_DATA_DIR), port: s.VERDICT_PG_PORT } : null,
     adminKeySet: Boolean(s.VERDICT_ADMIN_KEY),
     logLevel: s.LOG_LEVEL,
+    api: { port: s.PORT, host: s.HOST },
   };
 }
 

@@ -119,4 +119,14 @@ it('runs on the embedded PostgreSQL, keeps its data through SIGTERM and a SIGKIL
   expect(fourth.launcher.exitCode).toBe(1);
   expect(fourth.stderr().trim()).toMatch(new RegExp(`^Port ${busy} on 127\\.0\\.0\\.1 is in use: .*VERDICT_PG_PORT[^\\n]*$`));
   expect(readFileSync(join(dataDir, 'postgres', 'PG_VERSION'), 'utf8').trim()).toBe('16');
+
+  // A busy API port is found before anything starts (rather than an API restarting forever).
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const apiPort = (taken.address() as { port: number }).port;
+  const fifth = startLauncher(apiPort);
+  await exited(fifth.launcher);
+  taken.close();
+  expect(fifth.launcher.exitCode).toBe(1);
+  expect(fifth.stderr().trim()).toMatch(new RegExp(`^Port ${apiPort} is in use, so the API cannot listen there: .*set PORT[^\\n]*$`));
 });

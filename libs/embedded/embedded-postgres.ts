@@ -209,11 +209,13 @@ function releaseLock(dataDir: string): void {
 
 /**
  * As root, PostgreSQL runs as `runAs`: it must be able to execute the binaries and enter
- * the data folder. The folder becomes 0711 (enterable, not listable; the password file
- * stays 0600 and root's).
+ * the data folder. The folder gains search permission for others if it lacks it (0700 ->
+ * 0711: enterable, not listable; the password and key files stay 0600 and root's); nothing
+ * else of the host changes.
  */
 function openFolderTo(runAs: RunAs, dataDir: string, binaries: PostgresBinaries): void {
-  chmodSync(dataDir, 0o711);
+  const mode = statSync(dataDir).mode & 0o7777;
+  if ((mode & 0o011) !== 0o011) chmodSync(dataDir, mode | 0o011);
   const blocked = unreachableFor(runAs, [
     { path: binaries.postgres, mode: 'x' },
     { path: dataDir, mode: 'x' },
@@ -288,7 +290,9 @@ function launch(dataDir: string, port: number, settings: Record<string, string |
   if (process.platform !== 'win32') args.push('-c', 'unix_socket_directories=');
   for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
   const logFile = join(dataDir, DATA_FOLDER.log);
-  const log = openSync(logFile, 'w', 0o644);
+  // 0600: an error's statement may quote values. The descriptor is inherited, so PostgreSQL need not open it.
+  const log = openSync(logFile, 'w', 0o600);
+  chmodSync(logFile, 0o600);
   try {
     return spawn(binaries.postgres, args, {
       // Its own process group: a terminal's Ctrl-C goes to the launcher, which stops PostgreSQL last.

@@ -14,7 +14,10 @@ const MAX_CHANNEL_BYTES = 63;
 const RECONNECT_MAX_DELAY_MS = 2000;
 
 export function createBusPool(config: VerdictConfig): Pool {
-  return new Pool({ connectionString: config.database.url, max: BUS_POOL_MAX, idleTimeoutMillis: 30_000, application_name: 'verdict-bus' });
+  const pool = new Pool({ connectionString: config.database.url, max: BUS_POOL_MAX, idleTimeoutMillis: 30_000, application_name: 'verdict-bus' });
+  // An idle connection that drops (Postgres restarted) is an event, not a crash: the next query opens another.
+  pool.on('error', (error) => new Logger(ChangeBus.name).warn({ err: error }, 'change bus pool connection lost'));
+  return pool;
 }
 
 function quoteIdent(name: string): string {

@@ -1,6 +1,6 @@
 import { TooManyRequestsError, UnavailableError } from '../errors/domain-error';
 
-/** Redis is unreachable or did not confirm the enqueue in time: nothing in the request was acknowledged. */
+/** The queue backend (Redis or Postgres) is unreachable or did not confirm the enqueue in time: nothing in the request was acknowledged. */
 export class IngestionUnavailableError extends UnavailableError {
   constructor(reason: string) {
     super(`Outcomes cannot be enqueued right now (${reason}); nothing in this request was accepted. Retry later.`, 5);

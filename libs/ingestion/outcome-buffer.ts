@@ -6,6 +6,13 @@ import { OutcomeProducer } from './outcome.producer';
 export const LINGER_MS = 4;
 /** Items per job at most: a full job is enqueued at once. */
 export const MAX_JOB_ITEMS = 2000;
+/**
+ * Enqueues in flight at once per kind and replica. Past it, items keep gathering until one
+ * returns, so a slow enqueue makes bigger jobs instead of more of them (group commit). On the
+ * Postgres queue backend an enqueue costs a transaction, and one job per request would
+ * saturate the database with queue work.
+ */
+export const MAX_ENQUEUES_IN_FLIGHT = 4;
 
 interface Pending<T> {
   items: T[];
@@ -16,18 +23,20 @@ interface Pending<T> {
 /**
  * Coalesces the items of concurrent requests of one project into one job. Each request
  * waits until the job holding its items is enqueued (or failed to be): nothing is
- * acknowledged before it is in Redis. Flushes run concurrently.
+ * acknowledged before it is in the queue. Up to MAX_ENQUEUES_IN_FLIGHT flushes run concurrently.
  */
 class Coalescer<T> {
   private readonly pending = new Map<string, Pending<T>>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Projects whose linger ended while MAX_ENQUEUES_IN_FLIGHT were in flight, oldest first. */
+  private readonly held = new Set<string>();
 
   constructor(private readonly send: (projectId: string, items: T[]) => Promise<void>) {}
 
   add(projectId: string, items: T[]): Promise<void> {
     let p = this.pending.get(projectId);
     if (p && p.items.length + items.length > MAX_JOB_ITEMS) {
-      this.flush(projectId);
+      this.flush(projectId, true);
       p = undefined;
     }
     if (!p) {
@@ -37,25 +46,41 @@ class Coalescer<T> {
     }
     for (const item of items) p.items.push(item);
     const done = new Promise<void>((resolve, reject) => p.waiters.push({ resolve, reject }));
-    if (p.items.length >= MAX_JOB_ITEMS) this.flush(projectId);
+    if (p.items.length >= MAX_JOB_ITEMS) this.flush(projectId, true);
     return done;
   }
 
-  private flush(projectId: string): void {
+  /** Enqueues the project's items now, or (unless `force`, for a full job) once fewer enqueues are in flight. */
+  private flush(projectId: string, force = false): void {
     const p = this.pending.get(projectId);
-    if (!p) return;
-    this.pending.delete(projectId);
+    if (!p) {
+      this.held.delete(projectId);
+      return;
+    }
     if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
+    if (!force && this.inFlight.size >= MAX_ENQUEUES_IN_FLIGHT) {
+      this.held.add(projectId);
+      return;
+    }
+    this.held.delete(projectId);
+    this.pending.delete(projectId);
     const sent = this.send(projectId, p.items).then(
       () => p.waiters.forEach((w) => w.resolve()),
       (error: unknown) => p.waiters.forEach((w) => w.reject(error)),
     );
     this.inFlight.add(sent);
-    void sent.finally(() => this.inFlight.delete(sent));
+    void sent.finally(() => {
+      this.inFlight.delete(sent);
+      for (const held of this.held) {
+        if (this.inFlight.size >= MAX_ENQUEUES_IN_FLIGHT) break;
+        this.flush(held);
+      }
+    });
   }
 
   async drain(): Promise<void> {
-    for (const projectId of [...this.pending.keys()]) this.flush(projectId);
+    for (const projectId of [...this.pending.keys()]) this.flush(projectId, true);
     await Promise.all([...this.inFlight]);
   }
 }

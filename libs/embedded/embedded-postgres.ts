@@ -271,7 +271,13 @@ async function initialise(dataDir: string, password: string, runAs: RunAs | null
   try {
     const args = ['-D', target, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${passwordFile}`, '-E', 'UTF8', '--no-locale', '--no-instructions'];
     if (fast) args.push('--no-sync');
-    const { code, output } = await run(binaries.initdb, args, runAs);
+    const { code, output } = await run(binaries.initdb, args, runAs).catch((error: NodeJS.ErrnoException) => {
+      // ENOENT for a file that exists: its loader or libraries are missing (a musl system, a half-copied install).
+      throw new EmbeddedPostgresError(
+        'broken_install',
+        `The embedded PostgreSQL cannot run on this system (${binaries.initdb}: ${error.code ?? error.message}): run \`npm rebuild\`, or set DATABASE_URL to an external PostgreSQL.`,
+      );
+    });
     if (code !== 0) {
       const line = output.trim().split('\n').filter(Boolean).pop() ?? `exit code ${code}`;
       throw new EmbeddedPostgresError('start_failed', `initdb failed for ${dataDir}: ${line}`);
@@ -297,6 +303,7 @@ function launch(dataDir: string, port: number, settings: Record<string, string |
     return spawn(binaries.postgres, args, {
       // Its own process group: a terminal's Ctrl-C goes to the launcher, which stops PostgreSQL last.
       detached: true,
+      windowsHide: true,
       stdio: ['ignore', log, log],
       env: postgresEnvironment(),
       ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),

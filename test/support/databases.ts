@@ -2,16 +2,23 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { quoteIdent } from '../../libs/database/ensure-database';
 
-export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/**
+ * The server the tests create their databases on: TEST_POSTGRES_URL, which global-setup points
+ * at an embedded PostgreSQL when none is given and nothing answers on 127.0.0.1:5432. Read at
+ * each call: global-setup imports this file before it may set the variable.
+ */
+export function postgresAdminUrl(): string {
+  return process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
 
 export function databaseUrl(name: string): string {
-  const url = new URL(POSTGRES_ADMIN_URL);
+  const url = new URL(postgresAdminUrl());
   url.pathname = `/${name}`;
   return url.toString();
 }
 
 async function withAdmin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: POSTGRES_ADMIN_URL });
+  const client = new Client({ connectionString: postgresAdminUrl() });
   await client.connect();
   try {
     return await fn(client);

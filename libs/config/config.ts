@@ -74,6 +74,7 @@ const schema = z.object({
       return items;
     }),
   GATEWAY_MAX_STREAMS: z.coerce.number().int().positive().default(4096),
+  GATEWAY_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(8 * 1_048_576),
   GATEWAY_CONNECTIONS_PER_UPSTREAM: z.coerce.number().int().positive().max(4096).default(256),
 })
   .refine((s) => s.HTTP_HEADERS_TIMEOUT_MS <= s.HTTP_REQUEST_TIMEOUT_MS, {
@@ -119,6 +120,8 @@ export interface VerdictConfig {
     /** Gateway calls in flight per replica at most; past it, 429 with Retry-After. */
     maxInFlight: number;
     connectionsPerUpstream: number;
+    /** Request bodies of the gateway routes (prompts with images are large); larger get a 413. */
+    bodyLimitBytes: number;
   };
   logLevel: string;
 }
@@ -170,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       credential: (name) => (credentialEnvIssue(name, s.GATEWAY_CREDENTIAL_ENVS) === null ? env[name] || undefined : undefined),
       maxInFlight: s.GATEWAY_MAX_STREAMS,
       connectionsPerUpstream: s.GATEWAY_CONNECTIONS_PER_UPSTREAM,
+      bodyLimitBytes: s.GATEWAY_BODY_LIMIT_BYTES,
     },
     logLevel: s.LOG_LEVEL,
   };

@@ -1,0 +1,151 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { APIError } from 'openai';
+import { eventually, startTestWorker } from '../support/test-worker';
+import { startTestApp, type TestApp } from '../support/test-app';
+import { startFakeUpstream, USAGE, type FakeUpstream } from './support/fake-upstream';
+import { gatewayExperiment, GATEWAY_TEST_SETTINGS, outcomes, unitIn, type StoredOutcome } from './support/gateway-fixture';
+
+jest.setTimeout(60_000);
+
+let t: TestApp;
+let worker: INestApplicationContext;
+let big: FakeUpstream;
+let small: FakeUpstream;
+let exp: Awaited<ReturnType<typeof gatewayExperiment>>;
+let bigUnit: string;
+let smallUnit: string;
+
+beforeAll(async () => {
+  [t, big, small] = await Promise.all([startTestApp(GATEWAY_TEST_SETTINGS), startFakeUpstream('70B'), startFakeUpstream('8B')]);
+  worker = await startTestWorker(t.config);
+  exp = await gatewayExperiment(t.url, t.adminKey, big, small);
+  bigUnit = await unitIn(exp.sdk, exp.key, 'big');
+  smallUnit = await unitIn(exp.sdk, exp.key, 'small');
+});
+afterAll(async () => {
+  await worker?.close();
+  await t?.close();
+  await Promise.all([big?.close(), small?.close()]);
+});
+
+/** The stored outcome of an event id, once the worker wrote it. */
+async function outcomeOf(eventId: string): Promise<StoredOutcome> {
+  let found: StoredOutcome | undefined;
+  await eventually(async () => {
+    found = (await outcomes(t.db, exp.id)).find((o) => o.event_id === eventId);
+    return found !== undefined;
+  });
+  return found!;
+}
+
+const say = (text: string) => [{ role: 'user' as const, content: text }];
+
+describe('chat completions through the openai client', () => {
+  it('sends a unit to its variant upstream, with the upstream model and credential, and records one outcome with tokens and cost', async () => {
+    const { data, response } = await exp.openai.chat.completions.create({ model: exp.key, messages: say('hello'), user: bigUnit }).withResponse();
+    expect(data.choices[0].message.content).toBe('Hello from 70B');
+    expect(response.headers.get('x-verdict-experiment')).toBe(exp.key);
+    expect(response.headers.get('x-verdict-variant')).toBe('big');
+    const eventId = response.headers.get('x-verdict-event-id')!;
+    expect(eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers.get('x-request-id')).toBe(`req-70B-${big.requests.length}`);
+    const sent = big.requests[big.requests.length - 1];
+    expect(sent.path).toBe('/v1/chat/completions');
+    expect(sent.body.model).toBe('llama-70b');
+    expect(sent.headers.authorization).toBe('Bearer upstream-credential-for-tests');
+    expect(sent.headers['accept-encoding']).toBe('identity');
+
+    const stored = await outcomeOf(eventId);
+    expect(stored).toMatchObject({ unit_id: bigUnit, variant: 'big', success: true, error: null, ttft_ms: null });
+    expect(Number(stored.input_tokens)).toBe(USAGE.prompt_tokens);
+    expect(Number(stored.output_tokens)).toBe(USAGE.completion_tokens);
+    expect(stored.cost_usd).toBeCloseTo((11 * 1 + 7 * 2) / 1e6, 12);
+    expect(stored.latency_ms).toBeGreaterThan(0);
+  });
+
+  it('streams the upstream bytes untouched, asks for usage, and measures TTFT at the first content chunk', async () => {
+    const before = small.requests.length;
+    const response = await fetch(`${t.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${exp.sdkKey}`, 'content-type': 'application/json', 'x-verdict-unit': smallUnit },
+      body: JSON.stringify({ model: exp.key, messages: say('stream:6:15'), stream: true }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(response.headers.get('x-accel-buffering')).toBe('no');
+    expect(response.headers.get('content-encoding')).toBeNull();
+    expect(response.headers.get('x-ratelimit-remaining-tokens')).toBe('999');
+    expect(response.headers.get('x-verdict-variant')).toBe('small');
+    const received = Buffer.from(await response.arrayBuffer());
+    const upstream = small.requests[before];
+    expect(upstream.body.stream_options).toEqual({ include_usage: true });
+    expect(received.equals(upstream.sent)).toBe(true);
+    expect(received.toString()).toMatch(/data: \[DONE\]\n\n$/);
+
+    const stored = await outcomeOf(response.headers.get('x-verdict-event-id')!);
+    expect(stored).toMatchObject({ variant: 'small', success: true, error: null });
+    expect(Number(stored.input_tokens)).toBe(11);
+    expect(Number(stored.output_tokens)).toBe(6);
+    // Six chunks 15 ms apart: the first content chunk comes ~15 ms in, the last byte ~90 ms in.
+    expect(stored.ttft_ms).toBeGreaterThanOrEqual(10);
+    expect(stored.latency_ms).toBeGreaterThanOrEqual(stored.ttft_ms! + 60);
+  });
+
+  it('streams through the openai client, tool-call deltas included', async () => {
+    const stream = await exp.openai.chat.completions.create({ model: exp.key, messages: say('tools'), user: bigUnit, stream: true });
+    let args = '';
+    let name = '';
+    for await (const part of stream) {
+      const call = part.choices[0]?.delta?.tool_calls?.[0];
+      if (call?.function?.name) name = call.function.name;
+      if (call?.function?.arguments) args += call.function.arguments;
+    }
+    expect(name).toBe('get_weather');
+    expect(JSON.parse(args)).toEqual({ city: 'Paris' });
+  });
+});
+
+describe('upstream faults', () => {
+  it('forwards an upstream 429 with its OpenAI error body, retry-after and rate-limit headers; outcome upstream_4xx', async () => {
+    const error = await exp.openai.chat.completions.create({ model: exp.key, messages: say('rate-limited'), user: bigUnit }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIError);
+    const api = error as APIError;
+    expect(api.status).toBe(429);
+    expect(api.message).toMatch(/Rate limit reached/);
+    expect(api.headers?.get('retry-after')).toBe('7');
+    expect(api.headers?.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(api.headers?.get('x-should-retry')).toBe('false');
+    const stored = await outcomeOf(api.headers!.get('x-verdict-event-id')!);
+    expect(stored).toMatchObject({ success: false, error: 'upstream_4xx', input_tokens: null, cost_usd: null });
+  });
+
+  it.each([
+    ['html-502', 502, 'upstream_5xx'],
+    ['not-json', 502, 'invalid_response'],
+    ['reset-before', 502, 'connect'],
+  ])('answers %s with an OpenAI-shaped %i and records %s', async (scenario, status, errorClass) => {
+    const response = await fetch(`${t.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${exp.sdkKey}`, 'content-type': 'application/json', 'x-verdict-unit': bigUnit },
+      body: JSON.stringify({ model: exp.key, messages: say(scenario) }),
+    });
+    expect(response.status).toBe(status);
+    const body = await response.json();
+    expect(body.error).toEqual({ message: expect.any(String), type: 'upstream_error', param: null, code: errorClass });
+    const stored = await outcomeOf(response.headers.get('x-verdict-event-id')!);
+    expect(stored).toMatchObject({ success: false, error: errorClass, input_tokens: null, cost_usd: null });
+  });
+
+  it('ends a stream that broke off mid-way with an error event the openai client raises; usage unknown', async () => {
+    const stream = await exp.openai.chat.completions.create({ model: exp.key, messages: say('reset:6:5'), user: bigUnit, stream: true }).withResponse();
+    const parts: string[] = [];
+    const error = await (async () => {
+      for await (const part of stream.data) parts.push(part.choices[0]?.delta?.content ?? '');
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIError);
+    expect(parts.join('')).toBe('w0 w1 w2 ');
+    const stored = await outcomeOf(stream.response.headers.get('x-verdict-event-id')!);
+    expect(stored).toMatchObject({ success: false, error: 'connect', input_tokens: null, output_tokens: null, cost_usd: null });
+    expect(stored.ttft_ms).not.toBeNull();
+  });
+});

@@ -149,3 +149,111 @@ describe('upstream faults', () => {
     expect(stored.ttft_ms).not.toBeNull();
   });
 });
+
+describe('timeouts and cancellation', () => {
+  it('answers 504 when the upstream never answers within its timeoutMs, and records timeout', async () => {
+    // The small variant's timeout is lowered for this test (a PATCH while running keeps the phase).
+    const patched = await exp.admin.patch(`/v1/experiments/${exp.key}`, {
+      variants: [
+        { key: 'big', weight: 1 },
+        { key: 'small', weight: 1, upstream: { baseUrl: small.url, model: 'llama-8b', timeoutMs: 300 } },
+      ],
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body.variants.find((v: { key: string }) => v.key === 'small').upstream.timeoutMs).toBe(300);
+    let response: Response | undefined;
+    await eventually(async () => {
+      response = await fetch(`${t.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${exp.sdkKey}`, 'content-type': 'application/json', 'x-verdict-unit': smallUnit },
+        body: JSON.stringify({ model: exp.key, messages: say('hang') }),
+      });
+      return response.status === 504;
+    }, 20_000, 10);
+    const body = await response!.json();
+    expect(body.error).toMatchObject({ type: 'timeout_error', code: 'timeout' });
+    const stored = await outcomeOf(response!.headers.get('x-verdict-event-id')!);
+    expect(stored).toMatchObject({ success: false, error: 'timeout' });
+    expect(stored.latency_ms).toBeGreaterThanOrEqual(290);
+
+    // A stream that stalls mid-way is cut after the same idle time.
+    const stalled = await exp.openai.chat.completions.create({ model: exp.key, messages: say('stall:6:5'), user: smallUnit, stream: true }).withResponse();
+    const error = await (async () => {
+      for await (const part of stalled.data) void part;
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIError);
+    expect((await outcomeOf(stalled.response.headers.get('x-verdict-event-id')!)).error).toBe('timeout');
+  });
+
+  it('aborts the upstream call at once when the client goes away mid-stream, and records client_cancelled', async () => {
+    const before = big.requests.length;
+    const controller = new AbortController();
+    const stream = await exp.openai.chat.completions
+      .create({ model: exp.key, messages: say('stream:200:20'), user: bigUnit, stream: true }, { signal: controller.signal })
+      .withResponse();
+    let seen = 0;
+    await (async () => {
+      for await (const part of stream.data) {
+        if (part.choices[0]?.delta?.content) seen++;
+        if (seen === 3) controller.abort();
+      }
+    })().catch(() => undefined);
+    const upstream = big.requests[before];
+    await eventually(async () => upstream.closedAt !== null, 5_000, 10);
+    expect(upstream.abandoned).toBe(true);
+    // Cut within a few chunks of the abort, not after the 200 the upstream would have sent.
+    expect(upstream.sent.toString().split('data: ').length).toBeLessThan(20);
+    const stored = await outcomeOf(stream.response.headers.get('x-verdict-event-id')!);
+    expect(stored).toMatchObject({ error: 'client_cancelled', success: null, latency_ms: null, input_tokens: null, cost_usd: null });
+    expect(stored.ttft_ms).not.toBeNull();
+  });
+
+  it('aborts a non-streamed upstream call when the client gives up waiting', async () => {
+    const before = big.requests.length;
+    const cancelled = async () => (await outcomes(t.db, exp.id)).filter((e) => e.error === 'client_cancelled' && e.ttft_ms === null).length;
+    const cancelledBefore = await cancelled();
+    const error = await exp.openai.chat.completions.create({ model: exp.key, messages: say('hang'), user: bigUnit }, { timeout: 300 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    await eventually(async () => big.requests[before]?.closedAt != null, 5_000, 10);
+    expect(big.requests[before].abandoned).toBe(true);
+    await eventually(async () => (await cancelled()) === cancelledBefore + 1);
+  });
+});
+
+describe('other operations', () => {
+  it('serves completions (streamed and not), embeddings and the Responses API, with usage from each', async () => {
+    const completion = await exp.openai.completions.create({ model: exp.key, prompt: 'hello', user: bigUnit }).withResponse();
+    expect(completion.data.choices[0].text).toBe('Hello');
+    expect(Number((await outcomeOf(completion.response.headers.get('x-verdict-event-id')!)).output_tokens)).toBe(7);
+
+    const streamed = await exp.openai.completions.create({ model: exp.key, prompt: 'stream:4:5', user: bigUnit, stream: true }).withResponse();
+    let text = '';
+    for await (const part of streamed.data) text += part.choices[0]?.text ?? '';
+    expect(text).toBe('t0t1t2t3');
+    const streamedOutcome = await outcomeOf(streamed.response.headers.get('x-verdict-event-id')!);
+    expect(Number(streamedOutcome.output_tokens)).toBe(4);
+    expect(streamedOutcome.ttft_ms).not.toBeNull();
+
+    const embedding = await exp.openai.embeddings.create({ model: exp.key, input: 'hello', user: smallUnit }).withResponse();
+    expect(embedding.data.data[0].embedding.map((x) => Math.round(x * 10) / 10)).toEqual([0.1, 0.2, 0.3]);
+    const embedded = await outcomeOf(embedding.response.headers.get('x-verdict-event-id')!);
+    expect([Number(embedded.input_tokens), Number(embedded.output_tokens)]).toEqual([5, 0]);
+    expect(embedded.cost_usd).toBeCloseTo((5 * 0.1) / 1e6, 12);
+
+    const before = small.requests.length;
+    const responses = await exp.openai.responses.create({ model: exp.key, input: 'stream:3:5', user: smallUnit, stream: true }).withResponse();
+    const types: string[] = [];
+    for await (const event of responses.data) types.push(event.type);
+    expect(types).toEqual(['response.created', 'response.output_text.delta', 'response.output_text.delta', 'response.output_text.delta', 'response.completed']);
+    // Never stream_options on the Responses API.
+    expect(small.requests[before].body.stream_options).toBeUndefined();
+    const responded = await outcomeOf(responses.response.headers.get('x-verdict-event-id')!);
+    expect([Number(responded.input_tokens), Number(responded.output_tokens), responded.error]).toEqual([9, 3, null]);
+    expect(responded.ttft_ms).not.toBeNull();
+  });
+
+  it('lists the experiments it serves as models', async () => {
+    const models = await exp.openai.models.list();
+    expect(models.data.map((m) => m.id)).toContain(exp.key);
+  });
+});

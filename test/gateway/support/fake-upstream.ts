@@ -117,7 +117,9 @@ export async function startFakeUpstream(name = 'fake', options: { firstTokenMs?:
     }
 
     if (req.url === '/v1/embeddings') {
-      return json(200, { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2, 0.3] }], model, usage: { prompt_tokens: 5, total_tokens: 5 } });
+      const vector = [0.1, 0.2, 0.3];
+      const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+      return json(200, { object: 'list', data: [{ object: 'embedding', index: 0, embedding }], model, usage: { prompt_tokens: 5, total_tokens: 5 } });
     }
 
     if (req.url === '/v1/responses') {

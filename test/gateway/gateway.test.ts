@@ -130,7 +130,7 @@ describe('upstream faults', () => {
       body: JSON.stringify({ model: exp.key, messages: say(scenario) }),
     });
     expect(response.status).toBe(status);
-    const body = await response.json();
+    const body = (await response.json()) as { error: Record<string, unknown> };
     expect(body.error).toEqual({ message: expect.any(String), type: 'upstream_error', param: null, code: errorClass });
     const stored = await outcomeOf(response.headers.get('x-verdict-event-id')!);
     expect(stored).toMatchObject({ success: false, error: errorClass, input_tokens: null, cost_usd: null });
@@ -170,7 +170,7 @@ describe('timeouts and cancellation', () => {
       });
       return response.status === 504;
     }, 20_000, 10);
-    const body = await response!.json();
+    const body = (await response!.json()) as { error: Record<string, unknown> };
     expect(body.error).toMatchObject({ type: 'timeout_error', code: 'timeout' });
     const stored = await outcomeOf(response!.headers.get('x-verdict-event-id')!);
     expect(stored).toMatchObject({ success: false, error: 'timeout' });

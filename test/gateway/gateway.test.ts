@@ -150,6 +150,25 @@ describe('upstream faults', () => {
   });
 });
 
+describe('what a stream leaves unknown', () => {
+  it.each([
+    ['no-usage:3:5', true, null],
+    ['mid-error:6:5', false, 'upstream_5xx'],
+    ['truncated:6:5', false, 'invalid_response'],
+  ])('%s: success %s, error %s, tokens and cost unknown (never 0)', async (command, success, errorClass) => {
+    const response = await fetch(`${t.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${exp.sdkKey}`, 'content-type': 'application/json', 'x-verdict-unit': smallUnit },
+      body: JSON.stringify({ model: exp.key, messages: say(command), stream: true }),
+    });
+    expect(response.status).toBe(200);
+    const received = await response.text();
+    expect(received).toBe(small.requests[small.requests.length - 1].sent.toString());
+    const stored = await outcomeOf(response.headers.get('x-verdict-event-id')!);
+    expect(stored).toMatchObject({ success, error: errorClass, input_tokens: null, output_tokens: null, cost_usd: null });
+  });
+});
+
 describe('timeouts and cancellation', () => {
   it('answers 504 when the upstream never answers within its timeoutMs, and records timeout', async () => {
     // The small variant's timeout is lowered for this test (a PATCH while running keeps the phase).

@@ -49,6 +49,13 @@ export interface OutboundStreamResponse {
   headers: OutboundHeaders;
   /** Read it to the end or stop early (break / return): either releases the connection. */
   body: AsyncIterable<Buffer>;
+  /**
+   * The other way to read the body (read one way only): callbacks instead of a promise per
+   * chunk, for hot paths that forward every chunk (the gateway). `onChunk` returns false when
+   * the reader cannot take more now; reading then pauses until `onFull`'s resume is called.
+   * Resolves at the end; rejects with an OutboundError under the same bounds as `body`.
+   */
+  consume(onChunk: (chunk: Buffer) => boolean, onFull: (resume: () => void) => void): Promise<void>;
 }
 
 export type OutboundCheck = { ok: true } | { ok: false; reason: string };
@@ -136,7 +143,35 @@ export class OutboundClient {
     }
     const headers: OutboundHeaders = {};
     for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = value;
-    return { status: response.statusCode, headers, body: capped(response.body, input.maxResponseBytes, deadline, input.timeoutMs, input.idleTimeoutMs) };
+    const raw = response.body;
+    const consume = (onChunk: (chunk: Buffer) => boolean, onFull: (resume: () => void) => void) =>
+      new Promise<void>((resolve, reject) => {
+        let size = 0;
+        let settled = false;
+        const fail = (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          raw.destroy();
+          reject(toOutboundError(error, deadline, input.timeoutMs, input.idleTimeoutMs));
+        };
+        const resume = () => raw.resume();
+        raw.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > input.maxResponseBytes) return fail(new OutboundError('failed', `the response is larger than ${input.maxResponseBytes} bytes`));
+          if (!onChunk(chunk)) {
+            raw.pause();
+            onFull(resume);
+          }
+        });
+        raw.once('end', () => {
+          if (settled) return;
+          settled = true;
+          resolve();
+        });
+        raw.once('error', fail);
+        raw.once('close', () => fail(new OutboundError('failed', 'the answer was cut off')));
+      });
+    return { status: response.statusCode, headers, body: capped(raw, input.maxResponseBytes, deadline, input.timeoutMs, input.idleTimeoutMs), consume };
   }
 
   async close(): Promise<void> {

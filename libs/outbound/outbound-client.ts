@@ -78,6 +78,8 @@ export class OutboundClient {
   private readonly policy: UrlPolicy;
   private readonly resolve: Resolve;
   private readonly agent: Agent;
+  /** checkUrl's answers by URL (they depend only on the URL and this client's fixed policy): the gateway calls the same few URLs all the time. */
+  private readonly checked = new Map<string, ReturnType<typeof checkUrl>>();
 
   constructor(options: OutboundClientOptions) {
     this.policy = { allowHttp: options.allowHttp, addresses: new AddressPolicy(options.allowedCidrs) };
@@ -123,7 +125,12 @@ export class OutboundClient {
 
   /** Sends the request and answers once the headers are in; the body streams under the same bounds. */
   async open(input: OutboundRequest): Promise<OutboundStreamResponse> {
-    const checked = checkUrl(input.url, this.policy);
+    let checked = this.checked.get(input.url);
+    if (checked === undefined) {
+      checked = checkUrl(input.url, this.policy);
+      if (this.checked.size >= 1024) this.checked.clear();
+      this.checked.set(input.url, checked);
+    }
     if (!checked.ok) throw new OutboundError('refused', `the URL ${checked.reason}`);
     const deadline = AbortSignal.timeout(input.timeoutMs);
     const signal = input.signal ? AbortSignal.any([deadline, input.signal]) : deadline;
@@ -169,7 +176,10 @@ export class OutboundClient {
           resolve();
         });
         raw.once('error', fail);
-        raw.once('close', () => fail(new OutboundError('failed', 'the answer was cut off')));
+        raw.once('close', () => {
+          // After 'end' or an error this is the normal close: nothing to report (and no Error to build).
+          if (!settled) fail(new OutboundError('failed', 'the answer was cut off'));
+        });
       });
     return { status: response.statusCode, headers, body: capped(raw, input.maxResponseBytes, deadline, input.timeoutMs, input.idleTimeoutMs), consume };
   }

@@ -10,6 +10,7 @@ import { DatabaseModule } from '../../libs/database/database.module';
 import { ALL_ENTITIES } from '../launcher/entities';
 import { ExperimentsModule } from '../../libs/experiments/experiments.module';
 import { IngestionModule } from '../../libs/ingestion/ingestion.module';
+import { GatewayModule } from '../../libs/gateway/gateway.module';
 import { ObservabilityModule } from '../../libs/observability/observability.module';
 import { QueueModule } from '../../libs/queue/queue.module';
 import { BusModule } from '../../libs/bus/bus.module';
@@ -47,6 +48,7 @@ export class ApiModule {
         IngestionModule,
         AnalysisModule,
         ReportsModule,
+        GatewayModule,
       ],
       controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController, MetricsController],
       providers: [

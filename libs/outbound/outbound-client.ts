@@ -27,6 +27,8 @@ export interface OutboundRequest {
   body?: string | Uint8Array;
   /** Bound on the whole exchange: connect, request, answer and body. */
   timeoutMs: number;
+  /** Bound on the wait for the answer's headers and between two pieces of its body (default timeoutMs): a stream may last long but not stall. */
+  idleTimeoutMs?: number;
   /** The answer's body is cut off past this many bytes (an OutboundError, kind failed). */
   maxResponseBytes: number;
   /** Aborts the request (a client that went away, a shutdown). */
@@ -47,6 +49,13 @@ export interface OutboundStreamResponse {
   headers: OutboundHeaders;
   /** Read it to the end or stop early (break / return): either releases the connection. */
   body: AsyncIterable<Buffer>;
+  /**
+   * The other way to read the body (read one way only): callbacks instead of a promise per
+   * chunk, for hot paths that forward every chunk (the gateway). `onChunk` returns false when
+   * the reader cannot take more now; reading then pauses until `onFull`'s resume is called.
+   * Resolves at the end; rejects with an OutboundError under the same bounds as `body`.
+   */
+  consume(onChunk: (chunk: Buffer) => boolean, onFull: (resume: () => void) => void): Promise<void>;
 }
 
 export type OutboundCheck = { ok: true } | { ok: false; reason: string };
@@ -69,6 +78,8 @@ export class OutboundClient {
   private readonly policy: UrlPolicy;
   private readonly resolve: Resolve;
   private readonly agent: Agent;
+  /** checkUrl's answers by URL (they depend only on the URL and this client's fixed policy): the gateway calls the same few URLs all the time. */
+  private readonly checked = new Map<string, ReturnType<typeof checkUrl>>();
 
   constructor(options: OutboundClientOptions) {
     this.policy = { allowHttp: options.allowHttp, addresses: new AddressPolicy(options.allowedCidrs) };
@@ -114,7 +125,12 @@ export class OutboundClient {
 
   /** Sends the request and answers once the headers are in; the body streams under the same bounds. */
   async open(input: OutboundRequest): Promise<OutboundStreamResponse> {
-    const checked = checkUrl(input.url, this.policy);
+    let checked = this.checked.get(input.url);
+    if (checked === undefined) {
+      checked = checkUrl(input.url, this.policy);
+      if (this.checked.size >= 1024) this.checked.clear();
+      this.checked.set(input.url, checked);
+    }
     if (!checked.ok) throw new OutboundError('refused', `the URL ${checked.reason}`);
     const deadline = AbortSignal.timeout(input.timeoutMs);
     const signal = input.signal ? AbortSignal.any([deadline, input.signal]) : deadline;
@@ -126,15 +142,46 @@ export class OutboundClient {
         headers: input.headers,
         body: input.body,
         signal,
-        headersTimeout: input.timeoutMs,
-        bodyTimeout: input.timeoutMs,
+        headersTimeout: input.idleTimeoutMs ?? input.timeoutMs,
+        bodyTimeout: input.idleTimeoutMs ?? input.timeoutMs,
       });
     } catch (error) {
-      throw toOutboundError(error, deadline, input.timeoutMs);
+      throw toOutboundError(error, deadline, input.timeoutMs, input.idleTimeoutMs);
     }
     const headers: OutboundHeaders = {};
     for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = value;
-    return { status: response.statusCode, headers, body: capped(response.body, input.maxResponseBytes, deadline, input.timeoutMs) };
+    const raw = response.body;
+    const consume = (onChunk: (chunk: Buffer) => boolean, onFull: (resume: () => void) => void) =>
+      new Promise<void>((resolve, reject) => {
+        let size = 0;
+        let settled = false;
+        const fail = (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          raw.destroy();
+          reject(toOutboundError(error, deadline, input.timeoutMs, input.idleTimeoutMs));
+        };
+        const resume = () => raw.resume();
+        raw.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > input.maxResponseBytes) return fail(new OutboundError('failed', `the response is larger than ${input.maxResponseBytes} bytes`));
+          if (!onChunk(chunk)) {
+            raw.pause();
+            onFull(resume);
+          }
+        });
+        raw.once('end', () => {
+          if (settled) return;
+          settled = true;
+          resolve();
+        });
+        raw.once('error', fail);
+        raw.once('close', () => {
+          // After 'end' or an error this is the normal close: nothing to report (and no Error to build).
+          if (!settled) fail(new OutboundError('failed', 'the answer was cut off'));
+        });
+      });
+    return { status: response.statusCode, headers, body: capped(raw, input.maxResponseBytes, deadline, input.timeoutMs, input.idleTimeoutMs), consume };
   }
 
   async close(): Promise<void> {
@@ -177,7 +224,7 @@ export class OutboundClient {
 }
 
 /** The body, cut off past `max` bytes; a failure while reading becomes an OutboundError too. */
-async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadline: AbortSignal, timeoutMs: number): AsyncGenerator<Buffer> {
+async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadline: AbortSignal, timeoutMs: number, idleTimeoutMs?: number): AsyncGenerator<Buffer> {
   let size = 0;
   let complete = false;
   try {
@@ -188,15 +235,18 @@ async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadl
     }
     complete = true;
   } catch (error) {
-    throw toOutboundError(error, deadline, timeoutMs);
+    throw toOutboundError(error, deadline, timeoutMs, idleTimeoutMs);
   } finally {
     // Stopped early (cap, error, or the reader left): drop the connection rather than read on.
     if (!complete) body.destroy();
   }
 }
 
-function toOutboundError(error: unknown, deadline: AbortSignal, timeoutMs: number): OutboundError {
+function toOutboundError(error: unknown, deadline: AbortSignal, timeoutMs: number, idleTimeoutMs?: number): OutboundError {
   for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof OutboundError) return e;
+  if (idleTimeoutMs !== undefined && !deadline.aborted && (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError)) {
+    return new OutboundError('timed_out', `no answer, or no new data, within ${idleTimeoutMs} ms`, { cause: error });
+  }
   if (
     deadline.aborted ||
     error instanceof errors.ConnectTimeoutError ||

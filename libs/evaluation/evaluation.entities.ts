@@ -1,0 +1,5 @@
+import { DatasetCaseEntity } from './dataset-case.entity';
+import { DatasetVersionEntity } from './dataset-version.entity';
+
+/** Datasets and evaluation runs: the TypeORM entities this context registers; the apps collect every context's list (docs/adr/0020). */
+export const EVALUATION_ENTITIES = [DatasetVersionEntity, DatasetCaseEntity];

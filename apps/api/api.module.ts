@@ -11,6 +11,7 @@ import { ALL_ENTITIES } from '../launcher/entities';
 import { EvaluationModule } from '../../libs/evaluation/evaluation.module';
 import { ExperimentsModule } from '../../libs/experiments/experiments.module';
 import { IngestionModule } from '../../libs/ingestion/ingestion.module';
+import { GatewayModule } from '../../libs/gateway/gateway.module';
 import { ObservabilityModule } from '../../libs/observability/observability.module';
 import { QueueModule } from '../../libs/queue/queue.module';
 import { RedisModule } from '../../libs/redis/redis.module';
@@ -49,6 +50,7 @@ export class ApiModule {
         IngestionModule,
         AnalysisModule,
         ReportsModule,
+        GatewayModule,
         EvaluationModule,
       ],
       controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController, MetricsController, DatasetsController],

@@ -16,6 +16,7 @@ import { registerPlainRoutes } from './http/plain-route';
 import { OutcomesDto } from './ingestion/outcome.dto';
 import { documentOutcomesRoute, outcomesRoute } from './ingestion/outcomes.route';
 import { createValidationPipe } from './http/validation';
+import { documentGatewayRoutes, registerGatewayRoutes } from './gateway/gateway.route';
 
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -26,7 +27,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .build();
   // POST /v1/assign and /v1/outcomes are plain Fastify routes (docs/adr/0012): documented beside the Nest routes.
   const document = SwaggerModule.createDocument(app, config, { extraModels: [AssignDto, AssignmentResponse, OutcomesDto] });
-  return documentOutcomesRoute(documentAssignRoute(document));
+  return documentGatewayRoutes(documentOutcomesRoute(documentAssignRoute(document)));
 }
 
 /** Builds the API application (not listening yet): used by main, the tests and the OpenAPI writer. */
@@ -88,5 +89,7 @@ export async function createApiApp(config: VerdictConfig, logger: Logger): Promi
     assign(scope);
     outcomes(scope);
   });
+  // The OpenAI-compatible gateway: its own plugin (OpenAI error shape, its body limit): docs/gateway.md.
+  registerGatewayRoutes(app, config);
   return app;
 }

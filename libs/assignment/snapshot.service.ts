@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { ExperimentEntity } from '../experiments/experiment.entity';
+import type { Upstream } from '../experiments/experiment.types';
 import { ExperimentsService, EXPERIMENTS_CHANGED } from '../experiments/experiments.service';
 import { ChangeBus } from '../redis/change-bus';
 import { SnapshotIndex } from './core/assign';
@@ -17,6 +18,13 @@ export interface ProjectSnapshot {
   ids: Map<string, string>;
   /** Experiment key -> creation time (epoch ms): no exposure of it may be older (libs/storable/storable.ts). */
   created: Map<string, number>;
+  /**
+   * Experiment key -> variant key -> upstream, for the gateway (libs/gateway). Never part of
+   * `snapshot` or `json`: SDKs do not receive upstreams.
+   */
+  upstreams: Map<string, Readonly<Record<string, Upstream>>>;
+  /** Changes whenever the etag or any upstream changes. */
+  revision: string;
 }
 
 type Listener = (snapshot: ProjectSnapshot) => void;
@@ -96,8 +104,11 @@ export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
 
   private install(projectId: string, experiments: ExperimentEntity[]): void {
     const next = this.build(experiments);
-    if (this.projects.get(projectId)?.etag === next.etag) return;
+    const previous = this.projects.get(projectId);
+    if (previous?.revision === next.revision) return;
     this.projects.set(projectId, next);
+    // SDKs see the same snapshot when only an upstream changed: nothing to push.
+    if (previous?.etag === next.etag) return;
     for (const listener of this.listeners.get(projectId) ?? []) listener(next);
   }
 
@@ -106,7 +117,11 @@ export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
     // The version is a content hash: every replica computes the same ETag for the same config.
     const version = createHash('sha256').update(JSON.stringify(experiments)).digest('base64url').slice(0, 22);
     const snapshot: ConfigSnapshot = { version, generatedAt: new Date().toISOString(), experiments };
+    const upstreams = new Map(entities.map((e) => [e.key, e.upstreams ?? {}]));
+    const revision = `${version}:${createHash('sha256').update(JSON.stringify([...upstreams])).digest('base64url').slice(0, 22)}`;
     return {
+      upstreams,
+      revision,
       snapshot,
       index: new SnapshotIndex(snapshot), json: JSON.stringify(snapshot),
       etag: `"${version}"`,

@@ -60,6 +60,22 @@ const schema = z.object({
   UNKNOWN_KEY_LOOKUPS_PER_MINUTE: z.coerce.number().int().positive().default(60),
   REPORT_MIN_INTERVAL_SECONDS: z.coerce.number().int().positive().default(3600),
   REPORT_MANUAL_SENDS_PER_HOUR: z.coerce.number().int().positive().default(10),
+  // Gateway (docs/gateway.md, docs/adr/0024): which environment variables upstream credentials may name.
+  GATEWAY_CREDENTIAL_ENVS: z
+    .string()
+    .default('*_API_KEY')
+    .transform((value, ctx) => {
+      const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      for (const item of items) {
+        if (!/^\*?[A-Za-z0-9_]+\*?$/.test(item) || (item.startsWith('*') && item.endsWith('*'))) {
+          ctx.addIssue({ code: 'custom', message: `"${item}" is not a variable name, PREFIX* or *SUFFIX (comma-separated)` });
+        }
+      }
+      return items;
+    }),
+  GATEWAY_MAX_STREAMS: z.coerce.number().int().positive().default(4096),
+  GATEWAY_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(8 * 1_048_576),
+  GATEWAY_CONNECTIONS_PER_UPSTREAM: z.coerce.number().int().positive().max(4096).default(256),
 })
   .refine((s) => s.HTTP_HEADERS_TIMEOUT_MS <= s.HTTP_REQUEST_TIMEOUT_MS, {
     path: ['HTTP_HEADERS_TIMEOUT_MS'],
@@ -96,6 +112,17 @@ export interface VerdictConfig {
   traffic: { monitorIntervalMs: number };
   /** Requests to URLs a user configured (webhooks): docs/adr/0016. */
   outbound: { allowHttp: boolean; allowedCidrs: string[]; webhookTimeoutMs: number };
+  gateway: {
+    /** Names (or PREFIX* / *SUFFIX patterns) of environment variables an upstream's apiKeyEnv may name. */
+    credentialEnvs: string[];
+    /** The credential held by an allowed environment variable, read when a call needs it; undefined when unset or not allowed. */
+    credential: (name: string) => string | undefined;
+    /** Gateway calls in flight per replica at most; past it, 429 with Retry-After. */
+    maxInFlight: number;
+    connectionsPerUpstream: number;
+    /** Request bodies of the gateway routes (prompts with images are large); larger get a 413. */
+    bodyLimitBytes: number;
+  };
   logLevel: string;
 }
 
@@ -141,8 +168,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     traffic: { monitorIntervalMs: s.MONITOR_INTERVAL_MS },
     outbound: { allowHttp: s.OUTBOUND_ALLOW_HTTP === 'true', allowedCidrs: s.OUTBOUND_ALLOWED_CIDRS, webhookTimeoutMs: s.WEBHOOK_TIMEOUT_MS },
+    gateway: {
+      credentialEnvs: s.GATEWAY_CREDENTIAL_ENVS,
+      credential: (name) => (credentialEnvIssue(name, s.GATEWAY_CREDENTIAL_ENVS) === null ? env[name] || undefined : undefined),
+      maxInFlight: s.GATEWAY_MAX_STREAMS,
+      connectionsPerUpstream: s.GATEWAY_CONNECTIONS_PER_UPSTREAM,
+      bodyLimitBytes: s.GATEWAY_BODY_LIMIT_BYTES,
+    },
     logLevel: s.LOG_LEVEL,
   };
+}
+
+const CREDENTIAL_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * Why an upstream may not name this environment variable as its credential, or null when it may:
+ * a variable name, allowed by GATEWAY_CREDENTIAL_ENVS, and none of Verdict's own settings (an
+ * experiment admin could otherwise send, say, the database URL to an upstream of their choice).
+ */
+export function credentialEnvIssue(name: string, allowed: readonly string[]): string | null {
+  if (!CREDENTIAL_ENV_NAME.test(name)) return 'must be an environment variable name (letters, digits, "_"; at most 128)';
+  if (name in schema.shape || name.startsWith('VERDICT_') || name.startsWith('GATEWAY_')) return `names one of Verdict's own settings`;
+  const ok = allowed.some((pattern) =>
+    pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : pattern.startsWith('*') ? name.endsWith(pattern.slice(1)) : name === pattern,
+  );
+  return ok ? null : `is not allowed by the operator's GATEWAY_CREDENTIAL_ENVS (${allowed.join(', ') || 'empty'})`;
 }
 
 /** Why an allowlist entry is not a CIDR or an address (the outbound guard parses it the same way: libs/outbound/address-policy.ts). */

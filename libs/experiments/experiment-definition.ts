@@ -9,6 +9,7 @@ import {
   type StatsSettings,
   type Variant,
 } from './experiment.types';
+import { checkNoLiteralSecrets, type UpstreamInput } from './upstream-definition';
 
 /** Variants as a client sends them: weights are any positive numbers, normalised here. */
 export interface VariantInput {
@@ -18,6 +19,8 @@ export interface VariantInput {
   isControl?: boolean;
   config?: Record<string, unknown> | null;
   pricing?: Pricing | null;
+  /** Where the gateway sends this variant's traffic; null removes it, absent keeps it (PATCH). */
+  upstream?: UpstreamInput | null;
 }
 
 export interface MetricsInput {
@@ -73,6 +76,8 @@ export function checkVariants(inputs: VariantInput[], existing?: Variant[]): { v
       errors.push({ field: `variants.${i}.config`, message: `is ${bytes} bytes as JSON; at most ${LIMITS.variantConfigBytes} are allowed` });
     }
     configBytes += bytes;
+    // SDK keys receive configs: no credential may sit in one (docs/adr/0024).
+    if (v.config) checkNoLiteralSecrets(v.config, `variants.${i}.config`, errors);
   });
   if (configBytes > LIMITS.experimentConfigBytes) {
     errors.push({ field: 'variants', message: `configs total ${configBytes} bytes as JSON; at most ${LIMITS.experimentConfigBytes} per experiment` });

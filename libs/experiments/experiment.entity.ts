@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import type { UnitType } from '../assignment/core/snapshot';
-import type { BanditSettings, ExperimentStatus, LayerSpec, MetricsSpec, RampState, StatsSettings, Variant } from './experiment.types';
+import type { BanditSettings, ExperimentStatus, LayerSpec, MetricsSpec, RampState, StatsSettings, Upstream, Variant } from './experiment.types';
 
 @Entity({ name: 'experiment' })
 @Index('experiment_project_key_key', ['projectId', 'key'], { unique: true })
@@ -36,6 +36,13 @@ export class ExperimentEntity {
 
   @Column({ type: 'jsonb' })
   variants!: Variant[];
+
+  /**
+   * Variant key -> where the gateway sends that variant's traffic (docs/gateway.md). Its own
+   * column, beside the variants, so that nothing maps it into the SDK snapshot by accident.
+   */
+  @Column({ type: 'jsonb', default: {} })
+  upstreams!: Record<string, Upstream>;
 
   @Column({ type: 'jsonb' })
   metrics!: MetricsSpec;

@@ -95,3 +95,38 @@ export interface BanditSettings {
   everyMinutes: number;
   lastReallocatedAt: string | null;
 }
+
+/** One instance of a variant's model server; the gateway spreads units over instances by weight, sticky per unit. */
+export interface UpstreamInstance {
+  /** The OpenAI-compatible base URL, e.g. `https://models.internal/v1` (the gateway appends `/chat/completions`...). */
+  baseUrl: string;
+  weight: number;
+  /** This instance's model name, when it differs from the upstream's. */
+  model: string | null;
+  /** This instance's credential, when it differs from the upstream's: an environment variable NAME. */
+  apiKeyEnv: string | null;
+}
+
+/**
+ * Where the gateway sends a variant's traffic (issue #17, docs/gateway.md). Stored in its own
+ * column, beside the variants: never part of the SDK snapshot. Holds no secret: the credential
+ * is the name of an environment variable the gateway reads (docs/adr/0024).
+ */
+export interface Upstream {
+  instances: UpstreamInstance[];
+  /** The model name the upstream knows (replaces the experiment key in `model`). */
+  model: string;
+  apiKeyEnv: string | null;
+  /** Body fields set on every request (temperature, max_tokens, top_p...): they win over the client's. */
+  params: Record<string, string | number | boolean>;
+  /** Prepended to the system message of chat requests (a system message is added when there is none). */
+  systemPromptPrefix: string | null;
+  /** Extra request headers (never a credential: use apiKeyEnv). */
+  headers: Record<string, string>;
+  /** Ask for usage on streams (`stream_options.include_usage`); false for upstreams that reject the field. */
+  includeUsage: boolean;
+  /** No answer headers, or no new chunk of a stream, within this time: the call fails with class timeout. */
+  timeoutMs: number;
+  /** Bound on the whole call, stream included. */
+  totalTimeoutMs: number;
+}

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
+import { OutboundModule } from '../outbound/outbound.module';
 import { ExperimentsService } from './experiments.service';
 import { EXPERIMENTS_ENTITIES } from './experiments.entities';
 
 @Module({
-  imports: [TypeOrmModule.forFeature(EXPERIMENTS_ENTITIES), AuditModule],
+  imports: [TypeOrmModule.forFeature(EXPERIMENTS_ENTITIES), AuditModule, OutboundModule],
   providers: [ExperimentsService],
   exports: [ExperimentsService],
 })

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, type EntityManager, In, IsNull, Not, Repository } from 'typeorm';
 import { AuditService, type Actor } from '../audit/audit.service';
 import { ValidationFailedError, type FieldError } from '../errors/domain-error';
 import { ChangeBus } from '../redis/change-bus';
+import { credentialEnvIssue, VERDICT_CONFIG, type VerdictConfig } from '../config/config';
+import { OutboundClient } from '../outbound/outbound-client';
+import { checkUpstream, upstreamUrls } from './upstream-definition';
 import type { UnitType } from '../assignment/core/snapshot';
 import {
   checkForced,
@@ -17,7 +20,7 @@ import {
 } from './experiment-definition';
 import { ExperimentPhaseEntity } from './experiment-phase.entity';
 import { ExperimentEntity } from './experiment.entity';
-import type { BanditSettings, ExperimentStatus, LayerSpec, RampPlan, StatsSettings, Variant } from './experiment.types';
+import type { BanditSettings, ExperimentStatus, LayerSpec, RampPlan, StatsSettings, Upstream, Variant } from './experiment.types';
 import {
   ExperimentExistsError,
   ExperimentLockedError,
@@ -84,14 +87,49 @@ export class ExperimentsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
     private readonly bus: ChangeBus,
+    private readonly outbound: OutboundClient,
+    @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
   ) {}
+
+  /**
+   * The upstreams of the variants (docs/gateway.md): each checked and given its defaults, its
+   * URLs checked by the outbound guard now (every call checks again). A variant whose input
+   * omits `upstream` keeps the one it had; `null` removes it.
+   */
+  private async checkUpstreams(inputs: VariantInput[], existing: Record<string, Upstream>): Promise<{ upstreams: Record<string, Upstream>; errors: FieldError[] }> {
+    const errors: FieldError[] = [];
+    const upstreams: Record<string, Upstream> = {};
+    const envIssue = (name: string) => credentialEnvIssue(name, this.config.gateway.credentialEnvs);
+    for (const [i, v] of inputs.entries()) {
+      if (v.upstream === null) continue;
+      if (v.upstream === undefined) {
+        if (existing[v.key]) upstreams[v.key] = existing[v.key];
+        continue;
+      }
+      const field = `variants.${i}.upstream`;
+      const upstream = checkUpstream(v.upstream, field, errors, envIssue);
+      if (!upstream) continue;
+      let reachable = true;
+      for (const [j, url] of upstreamUrls(upstream).entries()) {
+        const checked = await this.outbound.check(url);
+        if (!checked.ok) {
+          reachable = false;
+          errors.push({ field: v.upstream.instances ? `${field}.instances.${j}.baseUrl` : `${field}.baseUrl`, message: checked.reason });
+        }
+      }
+      if (reachable) upstreams[v.key] = upstream;
+    }
+    return { upstreams, errors };
+  }
 
   async create(projectId: string, actor: Actor, input: CreateExperimentInput): Promise<ExperimentEntity> {
     const { variants, errors: variantErrors } = checkVariants(input.variants);
     const { metrics, errors: metricErrors } = checkMetrics(input.metrics);
+    const { upstreams, errors: upstreamErrors } = await this.checkUpstreams(input.variants, {});
     const forced = input.forced ?? {};
     const errors = [
       ...variantErrors,
+      ...upstreamErrors,
       ...metricErrors,
       ...checkForced(forced, variants),
       ...checkTrafficPlan(variants, input.ramp ?? null, input.bandit ?? null),
@@ -111,6 +149,7 @@ export class ExperimentsService {
         salt: `${input.key}:${randomBytes(8).toString('hex')}`,
         trafficAllocation: input.trafficAllocation ?? 1,
         variants,
+        upstreams,
         metrics,
         stats: { ...DEFAULT_STATS, ...input.stats },
         layer: input.layer ?? null,
@@ -225,6 +264,9 @@ export class ExperimentsService {
         errors.push(...variantErrors);
         reallocated ||= JSON.stringify(effectiveWeights(variants)) !== JSON.stringify(effectiveWeights(experiment.variants));
         experiment.variants = variants;
+        const { upstreams, errors: upstreamErrors } = await this.checkUpstreams(patch.variants, experiment.upstreams ?? {});
+        errors.push(...upstreamErrors);
+        experiment.upstreams = upstreams;
       }
       if (patch.metrics) {
         const { metrics, errors: metricErrors } = checkMetrics(patch.metrics);
@@ -503,6 +545,7 @@ function describe(e: ExperimentEntity) {
     unitType: e.unitType,
     trafficAllocation: e.trafficAllocation,
     variants: e.variants,
+    upstreams: e.upstreams,
     metrics: e.metrics,
     stats: e.stats,
     layer: e.layer,

@@ -27,6 +27,8 @@ export interface OutboundRequest {
   body?: string | Uint8Array;
   /** Bound on the whole exchange: connect, request, answer and body. */
   timeoutMs: number;
+  /** Bound on the wait for the answer's headers and between two pieces of its body (default timeoutMs): a stream may last long but not stall. */
+  idleTimeoutMs?: number;
   /** The answer's body is cut off past this many bytes (an OutboundError, kind failed). */
   maxResponseBytes: number;
   /** Aborts the request (a client that went away, a shutdown). */
@@ -126,15 +128,15 @@ export class OutboundClient {
         headers: input.headers,
         body: input.body,
         signal,
-        headersTimeout: input.timeoutMs,
-        bodyTimeout: input.timeoutMs,
+        headersTimeout: input.idleTimeoutMs ?? input.timeoutMs,
+        bodyTimeout: input.idleTimeoutMs ?? input.timeoutMs,
       });
     } catch (error) {
-      throw toOutboundError(error, deadline, input.timeoutMs);
+      throw toOutboundError(error, deadline, input.timeoutMs, input.idleTimeoutMs);
     }
     const headers: OutboundHeaders = {};
     for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = value;
-    return { status: response.statusCode, headers, body: capped(response.body, input.maxResponseBytes, deadline, input.timeoutMs) };
+    return { status: response.statusCode, headers, body: capped(response.body, input.maxResponseBytes, deadline, input.timeoutMs, input.idleTimeoutMs) };
   }
 
   async close(): Promise<void> {
@@ -177,7 +179,7 @@ export class OutboundClient {
 }
 
 /** The body, cut off past `max` bytes; a failure while reading becomes an OutboundError too. */
-async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadline: AbortSignal, timeoutMs: number): AsyncGenerator<Buffer> {
+async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadline: AbortSignal, timeoutMs: number, idleTimeoutMs?: number): AsyncGenerator<Buffer> {
   let size = 0;
   let complete = false;
   try {
@@ -188,15 +190,18 @@ async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadl
     }
     complete = true;
   } catch (error) {
-    throw toOutboundError(error, deadline, timeoutMs);
+    throw toOutboundError(error, deadline, timeoutMs, idleTimeoutMs);
   } finally {
     // Stopped early (cap, error, or the reader left): drop the connection rather than read on.
     if (!complete) body.destroy();
   }
 }
 
-function toOutboundError(error: unknown, deadline: AbortSignal, timeoutMs: number): OutboundError {
+function toOutboundError(error: unknown, deadline: AbortSignal, timeoutMs: number, idleTimeoutMs?: number): OutboundError {
   for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof OutboundError) return e;
+  if (idleTimeoutMs !== undefined && !deadline.aborted && (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError)) {
+    return new OutboundError('timed_out', `no answer, or no new data, within ${idleTimeoutMs} ms`, { cause: error });
+  }
   if (
     deadline.aborted ||
     error instanceof errors.ConnectTimeoutError ||

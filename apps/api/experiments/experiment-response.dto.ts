@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { AuditEntryEntity } from '../../../libs/audit/audit-entry.entity';
 import type { ExperimentPhaseEntity } from '../../../libs/experiments/experiment-phase.entity';
 import type { ExperimentEntity } from '../../../libs/experiments/experiment.entity';
-import type { BanditSettings, LayerSpec, MetricsSpec, RampState, StatsSettings, Variant } from '../../../libs/experiments/experiment.types';
+import type { BanditSettings, LayerSpec, MetricsSpec, RampState, StatsSettings, Upstream, Variant } from '../../../libs/experiments/experiment.types';
 import { EXPERIMENT_STATUSES } from '../../../libs/experiments/experiment.types';
 
 export class VariantResponse {
@@ -13,6 +13,8 @@ export class VariantResponse {
   @ApiProperty({ description: 'Rolled back: its units are served the control.' }) rolledBack!: boolean;
   @ApiPropertyOptional({ type: Object, nullable: true }) config!: Record<string, unknown> | null;
   @ApiPropertyOptional({ type: Object, nullable: true }) pricing!: { inputPer1M: number; outputPer1M: number } | null;
+  @ApiPropertyOptional({ type: Object, nullable: true, description: 'Where the gateway sends its traffic (no secret: the credential is an environment variable name).' })
+  upstream!: Upstream | null;
 }
 
 export class ExperimentResponse {
@@ -23,7 +25,7 @@ export class ExperimentResponse {
   @ApiProperty({ enum: ['user', 'session', 'request'] }) unitType!: string;
   @ApiProperty({ enum: EXPERIMENT_STATUSES }) status!: string;
   @ApiProperty() trafficAllocation!: number;
-  @ApiProperty({ type: [VariantResponse] }) variants!: Variant[];
+  @ApiProperty({ type: [VariantResponse] }) variants!: Array<Variant & { upstream: Upstream | null }>;
   @ApiProperty({ type: Object }) metrics!: MetricsSpec;
   @ApiProperty({ type: Object }) stats!: StatsSettings;
   @ApiPropertyOptional({ type: Object, nullable: true }) layer!: LayerSpec | null;
@@ -47,7 +49,7 @@ export class ExperimentResponse {
       unitType: e.unitType,
       status: e.status,
       trafficAllocation: e.trafficAllocation,
-      variants: e.variants,
+      variants: e.variants.map((v) => ({ ...v, upstream: e.upstreams?.[v.key] ?? null })),
       metrics: e.metrics,
       stats: e.stats,
       layer: e.layer,

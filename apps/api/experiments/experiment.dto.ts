@@ -23,6 +23,7 @@ import { KEY_MESSAGE, KEY_PATTERN } from '../http/keys';
 import { PageQueryDto } from '../http/page-query.dto';
 import { EXPERIMENT_STATUSES, UNIT_TYPES, type ExperimentStatus, type MetricGoal } from '../../../libs/experiments/experiment.types';
 import { LIMITS } from '../../../libs/experiments/experiment-definition';
+import type { UpstreamInput } from '../../../libs/experiments/upstream-definition';
 import {
   BUILT_IN_METRIC_NAMES,
   CUSTOM_DENOMINATORS,
@@ -58,6 +59,29 @@ export class PricingDto {
   outputPer1M!: number;
 }
 
+export class UpstreamInstanceDto {
+  @ApiProperty({ example: 'https://llm-1.internal/v1' }) baseUrl!: string;
+  @ApiPropertyOptional({ default: 1 }) weight?: number;
+  @ApiPropertyOptional({ description: "This instance's model name, if not the upstream's." }) model?: string;
+  @ApiPropertyOptional({ description: "This instance's credential: an environment variable name." }) apiKeyEnv?: string;
+}
+
+/** Documentation of a variant's upstream; checked by hand (libs/experiments/upstream-definition.ts). */
+export class UpstreamDto {
+  @ApiPropertyOptional({ description: 'OpenAI-compatible base URL (or instances).', example: 'https://llm.internal/v1' }) baseUrl?: string;
+  @ApiPropertyOptional({ type: [UpstreamInstanceDto], description: 'Instances of the model server; units are spread by weight, sticky per unit.' })
+  instances?: UpstreamInstanceDto[];
+  @ApiProperty({ description: "The upstream's model name.", example: 'llama-3.1-8b-instruct-q4' }) model!: string;
+  @ApiPropertyOptional({ description: 'The NAME of an environment variable holding the credential (never the secret itself); allowed by GATEWAY_CREDENTIAL_ENVS.', example: 'OPENAI_API_KEY' })
+  apiKeyEnv?: string;
+  @ApiPropertyOptional({ type: Object, description: 'Body fields set on every request (temperature, max_tokens...).' }) params?: Record<string, unknown>;
+  @ApiPropertyOptional({ description: 'Prepended to the system message of chat requests.' }) systemPromptPrefix?: string;
+  @ApiPropertyOptional({ type: Object, description: 'Extra request headers (no credential).' }) headers?: Record<string, string>;
+  @ApiPropertyOptional({ default: true, description: 'Ask for usage on streams (stream_options.include_usage); false for upstreams that reject it.' }) includeUsage?: boolean;
+  @ApiPropertyOptional({ default: 60000, description: 'No headers, or no new chunk, within this many ms: timeout.' }) timeoutMs?: number;
+  @ApiPropertyOptional({ default: 600000, description: 'Bound on the whole call (ms).' }) totalTimeoutMs?: number;
+}
+
 export class VariantDto {
   @ApiProperty({ example: 'control' })
   @IsString()
@@ -91,6 +115,11 @@ export class VariantDto {
   @ValidateNested()
   @Type(() => PricingDto)
   pricing?: PricingDto;
+
+  @ApiPropertyOptional({ type: UpstreamDto, nullable: true, description: 'Where the gateway sends this variant\'s traffic; never served to SDKs. null removes it.' })
+  @IsOptional()
+  @IsObject()
+  upstream?: UpstreamInput | null;
 }
 
 export class MetricDto {

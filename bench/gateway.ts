@@ -1,0 +1,344 @@
+/**
+ * The gateway's overhead (issue #17): the same fake upstream called directly, through
+ * Verdict's gateway (the real API: key check, assignment from the snapshot, exposure and
+ * outcome enqueued to Redis, outbound guard, SSE meter), and through a bare Fastify + undici
+ * pass-through proxy written here (the reference: parse the JSON body, set the model, pipe
+ * the answer with backpressure, nothing else), in interleaved rounds of one run.
+ *
+ * Figures: added TTFT (median of round medians, and pooled p99) at 1 and at 32 concurrent
+ * streams; CPU microseconds per forwarded chunk of each proxy process; streams per second at
+ * saturation (64 concurrent streams); added median of non-streamed calls.
+ * Targets (design.md): added median TTFT <= 2 ms one stream at a time and within 0.5 ms of
+ * the bare proxy's; throughput >= 0.8 of the bare proxy's. The last line is
+ * {"bench": "gateway", "value": gateway streams/s, "unit": "streams/s", "reference": bare streams/s, "ratio": ...}.
+ *
+ * Processes: this one runs the gateway (the API) and orchestrates; the fake upstream, the bare
+ * proxy and the load generator are child processes, so that no two share an event loop.
+ * The fake upstream keeps absolute deadlines: first content at BENCH_FIRST_MS (default 20)
+ * after the request, then BENCH_CHUNKS (32) chunks BENCH_PACE_MS (5) apart, the usage chunk
+ * and [DONE]; every write with TCP_NODELAY. Non-streamed calls are answered after 5 ms.
+ * Settings: BENCH_ROUNDS (4), BENCH_STREAMS (streams per mode per round at 1 stream, 30),
+ * BENCH_SECONDS (per saturation round, 4). Portkey's gateway is not part of this run (not
+ * installed; docs/gateway.md).
+ *
+ * Run (Postgres and Redis local): npm run bench:gateway
+ */
+import 'reflect-metadata';
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer, request as httpRequest, Agent, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { REGISTER_SWC, startBenchApi } from './support/bench-api';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 30);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const FIRST_MS = Number(process.env.BENCH_FIRST_MS ?? 20);
+const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 32);
+const PACE_MS = Number(process.env.BENCH_PACE_MS ?? 5);
+const SATURATION = 64;
+
+type Message = { id?: number; cmd: string; [key: string]: unknown };
+
+// ---------------------------------------------------------------- fake upstream (child)
+
+function fakeUpstream(): void {
+  const server = createServer((req, res) => {
+    const start = performance.now();
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as { stream?: boolean; model: string; stream_options?: { include_usage?: boolean } };
+      const id = 'chatcmpl-bench';
+      const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1_700_000_000, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+      if (!body.stream) {
+        setTimeout(() => {
+          const text = JSON.stringify({ id, object: 'chat.completion', created: 1_700_000_000, model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there' }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 } });
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+        }, 5);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.flushHeaders();
+      let i = 0;
+      const next = () => {
+        if (res.destroyed) return;
+        if (i === 0) res.write(chunk({ role: 'assistant', content: '' }) + chunk({ content: 'w0 ' }));
+        else if (i < CHUNKS) res.write(chunk({ content: `w${i} ` }));
+        else {
+          const usage = body.stream_options?.include_usage
+            ? `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', model: body.model, choices: [], usage: { prompt_tokens: 10, completion_tokens: CHUNKS, total_tokens: 10 + CHUNKS } })}\n\n`
+            : '';
+          res.end(chunk({}, 'stop') + usage + 'data: [DONE]\n\n');
+          return;
+        }
+        i++;
+        setTimeout(next, Math.max(0, start + FIRST_MS + i * PACE_MS - performance.now()));
+      };
+      setTimeout(next, Math.max(0, start + FIRST_MS - performance.now()));
+    });
+  });
+  server.on('connection', (socket) => socket.setNoDelay(true));
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send!({ cmd: 'ready', port: (server.address() as AddressInfo).port }));
+}
+
+// ---------------------------------------------------------------- bare proxy (child)
+
+async function bareProxy(upstreamBase: string): Promise<void> {
+  const { default: Fastify } = await import('fastify');
+  const { Pool } = await import('undici');
+  const origin = new URL(upstreamBase).origin;
+  const pool = new Pool(origin, { connections: 256, pipelining: 1 });
+  const app = Fastify({ bodyLimit: 8 * 1024 * 1024 });
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const body = { ...(request.body as Record<string, unknown>), model: 'bench-model' };
+    const controller = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    const answer = await pool.request({
+      path: '/v1/chat/completions',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'accept-encoding': 'identity' },
+      body: JSON.stringify(body),
+      signal: controller.signal,
+    });
+    void reply.hijack();
+    const res = reply.raw;
+    res.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type'] ?? 'application/json'), 'x-accel-buffering': 'no' });
+    for await (const chunk of answer.body) {
+      if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+    }
+    res.end();
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  app.server.on('connection', (socket) => socket.setNoDelay(true));
+  let cpu = process.cpuUsage();
+  process.on('message', (m: Message) => {
+    if (m.cmd === 'cpu') {
+      const now = process.cpuUsage(cpu);
+      cpu = process.cpuUsage();
+      process.send!({ id: m.id, cmd: 'cpu', micros: now.user + now.system });
+    }
+  });
+  process.send!({ cmd: 'ready', port: (app.server.address() as AddressInfo).port });
+}
+
+// ---------------------------------------------------------------- load generator (child)
+
+interface Target {
+  url: string;
+  headers: Record<string, string>;
+}
+
+interface StreamResult {
+  ttft: number;
+  total: number;
+  ok: boolean;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/** One call; TTFT is the arrival of the first content chunk (the first `"content":"w`). */
+function callOnce(target: Target, stream: boolean, unit: string): Promise<StreamResult> {
+  return new Promise((resolve) => {
+    const url = new URL(target.url);
+    const body = JSON.stringify({ model: 'bench-gateway', stream, messages: [{ role: 'user', content: 'hello' }], user: unit });
+    const start = performance.now();
+    let ttft = -1;
+    const req = httpRequest(
+      { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...target.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res: IncomingMessage) => {
+        let tail = '';
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => {
+          if (ttft < 0) {
+            tail = (tail + text).slice(-64 - text.length);
+            if (!stream || tail.includes('"content":"w')) ttft = performance.now() - start;
+          }
+        });
+        res.on('end', () => resolve({ ttft, total: performance.now() - start, ok: res.statusCode === 200 && ttft >= 0 }));
+        res.on('error', () => resolve({ ttft, total: performance.now() - start, ok: false }));
+      },
+    );
+    req.setNoDelay(true);
+    req.on('error', () => resolve({ ttft, total: performance.now() - start, ok: false }));
+    req.end(body);
+  });
+}
+
+async function loadGenerator(): Promise<void> {
+  process.on('message', async (m: Message) => {
+    const target = m.target as Target;
+    let unit = 0;
+    if (m.cmd === 'calls') {
+      // `count` calls, `concurrency` at a time.
+      const results: StreamResult[] = [];
+      let left = m.count as number;
+      await Promise.all(
+        Array.from({ length: m.concurrency as number }, async () => {
+          while (left-- > 0) results.push(await callOnce(target, m.stream as boolean, `u-${unit++ % 1000}`));
+        }),
+      );
+      process.send!({ id: m.id, cmd: 'calls', results });
+    } else if (m.cmd === 'saturate') {
+      const deadline = performance.now() + (m.seconds as number) * 1000;
+      let done = 0;
+      let failed = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: m.concurrency as number }, async () => {
+          while (performance.now() < deadline) {
+            const r = await callOnce(target, true, `u-${unit++ % 1000}`);
+            if (r.ok) done++;
+            else failed++;
+          }
+        }),
+      );
+      process.send!({ id: m.id, cmd: 'saturate', done, failed, seconds: (performance.now() - started) / 1000 });
+    }
+  });
+  process.send!({ cmd: 'ready' });
+}
+
+// ---------------------------------------------------------------- orchestrator
+
+function child(role: string, ...args: string[]): Promise<{ proc: ChildProcess; port?: number; ask: (m: Message) => Promise<any> }> {
+  const proc = fork(__filename, [role, ...args], { execArgv: ['--max-semi-space-size=64', '-r', REGISTER_SWC], stdio: 'inherit' });
+  let nextId = 1;
+  const waiting = new Map<number, (value: unknown) => void>();
+  return new Promise((resolve, reject) => {
+    proc.once('error', reject);
+    proc.on('message', (m: Message) => {
+      if (m.cmd === 'ready') resolve({ proc, port: m.port as number | undefined, ask });
+      else if (m.id !== undefined) waiting.get(m.id)?.(m);
+    });
+  });
+  function ask(m: Message): Promise<any> {
+    const id = nextId++;
+    return new Promise((resolve) => {
+      waiting.set(id, resolve);
+      proc.send({ ...m, id });
+    });
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
+};
+const f = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+
+async function main(): Promise<void> {
+  const upstream = await child('upstream');
+  const upstreamBase = `http://127.0.0.1:${upstream.port}/v1`;
+  const bare = await child('bare', upstreamBase);
+  const load = await child('load');
+  const bench = await startBenchApi({ OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32' });
+  const admin = { authorization: `Bearer ${bench.config.auth.bootstrapAdminKey}`, 'content-type': 'application/json' };
+  const post = async (path: string, body: unknown, headers = admin) => {
+    const r = await fetch(`${bench.base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const json = (await r.json()) as Record<string, any>;
+    if (r.status >= 300) throw new Error(`${path}: ${r.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const upstreamOf = { baseUrl: upstreamBase, model: 'bench-model' };
+  await post('/v1/experiments', {
+    key: 'bench-gateway', name: 'bench', unitType: 'user',
+    variants: [
+      { key: 'a', weight: 1, isControl: true, upstream: upstreamOf, pricing: { inputPer1M: 1, outputPer1M: 2 } },
+      { key: 'b', weight: 1, upstream: upstreamOf, pricing: { inputPer1M: 1, outputPer1M: 2 } },
+    ],
+    metrics: { primary: { name: 'success_rate', goal: 'increase' } },
+  });
+  await post('/v1/experiments/bench-gateway/start', {});
+  const sdkKey = (await post('/v1/api-keys', { name: 'bench', scope: 'sdk' })).key as string;
+  const targets: Record<string, Target> = {
+    direct: { url: `${upstreamBase}/chat/completions`, headers: {} },
+    gateway: { url: `${bench.base}/v1/chat/completions`, headers: { authorization: `Bearer ${sdkKey}` } },
+    bare: { url: `http://127.0.0.1:${bare.port}/v1/chat/completions`, headers: {} },
+  };
+  const modes = Object.keys(targets);
+  // Warm up every path (connections, JIT).
+  for (const mode of modes) await load.ask({ cmd: 'calls', target: targets[mode], stream: true, count: 100, concurrency: 8 });
+  for (const mode of modes) await load.ask({ cmd: 'calls', target: targets[mode], stream: false, count: 100, concurrency: 8 });
+
+  console.log(`fake upstream: first content at ${FIRST_MS} ms, ${CHUNKS} chunks ${PACE_MS} ms apart; ${ROUNDS} interleaved rounds`);
+  const report: Record<string, number> = {};
+  const phase = async (name: string, stream: boolean, concurrency: number, count: number) => {
+    const roundMedians: Record<string, number[]> = Object.fromEntries(modes.map((m) => [m, []]));
+    const pooled: Record<string, number[]> = Object.fromEntries(modes.map((m) => [m, []]));
+    let failures = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of round % 2 ? [...modes].reverse() : modes) {
+        const { results } = (await load.ask({ cmd: 'calls', target: targets[mode], stream, count, concurrency })) as { results: StreamResult[] };
+        const ok = results.filter((r) => r.ok);
+        failures += results.length - ok.length;
+        const values = ok.map((r) => (stream ? r.ttft : r.total));
+        roundMedians[mode].push(median(values));
+        pooled[mode].push(...values);
+      }
+    }
+    const direct = median(roundMedians.direct);
+    const directP99 = quantile(pooled.direct, 0.99);
+    console.log(`\n${name} (${stream ? 'TTFT' : 'total time'}; ${count} calls per mode and round, ${concurrency} at a time${failures ? `, ${failures} failed` : ''})`);
+    for (const mode of modes) {
+      const med = median(roundMedians[mode]);
+      const p99 = quantile(pooled[mode], 0.99);
+      console.log(`  ${mode.padEnd(8)} median ${f(med)} ms  p99 ${f(p99)} ms  added: median ${f(med - direct)} ms, p99 ${f(p99 - directP99)} ms`);
+      report[`${name}.${mode}.addedMedian`] = med - direct;
+      report[`${name}.${mode}.addedP99`] = p99 - directP99;
+    }
+  };
+  await phase('1 stream', true, 1, STREAMS);
+  await phase('32 streams', true, 32, 32 * 4);
+  await phase('non-streamed', false, 1, STREAMS * 2);
+
+  // Saturation: streams per second and CPU per chunk of each proxy.
+  const sat: Record<string, number[]> = { gateway: [], bare: [] };
+  const cpu: Record<string, number[]> = { gateway: [], bare: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of round % 2 ? ['bare', 'gateway'] : ['gateway', 'bare']) {
+      if (mode === 'bare') await bare.ask({ cmd: 'cpu' });
+      const before = process.cpuUsage();
+      const r = (await load.ask({ cmd: 'saturate', target: targets[mode], seconds: SECONDS, concurrency: SATURATION })) as { done: number; failed: number; seconds: number };
+      const micros = mode === 'bare' ? ((await bare.ask({ cmd: 'cpu' })) as { micros: number }).micros : (() => { const d = process.cpuUsage(before); return d.user + d.system; })();
+      // Chunks forwarded per stream: role+first content (one write), CHUNKS-1 more, the end (stop, usage, DONE).
+      const chunks = r.done * (CHUNKS + 1);
+      sat[mode].push(r.done / r.seconds);
+      cpu[mode].push(micros / chunks);
+      if (r.failed) console.log(`  (${mode}: ${r.failed} streams failed in round ${round + 1})`);
+    }
+  }
+  const gatewayRate = median(sat.gateway);
+  const bareRate = median(sat.bare);
+  console.log(`\nsaturation (${SATURATION} concurrent streams, ${SECONDS} s rounds)`);
+  console.log(`  gateway ${f(gatewayRate, 0)} streams/s, CPU ${f(median(cpu.gateway), 1)} µs per chunk (its process, outcome and exposure enqueueing included)`);
+  console.log(`  bare    ${f(bareRate, 0)} streams/s, CPU ${f(median(cpu.bare), 1)} µs per chunk`);
+  const added1 = report['1 stream.gateway.addedMedian'];
+  const bare1 = report['1 stream.bare.addedMedian'];
+  console.log(`\ntargets: added median TTFT at 1 stream ${f(added1)} ms (<= 2 ms: ${added1 <= 2 ? 'met' : 'NOT met'}), ` +
+    `${f(added1 - bare1)} ms over the bare proxy's (<= 0.5 ms: ${added1 - bare1 <= 0.5 ? 'met' : 'NOT met'}), ` +
+    `throughput ${f(gatewayRate / bareRate)} of the bare proxy's (>= 0.8: ${gatewayRate / bareRate >= 0.8 ? 'met' : 'NOT met'})`);
+
+  await bench.dispose();
+  for (const c of [upstream, bare, load]) c.proc.kill();
+  console.log(JSON.stringify({ bench: 'gateway', value: Math.round(gatewayRate), unit: 'streams/s', reference: Math.round(bareRate), ratio: Number((gatewayRate / bareRate).toFixed(3)) }));
+}
+
+const role = process.argv[2];
+if (role === 'upstream') fakeUpstream();
+else if (role === 'bare') void bareProxy(process.argv[3]);
+else if (role === 'load') void loadGenerator();
+else
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+

@@ -1,0 +1,36 @@
+import { Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { AssignmentModule } from '../assignment/assignment.module';
+import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
+import { IngestionModule } from '../ingestion/ingestion.module';
+import { OutboundClient } from '../outbound/outbound-client';
+import { GATEWAY_OUTBOUND } from './gateway-outbound';
+import { GatewayService } from './gateway.service';
+
+@Injectable()
+class GatewayOutboundCloser implements OnApplicationShutdown {
+  constructor(@Inject(GATEWAY_OUTBOUND) private readonly client: OutboundClient) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** The OpenAI-compatible gateway (docs/gateway.md). Needs QueueModule, RedisModule and ObservabilityModule (through ingestion). */
+@Module({
+  imports: [AssignmentModule, IngestionModule],
+  providers: [
+    {
+      provide: GATEWAY_OUTBOUND,
+      inject: [VERDICT_CONFIG],
+      useFactory: (config: VerdictConfig) =>
+        new OutboundClient({
+          allowHttp: config.outbound.allowHttp,
+          allowedCidrs: config.outbound.allowedCidrs,
+          connectionsPerOrigin: config.gateway.connectionsPerUpstream,
+        }),
+    },
+    GatewayOutboundCloser,
+    GatewayService,
+  ],
+  exports: [GatewayService],
+})
+export class GatewayModule {}

@@ -1,0 +1,496 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AssignmentService } from '../assignment/assignment.service';
+import type { Assignment } from '../assignment/core/snapshot';
+import { SnapshotService } from '../assignment/snapshot.service';
+import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
+import type { Upstream, UpstreamInstance } from '../experiments/experiment.types';
+import { IngestionService } from '../ingestion/ingestion.service';
+import { OutboundClient, type OutboundStreamResponse } from '../outbound/outbound-client';
+import { OutboundError } from '../outbound/outbound.errors';
+import { isStorableText, STORABLE_LIMITS } from '../storable/storable';
+import { GATEWAY_OUTBOUND } from './gateway-outbound';
+import { GatewayError, type OpenAiErrorBody } from './openai-error';
+import { StreamMeter, usageOf, type GatewayEndpoint, type Usage } from './stream-meter';
+
+/**
+ * How a call that did not succeed is classified in its outcome event (`error`):
+ * - timeout: no answer headers, or no new chunk, within the upstream's timeoutMs, or the
+ *   whole call past totalTimeoutMs;
+ * - upstream_4xx / upstream_5xx: the upstream answered that status (forwarded as it is),
+ *   or reported an error inside a stream (upstream_5xx);
+ * - connect: nothing usable reached the upstream or came back from it (refused by the
+ *   outbound guard, no credential, connection refused or reset, also mid-stream);
+ * - invalid_response: a 2xx answer that is not JSON, or a stream that ended without its end marker;
+ * - client_cancelled: the client went away first (docs/gateway.md, "Cancellations").
+ */
+export type GatewayErrorClass = 'timeout' | 'upstream_4xx' | 'upstream_5xx' | 'connect' | 'invalid_response' | 'client_cancelled';
+
+const PATHS: Record<GatewayEndpoint, string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+  responses: '/responses',
+};
+
+/** A non-streamed answer is read whole (to check it and read its usage) up to this size; larger is an invalid_response. */
+const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+/** Streams are cut past this size (a runaway upstream). */
+const MAX_STREAM_BYTES = 1024 * 1024 * 1024;
+/** Answer headers passed through from the upstream (the OpenAI client reads them for retries and request ids). */
+const PASSED_HEADERS = /^(content-type|content-encoding|x-request-id|request-id|openai-[a-z-]+|x-ratelimit-[a-z0-9-]+|ratelimit(-[a-z-]+)?|retry-after(-ms)?|x-should-retry)$/;
+
+/** What the gateway decided for a call before sending it. */
+interface Plan {
+  projectId: string;
+  endpoint: GatewayEndpoint;
+  experiment: string;
+  unitId: string;
+  assignment: Assignment;
+  /** An outcome is recorded only for units the analysis counts (in the experiment, or forced for QA). */
+  measured: boolean;
+  eventId: string;
+  upstream: Upstream;
+  instance: UpstreamInstance;
+  stream: boolean;
+  body: string;
+}
+
+interface Measured {
+  status: number | null;
+  ttftMs: number | null;
+  latencyMs: number | null;
+  usage: Usage | null;
+  error: GatewayErrorClass | null;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A stable pick among weighted instances for a unit (FNV-1a of the unit id): a unit keeps its instance, so prompt caches stay warm. */
+export function pickInstance(instances: readonly UpstreamInstance[], unitId: string): UpstreamInstance {
+  if (instances.length === 1) return instances[0];
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < unitId.length; i++) {
+    hash ^= unitId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  const total = instances.reduce((sum, x) => sum + x.weight, 0);
+  let point = ((hash >>> 0) / 0x100000000) * total;
+  for (const instance of instances) {
+    point -= instance.weight;
+    if (point < 0) return instance;
+  }
+  return instances[instances.length - 1];
+}
+
+/**
+ * The OpenAI-compatible gateway (issue #17, docs/gateway.md): picks the variant of the unit
+ * from the in-memory snapshot (the same assignment as /v1/assign, exposures included),
+ * sends the request to that variant's upstream through the outbound guard, forwards the
+ * answer as it comes (status, passed headers, SSE bytes untouched, backpressure honoured,
+ * the upstream call aborted when the client goes away), and records one outcome event per
+ * call through the ingestion path: latency to the last byte, TTFT at the first content or
+ * tool-call chunk, tokens from the usage (unknown when there is none), cost from the
+ * variant's prices (computed by ingestion), and an error class.
+ */
+@Injectable()
+export class GatewayService {
+  private readonly logger = new Logger(GatewayService.name);
+  private inFlight = 0;
+
+  constructor(
+    private readonly snapshots: SnapshotService,
+    private readonly assignment: AssignmentService,
+    private readonly ingestion: IngestionService,
+    @Inject(GATEWAY_OUTBOUND) private readonly outbound: OutboundClient,
+    @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
+  ) {}
+
+  /** Calls in flight on this replica (for tests and metrics). */
+  get active(): number {
+    return this.inFlight;
+  }
+
+  /** GET /v1/models: the experiments of the project that the gateway can serve (some variant has an upstream). */
+  models(projectId: string): { object: 'list'; data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> } {
+    const project = this.snapshots.get(projectId);
+    const data = [];
+    for (const key of project.index.keys()) {
+      const upstreams = project.upstreams.get(key);
+      if (!upstreams || Object.keys(upstreams).length === 0) continue;
+      data.push({ id: key, object: 'model' as const, created: Math.floor((project.created.get(key) ?? 0) / 1000), owned_by: 'verdict' });
+    }
+    return { object: 'list', data };
+  }
+
+  /**
+   * Serves one call and writes the whole answer to `res` (errors included, in the OpenAI
+   * shape); never throws. `baseHeaders` are headers the HTTP layer already set (x-request-id).
+   */
+  async serve(projectId: string, endpoint: GatewayEndpoint, body: unknown, headers: IncomingHttpHeaders, res: ServerResponse, baseHeaders: OutgoingHttpHeaders): Promise<void> {
+    const started = performance.now();
+    if (this.inFlight >= this.config.gateway.maxInFlight) {
+      writeError(res, baseHeaders, new GatewayError(429, 'Too many gateway calls in flight on this replica; retry shortly.', 'rate_limit_error', 'gateway_busy', null, { 'retry-after': '1' }));
+      return;
+    }
+    let plan: Plan;
+    try {
+      plan = this.plan(projectId, endpoint, body, headers);
+    } catch (error) {
+      writeError(res, baseHeaders, error instanceof GatewayError ? error : this.unexpected(error));
+      return;
+    }
+    this.inFlight++;
+    const verdictHeaders: OutgoingHttpHeaders = {
+      ...baseHeaders,
+      'x-verdict-experiment': plan.experiment,
+      'x-verdict-variant': plan.assignment.variant ?? '',
+      'x-verdict-event-id': plan.eventId,
+    };
+    let measured: Measured;
+    try {
+      measured = await this.proxy(plan, res, verdictHeaders, started);
+    } catch (error) {
+      // Not expected (every fault of the upstream or the client is handled in proxy): answer if still possible.
+      if (!res.headersSent) writeError(res, verdictHeaders, this.unexpected(error));
+      else res.destroy();
+      measured = { status: null, ttftMs: null, latencyMs: null, usage: null, error: 'connect' };
+    } finally {
+      this.inFlight--;
+    }
+    this.record(plan, measured);
+  }
+
+  /** Which experiment, unit, variant and upstream; the body to send. Throws GatewayError for bad input. */
+  private plan(projectId: string, endpoint: GatewayEndpoint, body: unknown, headers: IncomingHttpHeaders): Plan {
+    if (!isRecord(body)) throw new GatewayError(400, 'The request body must be a JSON object.', 'invalid_request_error', 'invalid_body', 'body');
+    const model = body.model;
+    if (typeof model !== 'string' || model === '') {
+      throw new GatewayError(400, 'model is required: the key of the experiment to call.', 'invalid_request_error', 'missing_model', 'model');
+    }
+    const project = this.snapshots.get(projectId);
+    const experiment = project.index.get(model);
+    const upstreams = project.upstreams.get(model);
+    if (!experiment || !upstreams) {
+      throw new GatewayError(
+        404,
+        `The model \`${model.slice(0, 100)}\` is not an experiment of this project that the gateway serves: use an experiment key as the model (GET /v1/models lists them).`,
+        'invalid_request_error',
+        'model_not_found',
+        'model',
+      );
+    }
+    const unitId = this.unitOf(experiment.unitType, body, headers);
+    const assignment = this.assignment.assign(projectId, { experiment: model, unitId });
+    const upstream = assignment.variant ? upstreams[assignment.variant] : undefined;
+    if (!upstream) {
+      throw new GatewayError(
+        503,
+        `Variant "${assignment.variant}" of experiment "${model}" has no upstream configured; an admin sets variants[].upstream.`,
+        'server_error',
+        'no_upstream',
+        'model',
+      );
+    }
+    const instance = pickInstance(upstream.instances, unitId);
+    const stream = body.stream === true && endpoint !== 'embeddings';
+    const outgoing: Record<string, unknown> = { ...body, ...upstream.params, model: instance.model ?? upstream.model };
+    if (stream && upstream.includeUsage && (endpoint === 'chat' || endpoint === 'completions')) {
+      outgoing.stream_options = { ...(isRecord(body.stream_options) ? body.stream_options : {}), include_usage: true };
+    }
+    if (upstream.systemPromptPrefix) prefixSystemPrompt(outgoing, endpoint, upstream.systemPromptPrefix);
+    return {
+      projectId,
+      endpoint,
+      experiment: model,
+      unitId,
+      assignment,
+      measured: assignment.inExperiment || assignment.reason === 'forced',
+      eventId: randomUUID(),
+      upstream,
+      instance,
+      stream,
+      body: JSON.stringify(outgoing),
+    };
+  }
+
+  /** The unit: the x-verdict-unit header, else the body's `user`; a request-unit experiment needs neither. */
+  private unitOf(unitType: string, body: Record<string, unknown>, headers: IncomingHttpHeaders): string {
+    const header = headers['x-verdict-unit'];
+    const given = typeof header === 'string' && header !== '' ? header : typeof body.user === 'string' && body.user !== '' ? body.user : null;
+    const param = given === header ? 'x-verdict-unit' : 'user';
+    if (given !== null) {
+      if (given.length > STORABLE_LIMITS.unitIdLength || !isStorableText(given)) {
+        throw new GatewayError(400, `The unit id (${param}) must be 1-${STORABLE_LIMITS.unitIdLength} characters of well-formed text.`, 'invalid_request_error', 'invalid_unit', param);
+      }
+      return given;
+    }
+    if (unitType === 'request') return randomUUID();
+    throw new GatewayError(
+      400,
+      `This experiment assigns by ${unitType}: send the ${unitType} id in the x-verdict-unit header or the body's user field.`,
+      'invalid_request_error',
+      'missing_unit',
+      'x-verdict-unit',
+    );
+  }
+
+  private async proxy(plan: Plan, res: ServerResponse, headers: OutgoingHttpHeaders, started: number): Promise<Measured> {
+    const elapsed = () => performance.now() - started;
+    const abort = new AbortController();
+    let cancelled = false;
+    const onClose = () => {
+      if (!res.writableFinished) {
+        cancelled = true;
+        abort.abort();
+      }
+    };
+    res.once('close', onClose);
+    const failed = (error: GatewayErrorClass, status: number | null = null): Measured => ({ status, ttftMs: null, latencyMs: cancelled ? null : elapsed(), usage: null, error });
+    try {
+      const requestHeaders: Record<string, string> = {
+        ...plan.upstream.headers,
+        'content-type': 'application/json',
+        accept: plan.stream ? 'text/event-stream' : 'application/json',
+        // undici's request() does not decompress: ask for none, so usage can be read and bytes stay as sent.
+        'accept-encoding': 'identity',
+      };
+      const envName = plan.instance.apiKeyEnv ?? plan.upstream.apiKeyEnv;
+      if (envName) {
+        const credential = this.config.gateway.credential(envName);
+        if (!credential) {
+          writeError(res, headers, new GatewayError(502, `The upstream's credential is not available: the environment variable ${envName} is unset or not allowed (GATEWAY_CREDENTIAL_ENVS).`, 'upstream_error', 'upstream_credential_missing'));
+          return failed('connect');
+        }
+        requestHeaders.authorization = `Bearer ${credential}`;
+      }
+      let answer: OutboundStreamResponse;
+      try {
+        answer = await this.outbound.open({
+          method: 'POST',
+          url: plan.instance.baseUrl + PATHS[plan.endpoint],
+          headers: requestHeaders,
+          body: plan.body,
+          timeoutMs: plan.upstream.totalTimeoutMs,
+          idleTimeoutMs: plan.upstream.timeoutMs,
+          maxResponseBytes: MAX_STREAM_BYTES,
+          signal: abort.signal,
+        });
+      } catch (error) {
+        if (cancelled) return failed('client_cancelled');
+        const [errorClass, gatewayError] = upstreamFailure(error);
+        writeError(res, headers, gatewayError);
+        return failed(errorClass);
+      }
+
+      const status = answer.status;
+      const out: OutgoingHttpHeaders = { ...headers };
+      for (const [name, value] of Object.entries(answer.headers)) {
+        if (PASSED_HEADERS.test(name)) out[name] = value;
+      }
+      // Verdict's own request id stays visible when the upstream's replaces it.
+      if (answer.headers['x-request-id'] && headers['x-request-id']) out['x-verdict-request-id'] = headers['x-request-id'];
+      const contentType = String(answer.headers['content-type'] ?? '');
+      const errorClass: GatewayErrorClass | null = status >= 500 ? 'upstream_5xx' : status >= 400 ? 'upstream_4xx' : null;
+
+      if (contentType.startsWith('text/event-stream') && status < 300) {
+        return await this.pipeStream(plan, answer, res, out, elapsed, () => cancelled);
+      }
+
+      // Not a stream: read it whole (bounded), check it, read its usage, answer.
+      const chunks: Buffer[] = [];
+      let size = 0;
+      try {
+        for await (const chunk of answer.body) {
+          size += chunk.length;
+          if (size > MAX_BUFFERED_BYTES) throw new OutboundError('failed', `the answer is larger than ${MAX_BUFFERED_BYTES} bytes`);
+          chunks.push(chunk);
+        }
+      } catch (error) {
+        if (cancelled) return failed('client_cancelled', status);
+        const [readClass, gatewayError] = size > MAX_BUFFERED_BYTES ? (['invalid_response', new GatewayError(502, 'The upstream answer is too large.', 'upstream_error', 'invalid_response')] as const) : upstreamFailure(error);
+        writeError(res, headers, gatewayError);
+        return failed(readClass, status);
+      }
+      const raw = Buffer.concat(chunks);
+      let parsed: unknown;
+      let isJson = true;
+      try {
+        parsed = JSON.parse(raw.toString('utf8'));
+      } catch {
+        isJson = false;
+      }
+      if (errorClass) {
+        // The upstream's own error: forwarded as it is when it is JSON, wrapped in the OpenAI shape otherwise.
+        if (isJson) writeBody(res, status, out, raw);
+        else writeError(res, out, new GatewayError(status, `The upstream answered ${status}: ${raw.toString('utf8', 0, 200).replace(/\s+/g, ' ').trim() || '(no body)'}`, 'upstream_error', errorClass));
+        return { status, ttftMs: null, latencyMs: elapsed(), usage: null, error: errorClass };
+      }
+      if (!isJson || (status >= 200 && status < 300 && !isRecord(parsed)) || contentType.includes('event-stream')) {
+        writeError(res, headers, new GatewayError(502, `The upstream answered ${status} with a body that is not a JSON object.`, 'upstream_error', 'invalid_response'));
+        return failed('invalid_response', status);
+      }
+      writeBody(res, status, out, raw);
+      await finished(res);
+      if (cancelled) return failed('client_cancelled', status);
+      return { status, ttftMs: null, latencyMs: elapsed(), usage: usageOf((parsed as Record<string, unknown>).usage, plan.endpoint), error: status >= 300 ? 'invalid_response' : null };
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  /** Forwards an SSE answer chunk by chunk, as it arrives, honouring the client's backpressure; the meter watches it pass. */
+  private async pipeStream(
+    plan: Plan,
+    answer: OutboundStreamResponse,
+    res: ServerResponse,
+    headers: OutgoingHttpHeaders,
+    elapsed: () => number,
+    cancelled: () => boolean,
+  ): Promise<Measured> {
+    const meter = new StreamMeter(plan.endpoint, elapsed);
+    delete headers['content-length'];
+    headers['cache-control'] = 'no-cache';
+    headers['x-accel-buffering'] = 'no';
+    res.writeHead(answer.status, headers);
+    let failure: GatewayErrorClass | null = null;
+    let failureMessage = '';
+    try {
+      for await (const chunk of answer.body) {
+        meter.feed(chunk);
+        if (!res.write(chunk)) await drained(res);
+        if (cancelled()) break;
+      }
+    } catch (error) {
+      if (!cancelled()) {
+        const [errorClass, gatewayError] = upstreamFailure(error);
+        failure = errorClass;
+        failureMessage = gatewayError.message;
+      }
+    }
+    meter.end();
+    const latencyMs = elapsed();
+    const ttftMs = meter.firstTokenAt;
+    if (cancelled()) return { status: answer.status, ttftMs, latencyMs: null, usage: null, error: 'client_cancelled' };
+    if (failure) {
+      // The client learns that the stream broke: an error event the OpenAI clients raise, then the end.
+      const event: OpenAiErrorBody = { error: { message: `The upstream stream broke off: ${failureMessage}`, type: 'upstream_error', param: null, code: failure } };
+      res.end(`data: ${JSON.stringify(event)}\n\n`);
+      return { status: answer.status, ttftMs, latencyMs, usage: null, error: failure };
+    }
+    res.end();
+    const error: GatewayErrorClass | null = meter.streamError ? 'upstream_5xx' : meter.complete ? null : 'invalid_response';
+    // An interrupted stream never delivers usage: unknown, not 0.
+    return { status: answer.status, ttftMs, latencyMs, usage: meter.complete ? meter.usage : null, error };
+  }
+
+  /** One outcome event for the call, through the ingestion path (idempotent by its event id); never throws. */
+  private record(plan: Plan, measured: Measured): void {
+    if (!plan.measured) return;
+    const event = {
+      id: plan.eventId,
+      experiment: plan.experiment,
+      unitId: plan.unitId,
+      variant: plan.assignment.variant,
+      latencyMs: measured.latencyMs === null ? null : round(measured.latencyMs),
+      ttftMs: measured.ttftMs === null ? null : round(measured.ttftMs),
+      inputTokens: measured.usage?.inputTokens ?? null,
+      outputTokens: measured.usage?.outputTokens ?? null,
+      // Cancelled: whether it would have succeeded is unknown (docs/gateway.md).
+      success: measured.error === 'client_cancelled' ? null : measured.error === null,
+      error: measured.error,
+    };
+    this.ingestion.recordOutcomes(plan.projectId, { events: [event] }).then(
+      (result) => {
+        if (result.rejected.length > 0) this.logger.warn({ eventId: plan.eventId, errors: result.rejected[0].errors }, 'gateway outcome not recorded');
+      },
+      (error: unknown) => this.logger.warn({ eventId: plan.eventId, err: error }, 'gateway outcome not recorded'),
+    );
+  }
+
+  private unexpected(error: unknown): GatewayError {
+    this.logger.error({ err: error }, 'gateway call failed unexpectedly');
+    return new GatewayError(502, 'The gateway could not complete the call.', 'upstream_error', 'gateway_error');
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** The system prompt prefix, on the first system message of a chat (one is added when there is none) or the `instructions` of a Responses call. */
+function prefixSystemPrompt(body: Record<string, unknown>, endpoint: GatewayEndpoint, prefix: string): void {
+  if (endpoint === 'responses') {
+    body.instructions = typeof body.instructions === 'string' ? `${prefix}${body.instructions}` : prefix;
+    return;
+  }
+  if (endpoint !== 'chat' || !Array.isArray(body.messages)) return;
+  const messages = [...(body.messages as unknown[])];
+  const index = messages.findIndex((m) => isRecord(m) && (m.role === 'system' || m.role === 'developer'));
+  if (index >= 0) {
+    const message = messages[index] as Record<string, unknown>;
+    if (typeof message.content === 'string') messages[index] = { ...message, content: `${prefix}${message.content}` };
+    else if (Array.isArray(message.content)) messages[index] = { ...message, content: [{ type: 'text', text: prefix }, ...(message.content as unknown[])] };
+  } else {
+    messages.unshift({ role: 'system', content: prefix });
+  }
+  body.messages = messages;
+}
+
+/** The class and the client's error for an upstream call that failed before or while reading its answer. */
+function upstreamFailure(error: unknown): [GatewayErrorClass, GatewayError] {
+  if (error instanceof OutboundError && error.kind === 'timed_out') {
+    return ['timeout', new GatewayError(504, `The upstream did not answer in time: ${error.message}.`, 'timeout_error', 'timeout')];
+  }
+  if (error instanceof OutboundError && error.kind === 'refused') {
+    return ['connect', new GatewayError(502, `The upstream may not be called: ${error.message}.`, 'upstream_error', 'upstream_refused')];
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return ['connect', new GatewayError(502, `The upstream could not be reached or broke off: ${message.slice(0, 200)}.`, 'upstream_error', 'connect')];
+}
+
+function writeBody(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: Buffer): void {
+  if (res.destroyed) return;
+  res.writeHead(status, { ...headers, 'content-length': body.length });
+  res.end(body);
+}
+
+/** Writes an error in the OpenAI shape (when the answer has not started). */
+export function writeError(res: ServerResponse, headers: OutgoingHttpHeaders, error: GatewayError): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = Buffer.from(JSON.stringify(error.body()));
+  const out: OutgoingHttpHeaders = { ...headers, ...error.headers, 'content-type': 'application/json' };
+  delete out['content-encoding'];
+  writeBody(res, error.status, out, body);
+}
+
+/** Resolves when the response can take more (drain) or will take nothing more (close). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** Resolves when the response is flushed or closed. */
+function finished(res: ServerResponse): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('finish', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('finish', done);
+    res.on('close', done);
+  });
+}

@@ -19,6 +19,7 @@ import { ReportsModule } from '../../libs/reports/reports.module';
 import { AssignmentController } from './assignment/assignment.controller';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { DatasetsController } from './datasets/datasets.controller';
+import { EvaluationsController } from './evaluations/evaluations.controller';
 import { ExperimentsController } from './experiments/experiments.controller';
 import { HealthController } from './health/health.controller';
 import { IngestionController } from './ingestion/ingestion.controller';
@@ -53,7 +54,7 @@ export class ApiModule {
         GatewayModule,
         EvaluationModule,
       ],
-      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController, MetricsController, DatasetsController],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController, MetricsController, DatasetsController, EvaluationsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

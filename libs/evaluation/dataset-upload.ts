@@ -52,7 +52,7 @@ export type UploadProblem = { status: 400 | 413; errors: FieldError[] };
 const MAX_DEPTH = 32;
 
 /** Every string and property name inside a JSON value that Postgres could not hold; too deep a value. */
-function unstorable(value: unknown, field: string, errors: FieldError[], depth = 0): void {
+export function unstorable(value: unknown, field: string, errors: FieldError[], depth = 0): void {
   if (depth > MAX_DEPTH) {
     errors.push({ field, message: `nests arrays and objects deeper than ${MAX_DEPTH} levels` });
     return;

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
 import { experimentBody } from '../factories/experiment.factory';
 import { pairedCase } from '../../libs/stats/reference-cases';
@@ -177,5 +179,24 @@ describe('offline evaluation runs', () => {
     expect(noControl.body.errors).toEqual([{ field: 'variants', message: 'must include the control big' }]);
     expect((await admin.post(`/v1/experiments/${key}/evaluations`, { dataset: 'missing', evaluators: [{ type: 'exact' }] })).status).toBe(404);
     expect((await admin.get(`/v1/experiments/${key}/evaluations/not-a-run`)).status).toBe(404);
+  });
+
+  it('runs from the CLI: npm run eval shows progress and prints the verdict', async () => {
+    const cli = join(__dirname, '../../scripts/eval.mjs');
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [cli, '--experiment', key, '--dataset', 'sums', '--variants', 'big,small', '--evaluators', JSON.stringify(EVALUATORS)],
+        { env: { ...process.env, VERDICT_URL: t.url, VERDICT_API_KEY: t.adminKey }, timeout: 60_000 },
+        (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
+      );
+    });
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toMatch(/^run [0-9a-f-]{36}: dataset sums v1, variants big, small \(control big\)$/m);
+    expect(out.stdout).toMatch(/^\[#{30}\] 40\/40 failed 0 cost \$0\.0000 done$/m);
+    expect(out.stdout).toContain('small vs big, exact: -0.200');
+    expect(out.stdout).toContain('worst: c11, c15, c3, c7');
+    expect(out.stdout).toMatch(/^verdict: not_ready$/m);
+    expect(out.code).toBe(2);
   });
 });

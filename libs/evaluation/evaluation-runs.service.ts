@@ -101,6 +101,11 @@ export class EvaluationRunsService {
     return this.runs.find({ where: { projectId, experimentId: experiment.id }, relations: { datasetVersion: true }, order: { createdAt: 'DESC' }, take: 100 });
   }
 
+  /** The latest finished run of an experiment (for the results page and report emails). */
+  async latestDone(experimentId: string): Promise<EvaluationRunEntity | null> {
+    return this.runs.findOne({ where: { experimentId, status: 'done' }, relations: { datasetVersion: true }, order: { finishedAt: 'DESC' } });
+  }
+
   /** A page of per-case answers and scores; `failedOnly` keeps the answers some evaluator failed or errored on, or whose call failed. */
   async cases(projectId: string, experimentKey: string, id: string, query: { variant?: string; limit: number; offset: number; failedOnly: boolean }): Promise<{ items: EvaluationCaseResultEntity[]; total: number }> {
     const run = await this.get(projectId, experimentKey, id);

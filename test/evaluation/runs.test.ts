@@ -199,4 +199,21 @@ describe('offline evaluation runs', () => {
     expect(out.stdout).toMatch(/^verdict: not_ready$/m);
     expect(out.code).toBe(2);
   });
+
+  it('shows the latest finished run on the results page: pass rates, the paired difference and the worst cases', async () => {
+    const link = await admin.get(`/v1/experiments/${key}/page-link`);
+    expect(link.status).toBe(200);
+    const url = new URL(link.body.url);
+    const page = await fetch(`${t.url}${url.pathname}${url.search}`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<section id="offline" data-decision="not_ready">');
+    expect(html).toContain('Offline evaluation: dataset sums v1');
+    expect(html).toContain('Not ready for live traffic');
+    const row = /<tr data-variant="small" data-evaluator="exact">(.*?)<\/tr>/.exec(html)?.[1] ?? '';
+    expect(row).toContain('<td>80.0%</td>');
+    expect(row).toContain('-20.0 pts');
+    expect(row).toContain('mcnemar_exact p = 0.125');
+    expect(row).toContain('c11, c15, c3, c7');
+  });
 });

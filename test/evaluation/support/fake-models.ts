@@ -22,7 +22,7 @@ export const USAGE = { prompt_tokens: 10, completion_tokens: 5 };
  * A local fake model on loopback: chat completions, streamed as SSE in two content chunks with
  * usage at the end (or a whole JSON answer when `stream` is false), answering what `script` says.
  */
-export async function startFakeModel(name: string, script: Script): Promise<FakeModel> {
+export async function startFakeModel(name: string, script: Script, delayMs = 2): Promise<FakeModel> {
   const model: FakeModel = { url: '', answered: new Map(), calls: 0, failing: false, close: async () => undefined };
   const server: Server = createServer((req, res) => {
     let raw = '';
@@ -52,7 +52,7 @@ export async function startFakeModel(name: string, script: Script): Promise<Fake
         if (text.length > half) res.write(chunk(text.slice(half)));
         res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', choices: [], usage: USAGE })}\n\n`);
         res.end('data: [DONE]\n\n');
-      }, 2);
+      }, delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

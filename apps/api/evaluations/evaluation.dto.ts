@@ -15,7 +15,7 @@ export class CreateEvaluationInput {
   @ApiProperty({
     type: 'array',
     items: { type: 'object', properties: { type: { type: 'string', enum: ['exact', 'contains', 'regex', 'json_schema', 'numeric', 'similarity', 'judge'] }, name: { type: 'string' } }, additionalProperties: true },
-    description: 'Evaluator objects: a type and its options (see docs/evaluation.md)',
+    description: 'Evaluator objects: a type and its options (exact, contains, regex, json_schema, numeric, similarity, judge; README "Offline evaluation", docs/adr/0028)',
   })
   evaluators!: unknown[];
   @ApiPropertyOptional({ minimum: 1, maximum: 10, default: 1 }) repetitions?: number;

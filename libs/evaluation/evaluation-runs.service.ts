@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { type Actor, AuditService } from '../audit/audit.service';
-import { ConflictError, NotFoundError, ValidationFailedError } from '../errors/domain-error';
+import { ConflictError, NotFoundError, UnavailableError, ValidationFailedError } from '../errors/domain-error';
 import { ExperimentsService } from '../experiments/experiments.service';
 import { QueueRegistry } from '../queue/queue.module';
 import { type EvaluationRunJob, JOBS, QUEUES } from '../queue/queues';
@@ -31,9 +31,14 @@ export class EvaluationProducer {
   }
 }
 
+/** Progress streams open at once on one API replica (each reads its run every 0.5 s). */
+const MAX_WATCHERS = 100;
+
 /** Creating, reading, cancelling and resuming offline evaluation runs (the API side; the worker runs them: EvaluationRunner). */
 @Injectable()
 export class EvaluationRunsService {
+  private watchers = 0;
+
   constructor(
     private readonly experiments: ExperimentsService,
     private readonly datasets: DatasetsService,
@@ -48,7 +53,9 @@ export class EvaluationRunsService {
     if (!request) throw new ValidationFailedError(errors);
     const experiment = await this.experiments.get(projectId, experimentKey);
     const control = experiment.variants.find((v) => v.isControl)?.key ?? experiment.variants[0].key;
-    const chosen = request.variants ?? experiment.variants.map((v) => v.key);
+    // Default: every variant with an upstream, except those that only judge.
+    const judges = new Set(request.evaluators.flatMap((e) => (e.type === 'judge' ? [e.variant] : [])));
+    const chosen = request.variants ?? experiment.variants.filter((v) => experiment.upstreams?.[v.key] && (v.key === control || !judges.has(v.key))).map((v) => v.key);
     const problems = [
       ...chosen.filter((k) => !experiment.variants.some((v) => v.key === k)).map((k) => ({ field: 'variants', message: `${k} is not a variant of ${experimentKey}` })),
       ...chosen.filter((k) => experiment.variants.some((v) => v.key === k) && !experiment.upstreams?.[k]).map((k) => ({ field: 'variants', message: `${k} has no upstream to send cases to` })),
@@ -122,6 +129,16 @@ export class EvaluationRunsService {
    * running (done, paused, failed, cancelled), or when the client goes away.
    */
   async watch(projectId: string, experimentKey: string, id: string, send: (run: EvaluationRunEntity) => boolean, closed: () => boolean, everyMs = 500): Promise<void> {
+    if (this.watchers >= MAX_WATCHERS) throw new UnavailableError(`This replica serves its maximum of ${MAX_WATCHERS} evaluation progress streams; retry later.`, 5);
+    this.watchers++;
+    try {
+      await this.follow(projectId, experimentKey, id, send, closed, everyMs);
+    } finally {
+      this.watchers--;
+    }
+  }
+
+  private async follow(projectId: string, experimentKey: string, id: string, send: (run: EvaluationRunEntity) => boolean, closed: () => boolean, everyMs: number): Promise<void> {
     let last = '';
     for (;;) {
       const run = await this.get(projectId, experimentKey, id);

@@ -179,6 +179,11 @@ describe('offline evaluation runs', () => {
     expect(noControl.body.errors).toEqual([{ field: 'variants', message: 'must include the control big' }]);
     expect((await admin.post(`/v1/experiments/${key}/evaluations`, { dataset: 'missing', evaluators: [{ type: 'exact' }] })).status).toBe(404);
     expect((await admin.get(`/v1/experiments/${key}/evaluations/not-a-run`)).status).toBe(404);
+    expect((await admin.get(`/v1/experiments/${key}/evaluations/00000000-0000-4000-8000-000000000000/events`)).status).toBe(404);
+    // Without variants: every variant with an upstream except the judge, the control first.
+    const defaults = await admin.post(`/v1/experiments/${key}/evaluations`, { dataset: 'sums', evaluators: EVALUATORS });
+    expect(defaults.body.variants).toEqual(['big', 'small']);
+    expect((await finished(defaults.body.id)).status).toBe('done');
   });
 
   it('runs from the CLI: npm run eval shows progress and prints the verdict', async () => {

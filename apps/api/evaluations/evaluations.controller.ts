@@ -56,20 +56,28 @@ export class EvaluationsController {
   @ApiParam({ name: 'id' })
   @ApiProduces('text/event-stream')
   async events(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
-    await this.runs.get(principal.projectId, key, id);
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    let raw: FastifyReply['raw'] | null = null;
+    const open = (): FastifyReply['raw'] => {
+      if (!raw) {
+        reply.hijack();
+        raw = reply.raw;
+        raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      }
+      return raw;
+    };
+    // Errors before the first event (no such run, too many streams) are answered as problems; after it, the stream just ends.
     await this.runs
       .watch(
         principal.projectId,
         key,
         id,
-        (run) => raw.write(`event: progress\ndata: ${JSON.stringify(EvaluationResponse.from(run))}\n\n`) || !raw.destroyed,
-        () => raw.destroyed,
+        (run) => open().write(`event: progress\ndata: ${JSON.stringify(EvaluationResponse.from(run))}\n\n`) || !open().destroyed,
+        () => raw?.destroyed ?? false,
       )
-      .catch(() => undefined)
-      .finally(() => raw.end());
+      .catch((error: unknown) => {
+        if (!raw) throw error;
+      })
+      .finally(() => (raw as FastifyReply['raw'] | null)?.end());
   }
 
   @Post(':id/cancel')

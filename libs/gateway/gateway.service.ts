@@ -359,12 +359,22 @@ export class GatewayService {
     res.writeHead(answer.status, headers);
     let failure: GatewayErrorClass | null = null;
     let failureMessage = '';
+    const feed = (chunk: Buffer) => {
+      meter.feed(chunk);
+      return res.write(chunk);
+    };
+    // Paused until the client drains what it was sent (or goes away: then the upstream call is aborted).
+    const whenDrained = (resume: () => void) => {
+      const go = () => {
+        res.off('drain', go);
+        res.off('close', go);
+        resume();
+      };
+      res.on('drain', go);
+      res.on('close', go);
+    };
     try {
-      for await (const chunk of answer.body) {
-        meter.feed(chunk);
-        if (!res.write(chunk)) await drained(res);
-        if (cancelled()) break;
-      }
+      await answer.consume(feed, whenDrained);
     } catch (error) {
       if (!cancelled()) {
         const [errorClass, gatewayError] = upstreamFailure(error);
@@ -466,19 +476,6 @@ export function writeError(res: ServerResponse, headers: OutgoingHttpHeaders, er
   const out: OutgoingHttpHeaders = { ...headers, ...error.headers, 'content-type': 'application/json' };
   delete out['content-encoding'];
   writeBody(res, error.status, out, body);
-}
-
-/** Resolves when the response can take more (drain) or will take nothing more (close). */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 /** Resolves when the response is flushed or closed. */

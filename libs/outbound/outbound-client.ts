@@ -49,6 +49,13 @@ export interface OutboundStreamResponse {
   headers: OutboundHeaders;
   /** Read it to the end or stop early (break / return): either releases the connection. */
   body: AsyncIterable<Buffer>;
+  /**
+   * The other way to read the body (read one way only): callbacks instead of a promise per
+   * chunk, for hot paths that forward every chunk (the gateway). `onChunk` returns false when
+   * the reader cannot take more now; reading then pauses until `onFull`'s resume is called.
+   * Resolves at the end; rejects with an OutboundError under the same bounds as `body`.
+   */
+  consume(onChunk: (chunk: Buffer) => boolean, onFull: (resume: () => void) => void): Promise<void>;
 }
 
 export type OutboundCheck = { ok: true } | { ok: false; reason: string };
@@ -71,6 +78,8 @@ export class OutboundClient {
   private readonly policy: UrlPolicy;
   private readonly resolve: Resolve;
   private readonly agent: Agent;
+  /** checkUrl's answers by URL (they depend only on the URL and this client's fixed policy): the gateway calls the same few URLs all the time. */
+  private readonly checked = new Map<string, ReturnType<typeof checkUrl>>();
 
   constructor(options: OutboundClientOptions) {
     this.policy = { allowHttp: options.allowHttp, addresses: new AddressPolicy(options.allowedCidrs) };
@@ -116,7 +125,12 @@ export class OutboundClient {
 
   /** Sends the request and answers once the headers are in; the body streams under the same bounds. */
   async open(input: OutboundRequest): Promise<OutboundStreamResponse> {
-    const checked = checkUrl(input.url, this.policy);
+    let checked = this.checked.get(input.url);
+    if (checked === undefined) {
+      checked = checkUrl(input.url, this.policy);
+      if (this.checked.size >= 1024) this.checked.clear();
+      this.checked.set(input.url, checked);
+    }
     if (!checked.ok) throw new OutboundError('refused', `the URL ${checked.reason}`);
     const deadline = AbortSignal.timeout(input.timeoutMs);
     const signal = input.signal ? AbortSignal.any([deadline, input.signal]) : deadline;
@@ -136,7 +150,38 @@ export class OutboundClient {
     }
     const headers: OutboundHeaders = {};
     for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = value;
-    return { status: response.statusCode, headers, body: capped(response.body, input.maxResponseBytes, deadline, input.timeoutMs, input.idleTimeoutMs) };
+    const raw = response.body;
+    const consume = (onChunk: (chunk: Buffer) => boolean, onFull: (resume: () => void) => void) =>
+      new Promise<void>((resolve, reject) => {
+        let size = 0;
+        let settled = false;
+        const fail = (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          raw.destroy();
+          reject(toOutboundError(error, deadline, input.timeoutMs, input.idleTimeoutMs));
+        };
+        const resume = () => raw.resume();
+        raw.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > input.maxResponseBytes) return fail(new OutboundError('failed', `the response is larger than ${input.maxResponseBytes} bytes`));
+          if (!onChunk(chunk)) {
+            raw.pause();
+            onFull(resume);
+          }
+        });
+        raw.once('end', () => {
+          if (settled) return;
+          settled = true;
+          resolve();
+        });
+        raw.once('error', fail);
+        raw.once('close', () => {
+          // After 'end' or an error this is the normal close: nothing to report (and no Error to build).
+          if (!settled) fail(new OutboundError('failed', 'the answer was cut off'));
+        });
+      });
+    return { status: response.statusCode, headers, body: capped(raw, input.maxResponseBytes, deadline, input.timeoutMs, input.idleTimeoutMs), consume };
   }
 
   async close(): Promise<void> {

@@ -150,6 +150,32 @@ describe('upstream faults', () => {
   });
 });
 
+describe('backpressure', () => {
+  it('reads from the upstream only as fast as the client reads', async () => {
+    const before = big.requests.length;
+    const { request } = await import('node:http');
+    const url = new URL(`${t.url}/v1/chat/completions`);
+    const body = JSON.stringify({ model: exp.key, messages: say('flood:2000'), stream: true, user: bigUnit });
+    const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: `Bearer ${exp.sdkKey}`, 'content-type': 'application/json' } }, resolve);
+      req.on('error', reject);
+      req.end(body);
+    });
+    response.pause();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // 2,000 events of 16 KiB are 32 MiB: only what the socket buffers hold has left the upstream.
+    const upstream = big.requests[before];
+    expect(upstream.written).toBeGreaterThan(0);
+    expect(upstream.written).toBeLessThan(600);
+    let received = 0;
+    response.on('data', (c: Buffer) => (received += c.length));
+    response.resume();
+    await new Promise((resolve) => response.on('end', resolve));
+    expect(upstream.written).toBe(2000);
+    expect(received).toBeGreaterThan(2000 * 16 * 1024);
+  });
+});
+
 describe('what a stream leaves unknown', () => {
   it.each([
     ['no-usage:3:5', true, null],

@@ -18,6 +18,8 @@ export interface FakeRequest {
   /** True when the client (the gateway) went away before the answer was complete. */
   abandoned: boolean;
   closedAt: number | null;
+  /** Chunks written so far (the flood scenario). */
+  written: number;
 }
 
 export interface FakeUpstream {
@@ -58,7 +60,7 @@ export async function startFakeUpstream(name = 'fake', options: { firstTokenMs?:
       } catch {
         // Left empty: the scenario is then the default.
       }
-      const record: FakeRequest = { path: req.url ?? '', headers: req.headers, body, sent: Buffer.alloc(0), abandoned: false, closedAt: null };
+      const record: FakeRequest = { path: req.url ?? '', headers: req.headers, body, sent: Buffer.alloc(0), abandoned: false, closedAt: null, written: 0 };
       requests.push(record);
       res.on('close', () => {
         record.closedAt = Date.now();
@@ -114,6 +116,17 @@ export async function startFakeUpstream(name = 'fake', options: { firstTokenMs?:
         return void res.end(record.sent);
       case 'reset-before':
         return void req.socket.destroy();
+      case 'flood': {
+        // `count` events of 16 KiB as fast as the reader takes them (waiting for drain): backpressure.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const payload = chunk(id, model, { content: 'x'.repeat(16 * 1024) });
+        for (let i = 0; i < count; i++) {
+          if (res.destroyed) return;
+          record.written++;
+          if (!res.write(payload)) await new Promise((resolve) => res.once('drain', resolve));
+        }
+        return void res.end('data: [DONE]\n\n');
+      }
     }
 
     if (req.url === '/v1/embeddings') {

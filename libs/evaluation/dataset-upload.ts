@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { FieldError } from '../errors/domain-error';
 import { isPlainObject } from '../errors/body-checks';
 import { textIssue } from '../storable/storable';
-import { compileJsonSchema } from './evaluators';
+import { compileJsonSchema } from './json-schema';
 import type { ChatMessage } from './judge';
 
 export const DATASET_LIMITS = {

@@ -6,6 +6,7 @@
 import type { FieldError } from '../errors/domain-error';
 import { isPlainObject } from '../errors/body-checks';
 import { compileRegexEvaluator } from './bounded-regex';
+import { compileJsonSchema } from './json-schema';
 
 export const EVALUATOR_TYPES = ['exact', 'contains', 'regex', 'json_schema', 'numeric', 'similarity', 'judge'] as const;
 export type EvaluatorType = (typeof EVALUATOR_TYPES)[number];
@@ -172,6 +173,13 @@ function parseOne(raw: unknown, index: number, errors: FieldError[]): EvaluatorD
       const schema = raw.schema;
       if (schema !== undefined && !isPlainObject(schema)) r.fail('schema', 'must be a JSON schema object');
       else if (schema !== undefined && JSON.stringify(schema).length > EVALUATOR_LIMITS.schemaBytes) r.fail('schema', `must be at most ${EVALUATOR_LIMITS.schemaBytes} bytes`);
+      else if (schema !== undefined) {
+        try {
+          compileJsonSchema(schema as Record<string, unknown>);
+        } catch (error) {
+          r.fail('schema', `is not a valid JSON schema: ${(error as Error).message}`);
+        }
+      }
       return { type: t, name, schema: isPlainObject(schema) ? schema : undefined };
     }
     case 'numeric':

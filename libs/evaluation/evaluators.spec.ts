@@ -42,6 +42,7 @@ describe('evaluator definitions', () => {
     expect(parseEvaluators([]).errors).toEqual([{ field: 'evaluators', message: 'must be a non-empty array' }]);
     expect(parseEvaluators(new Array(21).fill({ type: 'exact' })).errors[0].message).toContain('no more than 20');
     expect(parseEvaluators([{ type: 'regex', pattern: 'a', flags: 'g' }]).errors[0].field).toBe('evaluators.0.flags');
+    expect(parseEvaluators([{ type: 'json_schema', schema: { type: 'objec' } }]).errors).toEqual([{ field: 'evaluators.0.schema', message: expect.stringContaining('is not a valid JSON schema') }]);
   });
 });
 

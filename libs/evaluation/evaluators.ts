@@ -5,11 +5,10 @@
  * ran out of time, a text too long to compare): an error is neither a pass nor a fail and
  * is left out of the statistics.
  */
-import Ajv, { type ValidateFunction } from 'ajv';
-import Ajv2020 from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
 import leven from 'leven';
 import { boundedRegexTest, compileRegexEvaluator } from './bounded-regex';
+import { compileJsonSchema } from './json-schema';
 import type { EvaluatorDefinition, JsonSchemaEvaluator, NumericEvaluator, SimilarityEvaluator } from './evaluator-definition';
 
 export interface EvaluatorOutcome {
@@ -44,30 +43,6 @@ export function referenceText(reference: unknown): string | undefined {
 
 function fold(text: string, caseSensitive: boolean): string {
   return caseSensitive ? text : text.toLowerCase();
-}
-
-const draft07 = new Ajv({ strict: false, logger: false, allErrors: false });
-const draft2020 = new Ajv2020({ strict: false, logger: false, allErrors: false });
-addFormats(draft07);
-addFormats(draft2020);
-const compiled = new Map<string, ValidateFunction>();
-const COMPILED_CACHE = 256;
-
-/**
- * Compiles a JSON schema (draft-07 by default, draft 2020-12 when its `$schema` says so;
- * formats from ajv-formats), cached by its text. Throws with ajv's message when invalid.
- */
-export function compileJsonSchema(schema: Record<string, unknown>): ValidateFunction {
-  const key = JSON.stringify(schema);
-  const hit = compiled.get(key);
-  if (hit) return hit;
-  const ajv = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? draft2020 : draft07;
-  // Compile without registering under the schema's $id, so the same id may come back with other content.
-  const { $id: _id, ...anonymous } = schema;
-  const validate = ajv.compile(anonymous);
-  if (compiled.size >= COMPILED_CACHE) compiled.delete(compiled.keys().next().value as string);
-  compiled.set(key, validate);
-  return validate;
 }
 
 /**

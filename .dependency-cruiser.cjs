@@ -61,7 +61,7 @@ module.exports = {
       comment: 'config, database, redis, bus, queue, logging and errors serve every context and know none (each context registers its own entities).',
       severity: 'error',
       from: { path: '^libs/(config|database|redis|bus|queue|logging|errors)/' },
-      to: { path: '^libs/(auth|audit|experiments|assignment|ingestion|analysis|reports|traffic)/' },
+      to: { path: '^libs/(auth|audit|experiments|assignment|ingestion|analysis|reports|traffic|evaluation)/' },
     },
     {
       name: 'no-cycles-between-contexts',

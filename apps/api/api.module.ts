@@ -8,6 +8,7 @@ import type { VerdictConfig } from '../../libs/config/config';
 import { ConfigModule } from '../../libs/config/config.module';
 import { DatabaseModule } from '../../libs/database/database.module';
 import { ALL_ENTITIES } from '../launcher/entities';
+import { EvaluationModule } from '../../libs/evaluation/evaluation.module';
 import { ExperimentsModule } from '../../libs/experiments/experiments.module';
 import { IngestionModule } from '../../libs/ingestion/ingestion.module';
 import { GatewayModule } from '../../libs/gateway/gateway.module';
@@ -17,6 +18,8 @@ import { BusModule } from '../../libs/bus/bus.module';
 import { ReportsModule } from '../../libs/reports/reports.module';
 import { AssignmentController } from './assignment/assignment.controller';
 import { ApiKeysController } from './api-keys/api-keys.controller';
+import { DatasetsController } from './datasets/datasets.controller';
+import { EvaluationsController } from './evaluations/evaluations.controller';
 import { ExperimentsController } from './experiments/experiments.controller';
 import { HealthController } from './health/health.controller';
 import { IngestionController } from './ingestion/ingestion.controller';
@@ -49,8 +52,9 @@ export class ApiModule {
         AnalysisModule,
         ReportsModule,
         GatewayModule,
+        EvaluationModule,
       ],
-      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController, MetricsController],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController, MetricsController, DatasetsController, EvaluationsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

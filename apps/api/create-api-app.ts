@@ -10,6 +10,7 @@ import { logContext, PinoNestLogger } from '../../libs/logging/logger';
 import { ApiModule } from './api.module';
 import { assignRoute, documentAssignRoute } from './assignment/assign.route';
 import { AssignDto, AssignmentResponse } from './assignment/assign.dto';
+import { JSONL_TYPES } from './datasets/datasets.controller';
 import { boundedJsonParser } from './http/bounded-json';
 import { registerPlainRoutes } from './http/plain-route';
 import { OutcomesDto } from './ingestion/outcome.dto';
@@ -61,6 +62,8 @@ export async function createApiApp(config: VerdictConfig, logger: Logger): Promi
   app.getHttpServer().maxConnections = config.http.maxConnections;
   // Every JSON body of a Nest route goes through the depth check first (plain routes: plain-route.ts).
   app.useBodyParser('application/json', { bodyLimit: config.http.bodyLimitBytes }, boundedJsonParser(fastify, config.http.bodyMaxDepth));
+  // Dataset uploads in JSON Lines arrive as text; libs/evaluation/dataset-upload.ts parses each line.
+  app.useBodyParser(JSONL_TYPES, { bodyLimit: config.http.bodyLimitBytes }, (_request, body, done) => done(null, body.toString('utf8')));
   fastify.addHook('onRequest', (request, reply, done) => {
     // Every log line written while serving this request carries its id.
     logContext.enterWith({ requestId: String(request.id) });

@@ -9,6 +9,8 @@ import { QueueModule } from '../../libs/queue/queue.module';
 import { BusModule } from '../../libs/bus/bus.module';
 import { ReportsModule } from '../../libs/reports/reports.module';
 import { TrafficModule } from '../../libs/traffic/traffic.module';
+import { EvaluationModule } from '../../libs/evaluation/evaluation.module';
+import { EvaluationRunProcessor } from './evaluation-run.processor';
 import { ExposureWriterProcessor } from './exposure-writer.processor';
 import { OutcomeWriterProcessor } from './outcome-writer.processor';
 import { PROCESSORS } from './processor';
@@ -17,7 +19,7 @@ import { ReportSendProcessor } from './report-send.processor';
 import { TrafficMonitorProcessor } from './traffic-monitor.processor';
 import { WorkerRunner } from './worker-runner';
 
-const processors = [ExposureWriterProcessor, OutcomeWriterProcessor, TrafficMonitorProcessor, ReportSendProcessor, ReportAlertProcessor];
+const processors = [ExposureWriterProcessor, OutcomeWriterProcessor, TrafficMonitorProcessor, ReportSendProcessor, ReportAlertProcessor, EvaluationRunProcessor];
 
 /** The worker: BullMQ processors over the same context modules as the API. */
 @Module({})
@@ -25,7 +27,7 @@ export class WorkerModule {
   static register(config: VerdictConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url, ALL_ENTITIES), BusModule.forRoot(config), QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule, ReportsModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url, ALL_ENTITIES), BusModule.forRoot(config), QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule, ReportsModule, EvaluationModule],
       providers: [
         ...processors,
         { provide: PROCESSORS, inject: processors, useFactory: (...list: unknown[]) => list },

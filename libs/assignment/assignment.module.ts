@@ -7,7 +7,7 @@ import { ExposureProducer } from './exposure.producer';
 import { ExposuresModule } from './exposures.module';
 import { SnapshotService } from './snapshot.service';
 
-/** Assignment from in-memory snapshots and exposure logging. Needs QueueModule and RedisModule. */
+/** Assignment from in-memory snapshots and exposure logging. Needs QueueModule and BusModule. */
 @Module({
   imports: [ExperimentsModule, ExposuresModule],
   providers: [SnapshotService, AssignmentService, ExposureBuffer, ExposureProducer, ConfigStreams],

@@ -15,7 +15,7 @@ export interface AuditRecord {
   projectId: string;
   actor: Actor;
   action: string;
-  targetType: 'experiment' | 'api_key' | 'project' | 'report';
+  targetType: 'experiment' | 'api_key' | 'project' | 'report' | 'dataset' | 'evaluation';
   targetId: string;
   before?: object;
   after?: object;

@@ -14,7 +14,7 @@ class GatewayOutboundCloser implements OnApplicationShutdown {
   }
 }
 
-/** The OpenAI-compatible gateway (docs/gateway.md). Needs QueueModule, RedisModule and ObservabilityModule (through ingestion). */
+/** The OpenAI-compatible gateway (docs/gateway.md). Needs QueueModule, BusModule and ObservabilityModule (through ingestion). */
 @Module({
   imports: [AssignmentModule, IngestionModule],
   providers: [

@@ -9,7 +9,7 @@ import { OutcomeBuffer } from './outcome-buffer';
 import { OutcomeRulesService } from './outcome-rules.service';
 import { OutcomeProducer } from './outcome.producer';
 
-/** Outcome and feedback intake for the API, and the dead letters' admin side. Needs QueueModule, RedisModule and ObservabilityModule. */
+/** Outcome and feedback intake for the API, and the dead letters' admin side. Needs QueueModule, BusModule and ObservabilityModule. */
 @Module({
   imports: [AssignmentModule, ExperimentsModule],
   providers: [IngestionService, OutcomeRulesService, OutcomeProducer, OutcomeBuffer, DeadLetterStore, DeadLetterService, IngestCounters],

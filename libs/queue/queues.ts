@@ -10,6 +10,7 @@ export const QUEUES = {
   reports: 'reports',
   reportAlerts: 'report-alerts',
   traffic: 'traffic',
+  evaluations: 'evaluations',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -31,6 +32,7 @@ export const JOBS = {
   decisionWatch: 'decision-watch',
   alertDelivery: 'alert-delivery',
   trafficMonitor: 'traffic-monitor',
+  evaluationRun: 'evaluation-run',
 } as const;
 
 /**
@@ -73,4 +75,9 @@ export type DecisionWatchJob = Record<string, never>;
 /** Delivers one stop alert (emails to the experiment's subscribers, the project's webhook). */
 export interface AlertDeliveryJob {
   alertId: string;
+}
+
+/** Runs (or resumes) one offline evaluation run; its job id is fixed per run and resume (`evaluation-<runId>-<generation>`). */
+export interface EvaluationRunJob {
+  runId: string;
 }

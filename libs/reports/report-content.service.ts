@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ResultsService } from '../analysis/results.service';
+import { EvaluationRunsService } from '../evaluation/evaluation-runs.service';
 import { ExperimentsService } from '../experiments/experiments.service';
 import { ExperimentNotFoundError } from '../experiments/experiments.errors';
 import { PageLinkSigner } from './page-link';
@@ -12,6 +13,7 @@ export class ReportContentService {
     private readonly experiments: ExperimentsService,
     private readonly results: ResultsService,
     private readonly links: PageLinkSigner,
+    private readonly evaluations: EvaluationRunsService,
   ) {}
 
   /** Views of the given keys (null: every running experiment), and the keys not found. */
@@ -33,6 +35,12 @@ export class ReportContentService {
 
   async view(projectId: string, key: string): Promise<ExperimentView> {
     const experiment = await this.experiments.get(projectId, key);
-    return buildView(experiment, await this.results.results(projectId, key));
+    const view = buildView(experiment, await this.results.results(projectId, key));
+    const run = await this.evaluations.latestDone(experiment.id);
+    view.offline =
+      run?.results && run.datasetVersion
+        ? { runId: run.id, dataset: run.datasetVersion.name, datasetVersion: run.datasetVersion.version, control: run.control, partial: run.partial, finishedAt: run.finishedAt?.toISOString() ?? null, results: run.results }
+        : null;
+    return view;
   }
 }

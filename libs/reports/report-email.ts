@@ -1,6 +1,7 @@
 import type { ExperimentView } from './report-view';
 import { TABLE_METRICS, formatInterval, formatLift, formatValue, verdictText } from './report-view';
 import { escapeHtml as h } from './html';
+import { offlineSectionHtml, offlineSectionText } from './offline-section';
 import { latencyChart, primaryLiftChart, svgToPng } from './report-charts';
 
 export interface InlineImage {
@@ -94,6 +95,7 @@ export function composeReportEmail(input: ReportEmailInput): ReportEmail {
         `<p style="font-size:16px;margin:8px 0"><strong data-decision="${decision.action}">Decision: ${h(verdict)}</strong></p>` +
         `<ul style="margin:0 0 8px">${decision.reasons.map((r) => `<li>${h(r)}</li>`).join('')}</ul>` +
         `<div style="overflow-x:auto">${tableHtml(view)}</div>` +
+        offlineSectionHtml(view.offline, true) +
         charts.join('') +
         (link ? `<p><a href="${h(link)}">Open the results page</a></p>` : '') +
         `</section>`,
@@ -105,6 +107,7 @@ export function composeReportEmail(input: ReportEmailInput): ReportEmail {
         `Decision: ${verdict}`,
         ...decision.reasons.map((r) => `  - ${r}`),
         tableText(view),
+        offlineSectionText(view.offline),
         link ? `Results page: ${link}` : '',
       ]
         .filter(Boolean)

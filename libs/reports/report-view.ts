@@ -1,5 +1,6 @@
 import type { Comparison, ExperimentResults, Interval, VariantResult } from '../analysis/results.types';
 import { builtInMetric, type MetricDefinition, type MetricFormat } from '../metrics/metric-registry';
+import type { OfflineView } from './offline-section';
 
 /** The metrics of the per-variant table, in order (a view choice); label and format come from the metric registry. */
 const TABLE_METRIC_NAMES = ['success_rate', 'score', 'latency_p95', 'cost_per_success'] as const;
@@ -39,6 +40,8 @@ export interface ExperimentView {
   status: string;
   results: ExperimentResults;
   rows: VariantRow[];
+  /** The latest finished offline evaluation run, when there is one (issue #19). */
+  offline?: OfflineView | null;
 }
 
 /** The value of a table metric for a variant, read from the results exactly as the API returns them. */

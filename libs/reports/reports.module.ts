@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AnalysisModule } from '../analysis/analysis.module';
 import { AuditModule } from '../audit/audit.module';
+import { EvaluationModule } from '../evaluation/evaluation.module';
 import { ExperimentsModule } from '../experiments/experiments.module';
 import { OutboundModule } from '../outbound/outbound.module';
 import { PageLinkSigner } from './page-link';
@@ -17,7 +18,7 @@ import { REPORTS_ENTITIES } from './reports.entities';
 
 /** Reports: subscriptions and their schedules, the report email, the results page, stop alerts. */
 @Module({
-  imports: [TypeOrmModule.forFeature(REPORTS_ENTITIES), AuditModule, ExperimentsModule, AnalysisModule, OutboundModule],
+  imports: [TypeOrmModule.forFeature(REPORTS_ENTITIES), AuditModule, ExperimentsModule, AnalysisModule, OutboundModule, EvaluationModule],
   providers: [ReportsService, ReportScheduler, ReportSender, ReportContentService, ReportMailer, PageLinkSigner, ResultsPageService, WebhookService, DecisionAlertsService],
   exports: [ReportsService, ReportSender, PageLinkSigner, ResultsPageService, WebhookService, DecisionAlertsService, ReportScheduler],
 })

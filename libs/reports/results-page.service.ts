@@ -3,6 +3,7 @@ import { ResultsService } from '../analysis/results.service';
 import { builtInMetric } from '../metrics/metric-registry';
 import { escapeHtml as h } from './html';
 import { cumulativeLiftChart, latencyChart, primaryLiftChart } from './report-charts';
+import { offlineSectionHtml } from './offline-section';
 import { PageLinkSigner } from './page-link';
 import { ReportContentService } from './report-content.service';
 import { TABLE_METRICS, formatInterval, formatLift, formatValue, verdictText, type ExperimentView } from './report-view';
@@ -113,6 +114,7 @@ function page(view: ExperimentView, charts: Array<{ id: string; svg: string }>):
 </section>
 <div class="badges" id="checks">${srmBadge}${guardrails}</div>
 <div class="table-wrap"><table id="variants"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></div>
+${offlineSectionHtml(view.offline)}
 <div class="charts">${charts.map((c) => `<figure class="chart" id="chart-${c.id}" style="margin:0">${c.svg}</figure>`).join('')}</div>
 <p class="muted">Computed ${h(view.results.computedAt)} · refreshes every ${PAGE_REFRESH_SECONDS} s · lifts are relative to the control with their ${view.results.sequential ? 'always-valid' : 'fixed-horizon'} intervals.</p>
 </main></body></html>`;

@@ -16,5 +16,6 @@ export * from './log-histogram';
 export * from './quantile';
 export * from './thompson';
 export * from './alpha-spending';
+export * from './paired-test';
 export { seededRng } from './rng';
 export type { Rng } from './rng';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { allCaseIds, referenceDir } from './reference-cases';
+import { allCaseIds, pairedCaseIds, referenceDir } from './reference-cases';
 
 /** Where each reference case is reproduced; a new case in the shared files fails here until it is placed. */
 const COVERED: Record<string, string> = {
@@ -64,5 +64,12 @@ describe('reference cases', () => {
       expect(spec).toBeDefined();
       expect(fs.readFileSync(path.join(__dirname, spec), 'utf8')).toContain(id);
     }
+  });
+
+  it('every paired case (offline evaluations) is reproduced in paired-test.spec.ts', () => {
+    const spec = fs.readFileSync(path.join(__dirname, 'paired-test.spec.ts'), 'utf8');
+    const ids = pairedCaseIds();
+    expect(ids.length).toBeGreaterThan(5);
+    for (const id of ids) expect(spec).toContain(`'${id}'`);
   });
 });

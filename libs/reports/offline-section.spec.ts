@@ -1,0 +1,41 @@
+import { offlineSectionHtml, offlineSectionText, type OfflineView } from './offline-section';
+
+const view: OfflineView = {
+  runId: 'r1',
+  dataset: 'qa<1>',
+  datasetVersion: 2,
+  control: 'big',
+  partial: false,
+  finishedAt: '2026-12-02T09:00:00.000Z',
+  results: {
+    variants: [
+      { key: 'big', cases: 10, failedCalls: 0, costUsd: 0.01, inputTokens: 100, outputTokens: 50, latencyMs: { mean: 100, p50: 90, p95: 150 }, evaluators: { exact: { passRate: 1, ci: [1, 1], cases: 10, errors: 0 } } },
+      { key: 'small', cases: 10, failedCalls: 0, costUsd: 0.001, inputTokens: 100, outputTokens: 50, latencyMs: { mean: 30, p50: 25, p95: 50 }, evaluators: { exact: { passRate: 0.7, ci: [0.4, 1], cases: 10, errors: 1 } } },
+    ],
+    comparisons: [
+      { variant: 'small', evaluator: 'exact', difference: -0.3, ci: [-0.6, -0.1], pValue: 0.25, adjustedPValue: 0.25, method: 'mcnemar_exact', pairs: 10, nonInferior: false, significantlyWorse: false, worstCases: [{ caseId: 'c<7>', control: 1, candidate: 0 }] },
+    ],
+    decision: { action: 'not_ready', reasons: ['small, exact: non-inferiority not shown.'] },
+  },
+};
+
+describe('offline section of the page and the email', () => {
+  it('shows the decision, pass rates, the paired difference with its interval and the worst cases, escaped', () => {
+    const html = offlineSectionHtml(view);
+    expect(html).toContain('data-decision="not_ready"');
+    expect(html).toContain('Offline evaluation: dataset qa&lt;1&gt; v2');
+    expect(html).toContain('<td>70.0% (1 evaluator errors)</td>');
+    expect(html).toContain('<td>-30.0 pts [-60.0 pts, -10.0 pts]</td>');
+    expect(html).toContain('c&lt;7&gt;');
+    expect(html).not.toContain('c<7>');
+    expect(offlineSectionHtml(view, true)).toContain('style="padding:4px 8px');
+    const text = offlineSectionText(view);
+    expect(text).toContain('Offline decision: Not ready for live traffic');
+    expect(text).toContain('small / exact: 70.0% (1 evaluator errors); -30.0 pts [-60.0 pts, -10.0 pts]; mcnemar_exact p = 0.250, Holm 0.250; worst: c<7>');
+  });
+
+  it('is empty without a finished run', () => {
+    expect(offlineSectionHtml(null)).toBe('');
+    expect(offlineSectionText(undefined)).toBe('');
+  });
+});

@@ -1,0 +1,78 @@
+import type { RunResults } from '../evaluation/run-analysis';
+import { escapeHtml as h } from './html';
+
+/** The latest finished offline evaluation run of an experiment, as the page and the email show it (issue #19). */
+export interface OfflineView {
+  runId: string;
+  dataset: string;
+  datasetVersion: number;
+  control: string;
+  partial: boolean;
+  finishedAt: string | null;
+  results: RunResults;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+const points = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} pts`;
+const VERDICT: Record<RunResults['decision']['action'], string> = { ready_for_live: 'Ready for live traffic', not_ready: 'Not ready for live traffic' };
+
+interface Line {
+  variant: string;
+  evaluator: string;
+  value: string;
+  difference: string;
+  p: string;
+  worst: string;
+}
+
+function lines(view: OfflineView): Line[] {
+  const out: Line[] = [];
+  for (const v of view.results.variants) {
+    for (const [name, s] of Object.entries(v.evaluators)) {
+      const c = view.results.comparisons.find((x) => x.variant === v.key && x.evaluator === name);
+      const value = s.passRate !== undefined ? pct(s.passRate) : s.mean !== undefined ? s.mean.toFixed(3) : '-';
+      out.push({
+        variant: v.key,
+        evaluator: name,
+        value: `${value}${s.errors ? ` (${s.errors} evaluator errors)` : ''}`,
+        difference: v.key === view.control ? 'control' : c?.difference == null ? '-' : `${points(c.difference)}${c.ci ? ` [${points(c.ci[0])}, ${points(c.ci[1])}]` : ''}`,
+        p: c?.pValue == null ? '' : `${c.method} p = ${c.pValue.toPrecision(3)}${c.adjustedPValue == null ? '' : `, Holm ${c.adjustedPValue.toPrecision(3)}`}`,
+        worst: c?.worstCases.length ? c.worstCases.map((w) => w.caseId).join(', ') : '',
+      });
+    }
+  }
+  return out;
+}
+
+function heading(view: OfflineView): string {
+  return `Offline evaluation: dataset ${view.dataset} v${view.datasetVersion}${view.partial ? ' (partial run)' : ''}${view.finishedAt ? `, finished ${view.finishedAt}` : ''}`;
+}
+
+/** The offline section of the results page (and, with inline styles, of the email). */
+export function offlineSectionHtml(view: OfflineView | null | undefined, inline = false): string {
+  if (!view) return '';
+  const cell = inline ? ' style="padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:left"' : '';
+  const rows = lines(view)
+    .map((l) => `<tr data-variant="${h(l.variant)}" data-evaluator="${h(l.evaluator)}"><td${cell}>${h(l.variant)}</td><td${cell}>${h(l.evaluator)}</td><td${cell}>${h(l.value)}</td><td${cell}>${h(l.difference)}</td><td${cell}>${h(l.p)}</td><td${cell}>${h(l.worst)}</td></tr>`)
+    .join('');
+  const head = ['Variant', 'Evaluator', 'Pass rate / mean', 'Paired difference [interval]', 'Test', 'Worst regressions (case ids)'].map((x) => `<th${cell}>${h(x)}</th>`).join('');
+  const { decision } = view.results;
+  return (
+    `<section id="offline" data-decision="${h(decision.action)}"${inline ? ' style="margin:12px 0"' : ''}>` +
+    `<h2${inline ? ' style="font-size:16px;margin:8px 0 4px"' : ''}>${h(heading(view))}</h2>` +
+    `<p><strong>${h(VERDICT[decision.action])}</strong></p>` +
+    `<ul>${decision.reasons.map((r) => `<li>${h(r)}</li>`).join('')}</ul>` +
+    `<div class="table-wrap"${inline ? ' style="overflow-x:auto"' : ''}><table${inline ? ' style="border-collapse:collapse;font-size:13px"' : ''}><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></div>` +
+    `</section>`
+  );
+}
+
+export function offlineSectionText(view: OfflineView | null | undefined): string {
+  if (!view) return '';
+  return [
+    heading(view),
+    `Offline decision: ${VERDICT[view.results.decision.action]}`,
+    ...view.results.decision.reasons.map((r) => `  - ${r}`),
+    ...lines(view).map((l) => `  ${l.variant} / ${l.evaluator}: ${l.value}; ${l.difference}${l.p ? `; ${l.p}` : ''}${l.worst ? `; worst: ${l.worst}` : ''}`),
+  ].join('\n');
+}

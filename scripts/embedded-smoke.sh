@@ -5,7 +5,8 @@
 # process group) exits 0 with no PostgreSQL left, and a second start still has the data. The
 # queues run on BullMQ's Postgres backend and the change bus on LISTEN/NOTIFY (no Redis).
 # Once as root and once as an unprivileged user (nobody), each on a copy of the tree in /tmp.
-# Run by .ci/run; needs root (unshare -n, setpriv). About 2 minutes.
+# Run by .ci/run; needs root (unshare -n, setpriv). 5.5-6 minutes on 2 cores shared with other
+# jobs (load 8-12; five starts, the first with a full build of the copy): less on an idle machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

@@ -58,9 +58,9 @@ module.exports = {
     },
     {
       name: 'infrastructure-imports-no-context',
-      comment: 'config, database, redis, bus, queue, logging and errors serve every context and know none (each context registers its own entities).',
+      comment: 'config, database, redis, bus, queue, logging, errors and embedded serve every context and know none (each context registers its own entities).',
       severity: 'error',
-      from: { path: '^libs/(config|database|redis|bus|queue|logging|errors)/' },
+      from: { path: '^libs/(config|database|redis|bus|queue|logging|errors|embedded)/' },
       to: { path: '^libs/(auth|audit|experiments|assignment|ingestion|analysis|reports|traffic|evaluation)/' },
     },
     {

@@ -18,6 +18,9 @@ import {
 import { copyInto, copyText } from '../database/copy-rows';
 import { counterUpsert } from '../observability/ingest-counter-sql';
 import { dataErrorReason, UnstorableDataError } from './poison-isolation';
+import { DEFAULT_CUPED } from '../experiments/experiment-definition';
+import { BASELINE_EXPERIMENT_ID } from '../storable/storable';
+import { BASELINE_COLUMNS, PRE_COLUMNS } from './baseline-columns';
 
 /**
  * Batches reach Postgres by COPY (text format) into temporary staging tables of the
@@ -53,20 +56,21 @@ const STAGED_FIELDS: ReadonlyArray<(s: StagedEvent) => unknown> = [
   (s) => s.job.receivedAt,
 ];
 const EVENT_COLUMN_NAMES = EVENT_COLUMNS.map((c) => c[0]).join(', ');
-type UnitRow = { key: UnitKey; v: Record<UnitColumn, number> };
+type UnitRow = { key: UnitKey; v: Record<UnitColumn, number>; firstAt: string | null };
 const UNIT_FIELDS: ReadonlyArray<(u: UnitRow) => unknown> = [
   (u) => u.key.experimentId,
   (u) => u.key.phase,
   (u) => u.key.variant,
   (u) => u.key.unitId,
   ...UNIT_COLUMNS.map((c) => (u: UnitRow) => u.v[c]),
+  (u) => u.firstAt,
 ];
 const PREPARE_STAGING = [
   `SET LOCAL client_min_messages = warning`,
   `CREATE TEMP TABLE IF NOT EXISTS ${STAGING_EVENT} (${EVENT_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')}, project_id uuid, received_at timestamptz) ON COMMIT DELETE ROWS`,
   `CREATE TEMP TABLE IF NOT EXISTS ${STAGING_UNIT} (experiment_id uuid, phase int, variant text, unit_id text, ${UNIT_COLUMNS.map(
     (c) => `${c} ${INTEGER_UNIT_COLUMNS.has(c) ? 'int8' : 'float8'}`,
-  ).join(', ')}) ON COMMIT DELETE ROWS`,
+  ).join(', ')}, first_at timestamptz) ON COMMIT DELETE ROWS`,
 ].join('; ');
 
 /**
@@ -87,6 +91,13 @@ const INSERT_EVENTS = `WITH k AS (
     INSERT INTO outcome_event (${EVENT_COLUMN_NAMES}, received_at)
     SELECT ${EVENT_COLUMNS.map((c) => `s.${c[0]}`).join(', ')}, s.received_at
     FROM ${STAGING_EVENT} s JOIN k USING (project_id, experiment_id, event_id)
+  ),
+  baseline AS (
+    INSERT INTO baseline_unit_day AS b (project_id, unit_id, day, ${BASELINE_COLUMNS.map((c) => c[0]).join(', ')})
+    SELECT s.project_id, s.unit_id, (s.occurred_at AT TIME ZONE 'UTC')::date, ${BASELINE_COLUMNS.map((c) => c[1]).join(', ')}
+    FROM ${STAGING_EVENT} s JOIN k USING (project_id, experiment_id, event_id)
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT ON CONSTRAINT baseline_unit_day_pkey DO UPDATE SET ${BASELINE_COLUMNS.map(([c]) => `${c} = b.${c} + EXCLUDED.${c}`).join(', ')}
   )
   SELECT count(*)::int AS n FROM k`;
 
@@ -95,9 +106,29 @@ const NEW_EVENTS = `SELECT k.experiment_id, k.event_id FROM ${STAGING_EVENT} s
   JOIN outcome_event_key k ON k.project_id = s.project_id AND k.event_id = s.event_id AND k.experiment_id = s.experiment_id
   WHERE k.xmin = pg_current_xact_id()::xid`;
 
-/** Staged unit deltas added to the per-unit sums, in key order; returns the new sums the daily aggregate needs. */
-const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, variant, unit_id, ${UNIT_COLUMNS.join(', ')})
-  SELECT * FROM ${STAGING_UNIT} ORDER BY experiment_id, phase, variant, unit_id
+/**
+ * Staged unit deltas added to the per-unit sums, in key order; returns the new sums the daily aggregate needs.
+ * A unit's first row also takes its CUPED covariates (docs/adr/0026): the baseline sums of the lookback
+ * window before its first exposure (or, when no exposure is stored, its first event here). Later rows
+ * leave them as they are.
+ */
+const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, variant, unit_id, ${UNIT_COLUMNS.join(', ')}, has_pre, ${PRE_COLUMNS.map((c) => `pre_${c}`).join(', ')})
+  SELECT s.experiment_id, s.phase, s.variant, s.unit_id, ${UNIT_COLUMNS.map((c) => `s.${c}`).join(', ')},
+    COALESCE(p.days > 0, false), ${PRE_COLUMNS.map((c) => `COALESCE(p.${c}, 0)`).join(', ')}
+  FROM ${STAGING_UNIT} s
+  JOIN experiment e ON e.id = s.experiment_id
+  LEFT JOIN LATERAL (
+    SELECT w.anchor - COALESCE((e.stats -> 'cuped' ->> 'lookbackDays')::int, ${DEFAULT_CUPED.lookbackDays}) AS since, w.anchor
+    FROM (SELECT (LEAST(
+      (SELECT x.first_at FROM exposure x WHERE x.experiment_id = s.experiment_id AND x.phase = s.phase AND x.unit_id = s.unit_id),
+      s.first_at, now()) AT TIME ZONE 'UTC')::date AS anchor) w
+  ) a ON e.unit_type <> 'request'
+  LEFT JOIN LATERAL (
+    SELECT count(*) AS days, ${PRE_COLUMNS.map((c) => `sum(b.${c}) AS ${c}`).join(', ')}
+    FROM baseline_unit_day b
+    WHERE b.project_id = e.project_id AND b.unit_id = s.unit_id AND b.day >= a.since AND b.day < a.anchor
+  ) p ON a.anchor IS NOT NULL
+  ORDER BY s.experiment_id, s.phase, s.variant, s.unit_id
   ON CONFLICT ON CONSTRAINT outcome_unit_pkey DO UPDATE SET ${UNIT_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}
   RETURNING experiment_id, phase, variant, unit_id, ${DAILY_SUM_COLUMNS.join(', ')}`;
 
@@ -279,8 +310,9 @@ export class OutcomeWriter {
         fresh = rows.map((r) => unique.get(`${r.event_id}\u0000${r.experiment_id}`)!.e);
       }
       const deltas = new AggregateDeltas();
-      const requestUnits = await this.requestUnitExperiments(manager, fresh.map((e) => e.experimentId));
-      for (const e of fresh) deltas.addEvent(e, requestUnits.has(e.experimentId));
+      const requestUnits = await this.requestUnitExperiments(manager, fresh.filter((e) => e.experimentId !== BASELINE_EXPERIMENT_ID).map((e) => e.experimentId));
+      // Baseline outcomes (no experiment) only feed baseline_unit_day, in INSERT_EVENTS.
+      for (const e of fresh) if (e.experimentId !== BASELINE_EXPERIMENT_ID) deltas.addEvent(e, requestUnits.has(e.experimentId));
       await this.applyDeltas(manager, deltas, fresh.length);
       return fresh.length;
     });
@@ -378,7 +410,8 @@ export class OutcomeWriter {
     if (deltas.empty) return;
     const nonFinite = nonFiniteDelta(deltas);
     if (nonFinite) throw new UnstorableDataError(`a non-finite aggregate delta (${nonFinite})`);
-    await copyInto(manager, STAGING_UNIT, copyText([...deltas.units.values()], UNIT_FIELDS));
+    const units: UnitRow[] = [...deltas.units].map(([k, u]) => ({ key: u.key, v: u.v, firstAt: deltas.firstAt.get(k) ?? null }));
+    await copyInto(manager, STAGING_UNIT, copyText(units, UNIT_FIELDS));
     const totals: Array<Record<string, string | number>> = await manager.query(UPSERT_UNITS);
     const daily = dailyRows(deltas, totals);
     const unitMetrics = byKey(deltas.unitMetrics.entries());

@@ -294,7 +294,8 @@ export function checkOutcomeEvent(
   }
   unknownFields(input, OUTCOME_FIELDS, issues);
   const id = checkText(input.id, 'id', 1, L.eventIdLength, issues, 'is required: an idempotency id');
-  const experiment = checkText(input.experiment, 'experiment', 1, L.keyLength, issues);
+  // No experiment: a baseline outcome, kept only as pre-exposure data for CUPED (docs/cuped.md).
+  const experiment = absent(input.experiment) ? null : checkText(input.experiment, 'experiment', 1, L.keyLength, issues, 'must be a string');
   const unitId = checkText(input.unitId, 'unitId', 1, L.unitIdLength, issues);
   const variant = absent(input.variant) ? null : checkText(input.variant, 'variant', 1, L.keyLength, issues, 'must be a string');
   const at = checkTime(input.timestamp, 'timestamp', window, issues);
@@ -336,6 +337,14 @@ export interface StorableOutcomeRecord {
   error: string | null;
   metrics: Record<string, number> | null;
 }
+
+/**
+ * Outcomes sent with no experiment (baseline logging, docs/cuped.md) are stored under this
+ * experiment id, phase 0 and this variant: the same idempotency and raw storage as every event,
+ * but no experiment's aggregates; only the per-unit daily baseline sums CUPED reads.
+ */
+export const BASELINE_EXPERIMENT_ID = '00000000-0000-0000-0000-000000000000';
+export const BASELINE_VARIANT = '-';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

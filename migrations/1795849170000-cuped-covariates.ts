@@ -1,0 +1,49 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/** The per-unit sums a covariate is made of: the numerator and denominator columns of every built-in sum metric. */
+const PRE_COLUMNS: ReadonlyArray<[string, 'bigint' | 'double precision']> = [
+  ['events', 'bigint'], ['success_n', 'bigint'], ['successes', 'bigint'], ['score_n', 'bigint'], ['score_sum', 'double precision'],
+  ['errors', 'bigint'], ['latency_n', 'bigint'], ['latency_sum', 'double precision'], ['ttft_n', 'bigint'], ['ttft_sum', 'double precision'],
+  ['input_tokens', 'bigint'], ['input_tokens_n', 'bigint'], ['output_tokens', 'bigint'], ['output_tokens_n', 'bigint'],
+  ['cost_n', 'bigint'], ['cost_sum', 'double precision'],
+];
+
+/**
+ * CUPED covariates (issue 20, docs/adr/0026):
+ * - baseline_unit_day: per project, unit and UTC day, the sums of every outcome the project
+ *   stores (any experiment, and outcomes sent with no experiment), kept by the outcome writer.
+ * - outcome_unit.pre_*: the same sums over the lookback window before the unit's first exposure,
+ *   taken from baseline_unit_day when the unit's row is created; has_pre says whether it had any.
+ * - unit_covariate: covariates a client supplies per unit and metric (POST /v1/covariates).
+ */
+export class CupedCovariates1795849170000 implements MigrationInterface {
+  name = 'CupedCovariates1795849170000';
+
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`CREATE TABLE "baseline_unit_day" (
+      "project_id" uuid NOT NULL,
+      "unit_id" text NOT NULL,
+      "day" date NOT NULL,
+      ${PRE_COLUMNS.map(([c, type]) => `"${c}" ${type} NOT NULL DEFAULT 0`).join(',\n      ')},
+      CONSTRAINT "baseline_unit_day_pkey" PRIMARY KEY ("project_id", "unit_id", "day")
+    )`);
+    await queryRunner.query(`ALTER TABLE "baseline_unit_day" SET (fillfactor = 70)`);
+    await queryRunner.query(
+      `ALTER TABLE "outcome_unit" ADD "has_pre" boolean NOT NULL DEFAULT false, ${PRE_COLUMNS.map(([c, type]) => `ADD "pre_${c}" ${type} NOT NULL DEFAULT 0`).join(', ')}`,
+    );
+    await queryRunner.query(`CREATE TABLE "unit_covariate" (
+      "project_id" uuid NOT NULL,
+      "unit_id" text NOT NULL,
+      "metric" text NOT NULL,
+      "value" double precision NOT NULL,
+      "updated_at" timestamptz NOT NULL DEFAULT now(),
+      CONSTRAINT "unit_covariate_pkey" PRIMARY KEY ("project_id", "metric", "unit_id")
+    )`);
+  }
+
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TABLE "unit_covariate"`);
+    await queryRunner.query(`ALTER TABLE "outcome_unit" DROP COLUMN "has_pre", ${PRE_COLUMNS.map(([c]) => `DROP COLUMN "pre_${c}"`).join(', ')}`);
+    await queryRunner.query(`DROP TABLE "baseline_unit_day"`);
+  }
+}

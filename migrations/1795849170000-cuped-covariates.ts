@@ -14,7 +14,8 @@ const PRE_COLUMNS: ReadonlyArray<[string, 'bigint' | 'double precision']> = [
  *   stores (any experiment, and outcomes sent with no experiment), kept by the outcome writer.
  * - outcome_unit.pre_*: the same sums over the lookback window before the unit's first exposure,
  *   taken from baseline_unit_day when the unit's row is created; has_pre says whether it had any.
- * - unit_covariate: covariates a client supplies per unit and metric (POST /v1/covariates).
+ * - unit_covariate: covariates a client supplies per unit and metric (POST /v1/covariates), and
+ *   unit_covariate_version, a per-project counter each write bumps (part of the results' data version).
  */
 export class CupedCovariates1795849170000 implements MigrationInterface {
   name = 'CupedCovariates1795849170000';
@@ -39,9 +40,15 @@ export class CupedCovariates1795849170000 implements MigrationInterface {
       "updated_at" timestamptz NOT NULL DEFAULT now(),
       CONSTRAINT "unit_covariate_pkey" PRIMARY KEY ("project_id", "metric", "unit_id")
     )`);
+    await queryRunner.query(`CREATE TABLE "unit_covariate_version" (
+      "project_id" uuid NOT NULL,
+      "version" bigint NOT NULL,
+      CONSTRAINT "unit_covariate_version_pkey" PRIMARY KEY ("project_id")
+    )`);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TABLE "unit_covariate_version"`);
     await queryRunner.query(`DROP TABLE "unit_covariate"`);
     await queryRunner.query(`ALTER TABLE "outcome_unit" DROP COLUMN "has_pre", ${PRE_COLUMNS.map(([c]) => `DROP COLUMN "pre_${c}"`).join(', ')}`);
     await queryRunner.query(`DROP TABLE "baseline_unit_day"`);

@@ -32,6 +32,31 @@ const CUSTOM_ALL_EVENTS_SQL = `SELECT u.variant, k.metric, count(*)::float8 AS u
   LEFT JOIN outcome_unit_metric m ON m.experiment_id = u.experiment_id AND m.phase = u.phase AND m.variant = u.variant AND m.unit_id = u.unit_id AND m.metric = k.metric
   WHERE u.experiment_id = $1 AND u.phase = $2 AND u.events > 0 GROUP BY u.variant, k.metric`;
 
+/**
+ * CUPED sufficient statistics of every built-in sum metric (docs/adr/0026): per variant, the
+ * pre-exposure sums (outcome_unit.pre_*), their squares and every cross-product with the
+ * in-experiment sums, over the same units (those without pre-data count zeros).
+ */
+const preColumns = sumMetrics()
+  .map(({ name, numerator, denominator }) => {
+    const y = `${numerator.column}::float8`;
+    const z = `${denominator.column}::float8`;
+    const py = `pre_${numerator.column}::float8`;
+    const pz = `pre_${denominator.column}::float8`;
+    return [
+      `count(*) FILTER (WHERE ${pz} <> 0)::float8 AS "${name}.with"`,
+      `sum(${py}) AS "${name}.py"`, `sum(${py} * ${py}) AS "${name}.pyy"`, `sum(${pz}) AS "${name}.pz"`, `sum(${pz} * ${pz}) AS "${name}.pzz"`,
+      `sum(${py} * ${pz}) AS "${name}.pyz"`, `sum(${y} * ${py}) AS "${name}.yPy"`, `sum(${z} * ${pz}) AS "${name}.zPz"`,
+      `sum(${y} * ${pz}) AS "${name}.yPz"`, `sum(${py} * ${z}) AS "${name}.pyZ"`,
+    ].join(', ');
+  })
+  .join(',\n  ');
+const CUPED_SQL = `SELECT variant, ${preColumns}
+  FROM outcome_unit WHERE experiment_id = $1 AND phase = $2 AND events > 0 GROUP BY variant`;
+
+/** The metrics (of $2) for which the project holds client-supplied covariates. */
+const CLIENT_COVARIATE_METRICS = `SELECT m FROM unnest($2::text[]) AS m WHERE EXISTS (SELECT 1 FROM unit_covariate c WHERE c.project_id = $1 AND c.metric = m)`;
+
 type Row = Record<string, string | number | null>;
 const num = (x: unknown): number => (x === null || x === undefined ? 0 : Number(x));
 
@@ -40,19 +65,24 @@ const num = (x: unknown): number => (x === null || x === undefined ? 0 : Number(
 export class AnalysisStore {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** `overAllEvents`: the custom metrics averaged over all events (registry denominator `events`). */
-  async arms(experimentId: string, phase: number, overAllEvents: readonly string[] = []): Promise<ArmAggregates[]> {
-    const [units, reported, allEvents, moments, histograms] = await Promise.all([
+  /**
+   * `overAllEvents`: the custom metrics averaged over all events (registry denominator `events`).
+   * `covariates`: read the CUPED statistics too (user and session units), client-supplied ones from this project.
+   */
+  async arms(experimentId: string, phase: number, overAllEvents: readonly string[] = [], covariates: { projectId: string } | null = null): Promise<ArmAggregates[]> {
+    const [units, reported, allEvents, moments, histograms, pre, client] = await Promise.all([
       this.dataSource.query(UNIT_SQL, [experimentId, phase]) as Promise<Row[]>,
       this.dataSource.query(CUSTOM_SQL, [experimentId, phase]) as Promise<Row[]>,
       overAllEvents.length ? (this.dataSource.query(CUSTOM_ALL_EVENTS_SQL, [experimentId, phase, overAllEvents]) as Promise<Row[]>) : Promise.resolve([] as Row[]),
       this.dataSource.query('SELECT variant, metric, n::float8 AS n, sum, sumsq FROM outcome_moment WHERE experiment_id = $1 AND phase = $2', [experimentId, phase]) as Promise<Row[]>,
       this.dataSource.query('SELECT variant, metric, bucket, count::float8 AS count FROM outcome_histogram WHERE experiment_id = $1 AND phase = $2 AND count > 0', [experimentId, phase]) as Promise<Row[]>,
+      covariates ? (this.dataSource.query(CUPED_SQL, [experimentId, phase]) as Promise<Row[]>) : Promise.resolve([] as Row[]),
+      covariates ? this.clientCovariates(experimentId, phase, covariates.projectId) : Promise.resolve([]),
     ]);
     const arms = new Map<string, ArmAggregates>();
     const arm = (variant: string): ArmAggregates => {
       let a = arms.get(variant);
-      if (!a) arms.set(variant, (a = { variant, units: 0, events: 0, costSum: 0, costUnknown: 0, ratios: {}, moments: {}, histograms: {} }));
+      if (!a) arms.set(variant, (a = { variant, units: 0, events: 0, costSum: 0, costUnknown: 0, ratios: {}, moments: {}, histograms: {}, cuped: {} }));
       return a;
     };
     for (const r of units) {
@@ -85,6 +115,47 @@ export class AnalysisStore {
       const a = arm(String(r.variant));
       (a.histograms[String(r.metric)] ??= []).push({ index: num(r.bucket), count: num(r.count) } satisfies BucketRow);
     }
+    for (const r of pre) {
+      const a = arm(String(r.variant));
+      for (const { name } of sumMetrics()) {
+        const post = a.ratios[name];
+        if (!post) continue;
+        const f = (k: string) => num(r[`${name}.${k}`]);
+        (a.cuped ??= {})[name] = {
+          source: 'pre-period',
+          withCovariate: f('with'),
+          stats: {
+            post,
+            pre: { n: post.n, sumNum: f('py'), sumNumSquares: f('pyy'), sumDen: f('pz'), sumDenSquares: f('pzz'), sumNumDen: f('pyz') },
+            sumNumPostNumPre: f('yPy'),
+            sumDenPostDenPre: f('zPz'),
+            sumNumPostDenPre: f('yPz'),
+            sumNumPreDenPost: f('pyZ'),
+          },
+        };
+      }
+    }
+    // A client-supplied covariate replaces the pre-period one: a value per unit, as a ratio over a denominator of 1.
+    for (const { metric, rows } of client) {
+      for (const r of rows) {
+        const a = arm(String(r.variant));
+        const post = a.ratios[metric];
+        if (!post) continue;
+        const px = num(r.px);
+        (a.cuped ??= {})[metric] = {
+          source: 'client',
+          withCovariate: num(r.with),
+          stats: {
+            post,
+            pre: { n: post.n, sumNum: px, sumNumSquares: num(r.pxx), sumDen: post.n, sumDenSquares: post.n, sumNumDen: px },
+            sumNumPostNumPre: num(r.yPx),
+            sumDenPostDenPre: post.sumDen,
+            sumNumPostDenPre: post.sumNum,
+            sumNumPreDenPost: num(r.zPx),
+          },
+        };
+      }
+    }
     // Request units: the events and costs come from the moments when no unit rows exist.
     for (const a of arms.values()) {
       if (a.events === 0 && a.moments[EVENTS_METRIC]) a.events = a.moments[EVENTS_METRIC].n;
@@ -92,18 +163,40 @@ export class AnalysisStore {
     return [...arms.values()];
   }
 
+  /** Per metric with client-supplied covariates in the project: per variant, the covariate's sums over the phase's units. */
+  private async clientCovariates(experimentId: string, phase: number, projectId: string): Promise<Array<{ metric: string; rows: Row[] }>> {
+    const metrics = sumMetrics();
+    const found = (await this.dataSource.query(CLIENT_COVARIATE_METRICS, [projectId, metrics.map((m) => m.name)])) as Array<{ m: string }>;
+    return Promise.all(
+      found.map(async ({ m }) => {
+        const { numerator, denominator } = metrics.find((x) => x.name === m)!;
+        const y = `u.${numerator.column}::float8`;
+        const z = `u.${denominator.column}::float8`;
+        const rows = (await this.dataSource.query(
+          `SELECT u.variant, count(c.value)::float8 AS with, sum(COALESCE(c.value, 0)) AS px, sum(COALESCE(c.value, 0) ^ 2) AS pxx,
+             sum(${y} * COALESCE(c.value, 0)) AS "yPx", sum(${z} * COALESCE(c.value, 0)) AS "zPx"
+           FROM outcome_unit u LEFT JOIN unit_covariate c ON c.project_id = $3 AND c.metric = $4 AND c.unit_id = u.unit_id
+           WHERE u.experiment_id = $1 AND u.phase = $2 AND u.events > 0 GROUP BY u.variant`,
+          [experimentId, phase, projectId, m],
+        )) as Row[];
+        return { metric: m, rows };
+      }),
+    );
+  }
+
   /**
    * A version of the experiment's data that changes on every write that can change a result:
    * the counter every aggregate write bumps in its own statement (outcome_version, docs/adr/0019),
-   * the exposure counts (SRM), and the experiment's revision and status, which the caller has
+   * the exposure counts (SRM), the project's client-supplied covariates (CUPED), and the experiment's revision and status, which the caller has
    * from the experiments context. One indexed lookup per table.
    */
-  async dataVersion(experiment: { id: string; revision: number; status: string }): Promise<string> {
+  async dataVersion(experiment: { id: string; projectId: string; revision: number; status: string }): Promise<string> {
     const [row] = (await this.dataSource.query(
       `SELECT (SELECT version FROM outcome_version WHERE experiment_id = $1) AS v,
-              (SELECT concat_ws(':', count(*), sum(units)) FROM exposure_count WHERE experiment_id = $1) AS e`,
-      [experiment.id],
-    )) as Array<{ v: string | null; e: string }>;
-    return `${experiment.revision}:${experiment.status}|${row.v ?? 0}|${row.e}`;
+              (SELECT concat_ws(':', count(*), sum(units)) FROM exposure_count WHERE experiment_id = $1) AS e,
+              (SELECT version FROM unit_covariate_version WHERE project_id = $2) AS c`,
+      [experiment.id, experiment.projectId],
+    )) as Array<{ v: string | null; e: string; c: string | null }>;
+    return `${experiment.revision}:${experiment.status}|${row.v ?? 0}|${row.e}|${row.c ?? 0}`;
   }
 }

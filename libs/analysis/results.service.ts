@@ -87,7 +87,7 @@ export class ResultsService {
 
   private async compute(experiment: ExperimentEntity, phase: number, version: string): Promise<ExperimentResults> {
     const overAllEvents = (experiment.metrics.custom ?? []).filter((c) => customMetric(c).denominator === 'events').map((c) => c.name);
-    const [arms, srmByPhase] = await Promise.all([this.store.arms(experiment.id, phase, overAllEvents), this.exposures.srmByPhase(experiment.id)]);
+    const [arms, srmByPhase] = await Promise.all([this.store.arms(experiment.id, phase, overAllEvents, experiment.unitType === 'request' ? null : { projectId: experiment.projectId }), this.exposures.srmByPhase(experiment.id)]);
     const found = srmByPhase.find((s) => s.phase === phase);
     const srm: SrmSummary = found
       ? { phase, pValue: found.pValue, ok: found.ok, tested: found.tested, counts: found.counts, weights: found.weights }

@@ -443,6 +443,29 @@ export function checkFeedbackItem(input: unknown): { ok: true; item: StorableFee
   return issues.length ? { ok: false, issues } : { ok: true, item };
 }
 
+// ---------------------------------------------------------------- covariates
+
+/** A client-supplied CUPED covariate (POST /v1/covariates): one value per unit and metric, for example a historical score. */
+export interface StorableCovariate {
+  unitId: string;
+  metric: string;
+  value: number;
+}
+
+const COVARIATE_FIELDS: ReadonlySet<string> = new Set(['unitId', 'metric', 'value']);
+
+/** `metrics`: the names a covariate may be given for (the registry's built-in sum metrics). */
+export function checkCovariateItem(input: unknown, metrics: ReadonlySet<string>): { ok: true; item: StorableCovariate } | { ok: false; issues: StorableIssue[] } {
+  const issues: StorableIssue[] = [];
+  if (!isPlainRecord(input)) return { ok: false, issues: [{ field: '', message: 'must be an object' }] };
+  unknownFields(input, COVARIATE_FIELDS, issues);
+  const unitId = checkText(input.unitId, 'unitId', 1, L.unitIdLength, issues);
+  const metric = checkText(input.metric, 'metric', 1, L.metricNameLength, issues);
+  if (metric !== null && !metrics.has(metric)) issues.push({ field: 'metric', message: `must be one of ${[...metrics].join(', ')}` });
+  const value = absent(input.value) ? (issues.push({ field: 'value', message: 'is required: a number' }), null) : checkMeasure(input.value, 'value', issues);
+  return issues.length ? { ok: false, issues } : { ok: true, item: { unitId: unitId!, metric: metric!, value: value! } };
+}
+
 // ---------------------------------------------------------------- exposures
 
 /** An exposure as a client reports it (POST /v1/exposures, the SDK); phase and variant are checked against the snapshot by the API. */

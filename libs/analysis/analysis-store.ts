@@ -135,8 +135,9 @@ export class AnalysisStore {
         };
       }
     }
-    // A client-supplied covariate replaces the pre-period one: a value per unit, as a ratio over a denominator of 1.
+    // A client-supplied covariate replaces the pre-period one when some unit of the phase has one: a value per unit, as a ratio over a denominator of 1.
     for (const { metric, rows } of client) {
+      if (!rows.some((r) => num(r.with) > 0)) continue;
       for (const r of rows) {
         const a = arm(String(r.variant));
         const post = a.ratios[metric];

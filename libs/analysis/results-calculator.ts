@@ -240,7 +240,7 @@ function cupedComparison(
   test: (e: Effect) => TestResult | null,
   mode: CupedMode,
 ): { comparison: CupedComparison; effect: Effect } | null {
-  if (!c || !t || c.source !== t.source) return null;
+  if (mode === 'off' || !c || !t || c.source !== t.source) return null;
   // The arm's pre-exposure ratio needs a non-zero denominator: some unit of each arm with pre-data.
   if (c.withCovariate < 1 || t.withCovariate < 1 || c.stats.pre.sumDen === 0 || t.stats.pre.sumDen === 0) return null;
   const rel = safe(() => cupedRatioEffect(c.stats, t.stats, { difference: 'relative' }));

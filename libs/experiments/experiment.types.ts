@@ -63,7 +63,8 @@ export interface StatsSettings {
 
 /**
  * `auto` (default): the decision uses the CUPED-adjusted figures once enough units have a
- * covariate (docs/cuped.md); `on`: whenever they can be computed; `off`: never (they are still shown).
+ * covariate (docs/cuped.md), and shows them either way; `on`: whenever they can be computed;
+ * `off`: CUPED is neither computed nor shown.
  */
 export type CupedMode = 'auto' | 'on' | 'off';
 export interface CupedSettings {

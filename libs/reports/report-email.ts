@@ -1,5 +1,5 @@
 import type { ExperimentView } from './report-view';
-import { TABLE_METRICS, formatInterval, formatLift, formatValue, verdictText } from './report-view';
+import { TABLE_METRICS, cupedLines, formatInterval, formatLift, formatValue, verdictText } from './report-view';
 import { escapeHtml as h } from './html';
 import { latencyChart, primaryLiftChart, svgToPng } from './report-charts';
 
@@ -86,6 +86,7 @@ export function composeReportEmail(input: ReportEmailInput): ReportEmail {
       return `<img src="cid:${cid}" alt="${h(chart.alt)}" width="${CHART.width}" style="max-width:100%;height:auto;display:block;margin:8px 0">`;
     });
     const link = input.links[view.key];
+    const cuped = cupedLines(view.results);
     const srmText = srm.tested ? (srm.ok ? `SRM ok (p = ${srm.pValue.toPrecision(2)})` : `Sample ratio mismatch (p = ${srm.pValue.toPrecision(2)})`) : 'SRM not tested yet';
     htmlSections.push(
       `<section data-experiment="${h(view.key)}" style="margin:24px 0">` +
@@ -93,6 +94,7 @@ export function composeReportEmail(input: ReportEmailInput): ReportEmail {
         `<p style="margin:0 0 8px;color:#374151">Status: ${h(view.status)} · ${h(srmText)}</p>` +
         `<p style="font-size:16px;margin:8px 0"><strong data-decision="${decision.action}">Decision: ${h(verdict)}</strong></p>` +
         `<ul style="margin:0 0 8px">${decision.reasons.map((r) => `<li>${h(r)}</li>`).join('')}</ul>` +
+        cuped.map((c) => `<p data-cuped="${h(c.variant)}" data-variance-reduction="${c.varianceReduction}" style="margin:4px 0;color:#374151">${h(c.text)}</p>`).join('') +
         `<div style="overflow-x:auto">${tableHtml(view)}</div>` +
         charts.join('') +
         (link ? `<p><a href="${h(link)}">Open the results page</a></p>` : '') +
@@ -104,6 +106,7 @@ export function composeReportEmail(input: ReportEmailInput): ReportEmail {
         `Status: ${view.status}. ${srmText}.`,
         `Decision: ${verdict}`,
         ...decision.reasons.map((r) => `  - ${r}`),
+        ...cuped.map((c) => c.text),
         tableText(view),
         link ? `Results page: ${link}` : '',
       ]

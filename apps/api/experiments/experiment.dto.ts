@@ -220,7 +220,7 @@ export class CupedSettingsDto {
   @ApiPropertyOptional({
     enum: ['auto', 'on', 'off'],
     default: 'auto',
-    description: 'Whether the decision uses the CUPED-adjusted figures: auto (once enough units have a covariate), on (whenever computable), off (never; still shown).',
+    description: 'Whether the decision uses the CUPED-adjusted figures: auto (once enough units have a covariate; shown either way), on (whenever computable), off (neither computed nor shown).',
   })
   @IsOptional()
   @IsIn(['auto', 'on', 'off'])

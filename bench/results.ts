@@ -15,7 +15,8 @@
  * {"bench": "results", "value": cold_ms, "unit": "ms", "reference": naive_ms, "ratio": cold_ms/naive_ms}.
  *
  * CUPED (docs/cuped.md): four units in five get pre-exposure sums (outcome_unit.pre_*, what the
- * writer stores from baseline_unit_day), correlated with their sums in the experiment. The results
+ * writer stores from baseline_unit_day), correlated with their sums in the experiment, and the
+ * per-variant CUPED sums (outcome_cuped) are computed from them. The results
  * are then computed cold with CUPED off and on in turn (stats.cuped.mode, the revision bumped so the
  * cache misses), BENCH_CUPED_ROUNDS times each (default 3); the line before the last is
  * {"bench": "results-cuped", "value": median_on_ms, "unit": "ms", "reference": median_off_ms, "ratio": on/off} (target <= 1.5).
@@ -24,6 +25,7 @@ import { startBenchApi } from './support/bench-api';
 import 'reflect-metadata';
 import { Client } from 'pg';
 import { DAILY_METRICS } from '../libs/ingestion/daily-aggregate';
+import { sumMetrics } from '../libs/metrics/metric-registry';
 import { gammaOf } from '../libs/stats/log-histogram';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
@@ -123,6 +125,20 @@ async function generate(db: Client, experimentId: string): Promise<void> {
          pre_ttft_sum = ttft_sum * (1.5 + random()), pre_input_tokens = input_tokens * 2, pre_input_tokens_n = input_tokens_n * 2,
          pre_output_tokens = output_tokens * 2, pre_output_tokens_n = output_tokens_n * 2, pre_cost_n = cost_n * 2, pre_cost_sum = cost_sum * (1.5 + random())
        WHERE experiment_id = $1 AND hashtext(unit_id) % 5 <> 0`,
+      [experimentId],
+    ),
+  );
+  // outcome_cuped: what the writer keeps per variant from those sums (docs/adr/0026), computed here from outcome_unit.
+  const values = sumMetrics()
+    .map(({ name, numerator: y, denominator: z }) => `('${name}', ${y.column}::float8, ${z.column}::float8, pre_${y.column}::float8, pre_${z.column}::float8)`)
+    .join(', ');
+  await timed('aggregate outcome_cuped', () =>
+    db.query(
+      `INSERT INTO outcome_cuped (experiment_id, phase, variant, metric, with_pre, py, pyy, pz, pzz, pyz, y_py, z_pz, y_pz, py_z)
+       SELECT experiment_id, phase, variant, m.metric, count(*) FILTER (WHERE m.q <> 0), sum(m.p), sum(m.p * m.p), sum(m.q), sum(m.q * m.q), sum(m.p * m.q),
+         sum(m.y * m.p), sum(m.z * m.q), sum(m.y * m.q), sum(m.p * m.z)
+       FROM outcome_unit u CROSS JOIN LATERAL (VALUES ${values}) AS m(metric, y, z, p, q)
+       WHERE experiment_id = $1 AND has_pre GROUP BY 1, 2, 3, 4`,
       [experimentId],
     ),
   );

@@ -33,26 +33,12 @@ const CUSTOM_ALL_EVENTS_SQL = `SELECT u.variant, k.metric, count(*)::float8 AS u
   WHERE u.experiment_id = $1 AND u.phase = $2 AND u.events > 0 GROUP BY u.variant, k.metric`;
 
 /**
- * CUPED sufficient statistics of every built-in sum metric (docs/adr/0026): per variant, the
- * pre-exposure sums (outcome_unit.pre_*), their squares and every cross-product with the
- * in-experiment sums, over the same units (those without pre-data count zeros).
+ * CUPED sufficient statistics of every built-in sum metric (docs/adr/0026), kept by the writer per
+ * variant: the pre-exposure sums (outcome_unit.pre_*) over units, their squares and the
+ * cross-products with the in-experiment sums (units without pre-data count zeros). A few rows.
  */
-const preColumns = sumMetrics()
-  .map(({ name, numerator, denominator }) => {
-    const y = `${numerator.column}::float8`;
-    const z = `${denominator.column}::float8`;
-    const py = `pre_${numerator.column}::float8`;
-    const pz = `pre_${denominator.column}::float8`;
-    return [
-      `count(*) FILTER (WHERE ${pz} <> 0)::float8 AS "${name}.with"`,
-      `sum(${py}) AS "${name}.py"`, `sum(${py} * ${py}) AS "${name}.pyy"`, `sum(${pz}) AS "${name}.pz"`, `sum(${pz} * ${pz}) AS "${name}.pzz"`,
-      `sum(${py} * ${pz}) AS "${name}.pyz"`, `sum(${y} * ${py}) AS "${name}.yPy"`, `sum(${z} * ${pz}) AS "${name}.zPz"`,
-      `sum(${y} * ${pz}) AS "${name}.yPz"`, `sum(${py} * ${z}) AS "${name}.pyZ"`,
-    ].join(', ');
-  })
-  .join(',\n  ');
-const CUPED_SQL = `SELECT variant, ${preColumns}
-  FROM outcome_unit WHERE experiment_id = $1 AND phase = $2 AND events > 0 GROUP BY variant`;
+const CUPED_SQL = `SELECT variant, metric, with_pre::float8 AS with_pre, py, pyy, pz, pzz, pyz, y_py, z_pz, y_pz, py_z
+  FROM outcome_cuped WHERE experiment_id = $1 AND phase = $2`;
 
 /** The metrics (of $2) for which the project holds client-supplied covariates. */
 const CLIENT_COVARIATE_METRICS = `SELECT m FROM unnest($2::text[]) AS m WHERE EXISTS (SELECT 1 FROM unit_covariate c WHERE c.project_id = $1 AND c.metric = m)`;
@@ -117,23 +103,21 @@ export class AnalysisStore {
     }
     for (const r of pre) {
       const a = arm(String(r.variant));
-      for (const { name } of sumMetrics()) {
-        const post = a.ratios[name];
-        if (!post) continue;
-        const f = (k: string) => num(r[`${name}.${k}`]);
-        (a.cuped ??= {})[name] = {
-          source: 'pre-period',
-          withCovariate: f('with'),
-          stats: {
-            post,
-            pre: { n: post.n, sumNum: f('py'), sumNumSquares: f('pyy'), sumDen: f('pz'), sumDenSquares: f('pzz'), sumNumDen: f('pyz') },
-            sumNumPostNumPre: f('yPy'),
-            sumDenPostDenPre: f('zPz'),
-            sumNumPostDenPre: f('yPz'),
-            sumNumPreDenPost: f('pyZ'),
-          },
-        };
-      }
+      const name = String(r.metric);
+      const post = a.ratios[name];
+      if (!post) continue;
+      (a.cuped ??= {})[name] = {
+        source: 'pre-period',
+        withCovariate: num(r.with_pre),
+        stats: {
+          post,
+          pre: { n: post.n, sumNum: num(r.py), sumNumSquares: num(r.pyy), sumDen: num(r.pz), sumDenSquares: num(r.pzz), sumNumDen: num(r.pyz) },
+          sumNumPostNumPre: num(r.y_py),
+          sumDenPostDenPre: num(r.z_pz),
+          sumNumPostDenPre: num(r.y_pz),
+          sumNumPreDenPost: num(r.py_z),
+        },
+      };
     }
     // A client-supplied covariate replaces the pre-period one when some unit of the phase has one: a value per unit, as a ratio over a denominator of 1.
     for (const { metric, rows } of client) {

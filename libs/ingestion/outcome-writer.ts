@@ -21,6 +21,7 @@ import { dataErrorReason, UnstorableDataError } from './poison-isolation';
 import { DEFAULT_CUPED } from '../experiments/experiment-definition';
 import { BASELINE_EXPERIMENT_ID } from '../storable/storable';
 import { BASELINE_COLUMNS, PRE_COLUMNS } from './baseline-columns';
+import { CUPED_SUMS, cupedRows, type UnitAfter } from './cuped-aggregate';
 
 /**
  * Batches reach Postgres by COPY (text format) into temporary staging tables of the
@@ -106,6 +107,9 @@ const NEW_EVENTS = `SELECT k.experiment_id, k.event_id FROM ${STAGING_EVENT} s
   JOIN outcome_event_key k ON k.project_id = s.project_id AND k.event_id = s.event_id AND k.experiment_id = s.experiment_id
   WHERE k.xmin = pg_current_xact_id()::xid`;
 
+/** The unit sums the upsert returns: the daily aggregate's and every metric's numerator and denominator (CUPED). */
+const RETURNED_SUMS = [...new Set<string>([...DAILY_SUM_COLUMNS, ...PRE_COLUMNS])];
+
 /**
  * Staged unit deltas added to the per-unit sums, in key order; returns the new sums the daily aggregate needs.
  * A unit's first row also takes its CUPED covariates (docs/adr/0026): the baseline sums of the lookback
@@ -130,7 +134,7 @@ const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, varia
   ) p ON a.anchor IS NOT NULL
   ORDER BY s.experiment_id, s.phase, s.variant, s.unit_id
   ON CONFLICT ON CONSTRAINT outcome_unit_pkey DO UPDATE SET ${UNIT_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}
-  RETURNING experiment_id, phase, variant, unit_id, ${DAILY_SUM_COLUMNS.join(', ')}`;
+  RETURNING experiment_id, phase, variant, unit_id, ${RETURNED_SUMS.join(', ')}, has_pre, ${PRE_COLUMNS.map((c) => `pre_${c}`).join(', ')}`;
 
 const UNIT_TYPES = `SELECT id, unit_type FROM experiment WHERE id = ANY($1::uuid[])`;
 
@@ -169,6 +173,13 @@ const UPSERT_AGGREGATES = `WITH moments AS (
     INSERT INTO outcome_version AS v (experiment_id, version)
     SELECT unnest($24::uuid[]), 1
     ON CONFLICT ON CONSTRAINT outcome_version_pkey DO UPDATE SET version = v.version + 1
+  ),
+  cuped AS (
+    INSERT INTO outcome_cuped AS c (experiment_id, phase, variant, metric, with_pre, ${CUPED_SUMS.join(', ')})
+    SELECT * FROM json_to_recordset($25::json) AS t(experiment_id uuid, phase int, variant text, metric text, with_pre int8,
+      ${CUPED_SUMS.map((c) => `${c} float8`).join(', ')})
+    ON CONFLICT ON CONSTRAINT outcome_cuped_pkey DO UPDATE
+      SET ${['with_pre', ...CUPED_SUMS].map((c) => `${c} = c.${c} + EXCLUDED.${c}`).join(', ')}
   )
   SELECT 1`;
 
@@ -412,8 +423,9 @@ export class OutcomeWriter {
     if (nonFinite) throw new UnstorableDataError(`a non-finite aggregate delta (${nonFinite})`);
     const units: UnitRow[] = [...deltas.units].map(([k, u]) => ({ key: u.key, v: u.v, firstAt: deltas.firstAt.get(k) ?? null }));
     await copyInto(manager, STAGING_UNIT, copyText(units, UNIT_FIELDS));
-    const totals: Array<Record<string, string | number>> = await manager.query(UPSERT_UNITS);
+    const totals: Array<Record<string, string | number | boolean>> = await manager.query(UPSERT_UNITS);
     const daily = dailyRows(deltas, totals);
+    const cuped = cupedJson(deltas, totals);
     const unitMetrics = byKey(deltas.unitMetrics.entries());
     const moments = byKey(deltas.moments.entries());
     const histograms = byKey(deltas.histograms.entries());
@@ -442,12 +454,13 @@ export class OutcomeWriter {
       JSON.stringify(daily),
       storedEvents,
       [...new Set([...deltas.units.values()].map((u) => u.key.experimentId))].sort(),
+      cuped,
     ]);
   }
 }
 
 /** The daily rows of the batch, in key order, from the units' new totals (user units) or the events themselves (request units). */
-function dailyRows(deltas: AggregateDeltas, totals: Array<Record<string, string | number>>): object[] {
+function dailyRows(deltas: AggregateDeltas, totals: Array<Record<string, string | number | boolean>>): object[] {
   const totalsAfter = new Map<string, DailySums>();
   for (const t of totals) {
     const key = { experimentId: String(t.experiment_id), phase: Number(t.phase), variant: String(t.variant), unitId: String(t.unit_id) };
@@ -463,8 +476,34 @@ function dailyRows(deltas: AggregateDeltas, totals: Array<Record<string, string 
   }));
 }
 
+/** The per-variant CUPED sums of the batch (docs/adr/0026), as JSON rows in key order. */
+function cupedJson(deltas: AggregateDeltas, totals: Array<Record<string, string | number | boolean>>): string {
+  const units: UnitAfter[] = [];
+  for (const t of totals) {
+    if (t.has_pre !== true) continue;
+    const key = { experimentId: String(t.experiment_id), phase: Number(t.phase), variant: String(t.variant), unitId: String(t.unit_id) };
+    const change = deltas.units.get(unitKeyOf(key));
+    if (!change) throw new Error(`no change staged for unit ${JSON.stringify(key.unitId)}`);
+    units.push({
+      ...key,
+      hasPre: true,
+      after: (c) => Number(t[c]),
+      pre: (c) => Number(t[`pre_${c}`]),
+      change: (c) => change.v[c],
+    });
+  }
+  const rows = cupedRows(units);
+  for (const r of rows) if (!r.sums.every(Number.isFinite)) throw new UnstorableDataError('a non-finite CUPED aggregate delta (outcome_cuped)');
+  return JSON.stringify(
+    rows.map((r) => ({
+      experiment_id: r.experimentId, phase: r.phase, variant: r.variant, metric: r.metric, with_pre: r.withPre,
+      ...Object.fromEntries(CUPED_SUMS.map((c, i) => [c, r.sums[i]])),
+    })),
+  );
+}
+
 /** Unit sums come back from Postgres as strings (bigint) and numbers (float8). */
-function returnedSums(row: Record<string, string | number>): DailySums {
+function returnedSums(row: Record<string, string | number | boolean>): DailySums {
   const sums = zeroSums();
   DAILY_SUM_COLUMNS.forEach((c, i) => (sums[i] = Number(row[c])));
   return sums;

@@ -97,6 +97,7 @@ const INSERT_EVENTS = `WITH k AS (
     INSERT INTO baseline_unit_day AS b (project_id, unit_id, day, ${BASELINE_COLUMNS.map((c) => c[0]).join(', ')})
     SELECT s.project_id, s.unit_id, (s.occurred_at AT TIME ZONE 'UTC')::date, ${BASELINE_COLUMNS.map((c) => c[1]).join(', ')}
     FROM ${STAGING_EVENT} s JOIN k USING (project_id, experiment_id, event_id)
+    WHERE s.experiment_id <> ALL($1::uuid[])
     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT ON CONSTRAINT baseline_unit_day_pkey DO UPDATE SET ${BASELINE_COLUMNS.map(([c]) => `${c} = b.${c} + EXCLUDED.${c}`).join(', ')}
   )
@@ -315,7 +316,9 @@ export class OutcomeWriter {
     if (staged.length === 0) return { inserted: 0 };
     const inserted = await this.inStagingTransaction(async (manager) => {
       await copyInto(manager, STAGING_EVENT, copyText(staged, STAGED_FIELDS));
-      const [{ n }]: Array<{ n: number }> = await manager.query(INSERT_EVENTS);
+      // Request units are no one's history: their events stay out of the baseline (a row per event otherwise).
+      const requestUnits = await this.requestUnitExperiments(manager, staged.filter((x) => x.e.experimentId !== BASELINE_EXPERIMENT_ID).map((x) => x.e.experimentId));
+      const [{ n }]: Array<{ n: number }> = await manager.query(INSERT_EVENTS, [[...requestUnits]]);
       let fresh: OutcomeRecord[];
       if (n === staged.length) fresh = staged.map((s) => s.e);
       else {
@@ -323,7 +326,6 @@ export class OutcomeWriter {
         fresh = rows.map((r) => unique.get(`${r.event_id}\u0000${r.experiment_id}`)!.e);
       }
       const deltas = new AggregateDeltas();
-      const requestUnits = await this.requestUnitExperiments(manager, fresh.filter((e) => e.experimentId !== BASELINE_EXPERIMENT_ID).map((e) => e.experimentId));
       // Baseline outcomes (no experiment) only feed baseline_unit_day, in INSERT_EVENTS.
       for (const e of fresh) if (e.experimentId !== BASELINE_EXPERIMENT_ID) deltas.addEvent(e, requestUnits.has(e.experimentId));
       await this.applyDeltas(manager, deltas, fresh.length);

@@ -284,6 +284,19 @@ describe('an experiment whose users have no history', () => {
   });
 });
 
+describe('request units', () => {
+  it('are no one\'s history: their outcomes stay out of the baseline, and their results have no CUPED figures', async () => {
+    const exp = await f.start({ unitType: 'request', metrics: { primary: { name: 'score', goal: 'increase' }, secondary: [], guardrails: [] } });
+    const r = rng(5);
+    const events = Array.from({ length: 40 }, (_, i) => user(r).event(`${exp.key}-r${i}`, `${exp.key}-r${i}`, 0));
+    await f.sendOutcomes(exp, events, events.length);
+    const [row] = await t.db.query('SELECT count(*)::int AS n FROM baseline_unit_day WHERE unit_id = ANY($1::text[])', [events.map((e) => e.unitId)]);
+    expect(row.n).toBe(0);
+    const res = await f.results(exp.key);
+    expect(res.comparisons.every((c: any) => c.cuped === null)).toBe(true);
+  });
+});
+
 describe('covariates the client supplies', () => {
   it('replaces the pre-period covariate of that metric with the values sent through POST /v1/covariates', async () => {
     const exp = await f.start({ metrics: { primary: { name: 'score', goal: 'increase' }, secondary: [], guardrails: [] } });

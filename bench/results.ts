@@ -134,9 +134,9 @@ async function generate(db: Client, experimentId: string): Promise<void> {
     .join(', ');
   await timed('aggregate outcome_cuped', () =>
     db.query(
-      `INSERT INTO outcome_cuped (experiment_id, phase, variant, metric, with_pre, py, pyy, pz, pzz, pyz, y_py, z_pz, y_pz, py_z)
+      `INSERT INTO outcome_cuped (experiment_id, phase, variant, metric, with_pre, py, pyy, pz, pzz, pyz, y_py, z_pz, y_pz, py_z, i_n, i_y, i_z)
        SELECT experiment_id, phase, variant, m.metric, count(*) FILTER (WHERE m.q <> 0), sum(m.p), sum(m.p * m.p), sum(m.q), sum(m.q * m.q), sum(m.p * m.q),
-         sum(m.y * m.p), sum(m.z * m.q), sum(m.y * m.q), sum(m.p * m.z)
+         sum(m.y * m.p), sum(m.z * m.q), sum(m.y * m.q), sum(m.p * m.z), count(*), sum(m.y), sum(m.z)
        FROM outcome_unit u CROSS JOIN LATERAL (VALUES ${values}) AS m(metric, y, z, p, q)
        WHERE experiment_id = $1 AND has_pre GROUP BY 1, 2, 3, 4`,
       [experimentId],

@@ -8,8 +8,11 @@ const PRE_COLUMNS: ReadonlyArray<[string, 'bigint' | 'double precision']> = [
   ['cost_n', 'bigint'], ['cost_sum', 'double precision'],
 ];
 
-/** Per variant and metric, the CUPED sums over units: pre numerator p and denominator q, and cross-products with the in-experiment y and z. */
-const CUPED_SUMS = ['py', 'pyy', 'pz', 'pzz', 'pyz', 'y_py', 'z_pz', 'y_pz', 'py_z'];
+/**
+ * Per variant and metric, the CUPED sums over units: pre numerator p and denominator q, their cross-products with the
+ * in-experiment y and z, and the missing-data indicator's: units with pre-data and their y and z.
+ */
+const CUPED_SUMS = ['py', 'pyy', 'pz', 'pzz', 'pyz', 'y_py', 'z_pz', 'y_pz', 'py_z', 'i_n', 'i_y', 'i_z'];
 
 /**
  * CUPED covariates (issue 20, docs/adr/0026):

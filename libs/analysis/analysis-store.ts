@@ -37,7 +37,7 @@ const CUSTOM_ALL_EVENTS_SQL = `SELECT u.variant, k.metric, count(*)::float8 AS u
  * variant: the pre-exposure sums (outcome_unit.pre_*) over units, their squares and the
  * cross-products with the in-experiment sums (units without pre-data count zeros). A few rows.
  */
-const CUPED_SQL = `SELECT variant, metric, with_pre::float8 AS with_pre, py, pyy, pz, pzz, pyz, y_py, z_pz, y_pz, py_z
+const CUPED_SQL = `SELECT variant, metric, with_pre::float8 AS with_pre, py, pyy, pz, pzz, pyz, y_py, z_pz, y_pz, py_z, i_n, i_y, i_z
   FROM outcome_cuped WHERE experiment_id = $1 AND phase = $2`;
 
 /** The metrics (of $2) for which the project holds client-supplied covariates. */
@@ -116,10 +116,14 @@ export class AnalysisStore {
           sumDenPostDenPre: num(r.z_pz),
           sumNumPostDenPre: num(r.y_pz),
           sumNumPreDenPost: num(r.py_z),
+          withPre: num(r.i_n),
+          sumNumPostWithPre: num(r.i_y),
+          sumDenPostWithPre: num(r.i_z),
         },
       };
     }
-    // A client-supplied covariate replaces the pre-period one when some unit of the phase has one: a value per unit, as a ratio over a denominator of 1.
+    // A client-supplied covariate replaces the pre-period one when some unit of the phase has one: a value per unit, as a ratio
+    // over a denominator of 1 for the units that have one (0 and 0 for the others, who count as without history).
     for (const { metric, rows } of client) {
       if (!rows.some((r) => num(r.with) > 0)) continue;
       for (const r of rows) {
@@ -132,11 +136,14 @@ export class AnalysisStore {
           withCovariate: num(r.with),
           stats: {
             post,
-            pre: { n: post.n, sumNum: px, sumNumSquares: num(r.pxx), sumDen: post.n, sumDenSquares: post.n, sumNumDen: px },
+            pre: { n: post.n, sumNum: px, sumNumSquares: num(r.pxx), sumDen: num(r.with), sumDenSquares: num(r.with), sumNumDen: px },
             sumNumPostNumPre: num(r.yPx),
-            sumDenPostDenPre: post.sumDen,
-            sumNumPostDenPre: post.sumNum,
+            sumDenPostDenPre: num(r.iz),
+            sumNumPostDenPre: num(r.iy),
             sumNumPreDenPost: num(r.zPx),
+            withPre: num(r.with),
+            sumNumPostWithPre: num(r.iy),
+            sumDenPostWithPre: num(r.iz),
           },
         };
       }
@@ -159,7 +166,8 @@ export class AnalysisStore {
         const z = `u.${denominator.column}::float8`;
         const rows = (await this.dataSource.query(
           `SELECT u.variant, count(c.value)::float8 AS with, sum(COALESCE(c.value, 0)) AS px, sum(COALESCE(c.value, 0) ^ 2) AS pxx,
-             sum(${y} * COALESCE(c.value, 0)) AS "yPx", sum(${z} * COALESCE(c.value, 0)) AS "zPx"
+             sum(${y} * COALESCE(c.value, 0)) AS "yPx", sum(${z} * COALESCE(c.value, 0)) AS "zPx",
+             COALESCE(sum(${y}) FILTER (WHERE c.value IS NOT NULL), 0) AS iy, COALESCE(sum(${z}) FILTER (WHERE c.value IS NOT NULL), 0) AS iz
            FROM outcome_unit u LEFT JOIN unit_covariate c ON c.project_id = $3 AND c.metric = $4 AND c.unit_id = u.unit_id
            WHERE u.experiment_id = $1 AND u.phase = $2 AND u.events > 0 GROUP BY u.variant`,
           [experimentId, phase, projectId, m],

@@ -1,4 +1,4 @@
-import { seededRng, type CupedRatioStats, type RatioStats, type Rng } from '../stats';
+import { seededRng, type CupedIndicatorStats, type RatioStats, type Rng } from '../stats';
 import { calculateResults, type ArmAggregates, type CalculatorInput } from './results-calculator';
 import type { CupedMode } from '../experiments/experiment.types';
 
@@ -49,10 +49,10 @@ function arm(variant: string, units: Unit[]): ArmAggregates {
   const cuped: NonNullable<ArmAggregates['cuped']> = {};
   for (const m of METRICS) {
     const post: RatioStats = { n: 0, sumNum: 0, sumNumSquares: 0, sumDen: 0, sumDenSquares: 0, sumNumDen: 0 };
-    const s: CupedRatioStats = {
+    const s: CupedIndicatorStats = {
       post,
       pre: { n: 0, sumNum: 0, sumNumSquares: 0, sumDen: 0, sumDenSquares: 0, sumNumDen: 0 },
-      sumNumPostNumPre: 0, sumDenPostDenPre: 0, sumNumPostDenPre: 0, sumNumPreDenPost: 0,
+      sumNumPostNumPre: 0, sumDenPostDenPre: 0, sumNumPostDenPre: 0, sumNumPreDenPost: 0, withPre: 0, sumNumPostWithPre: 0, sumDenPostWithPre: 0,
     };
     let withPre = 0;
     for (const u of units) {
@@ -61,6 +61,11 @@ function arm(variant: string, units: Unit[]): ArmAggregates {
       s.pre.n += 1; s.pre.sumNum += p; s.pre.sumNumSquares += p * p; s.pre.sumDen += q; s.pre.sumDenSquares += q * q; s.pre.sumNumDen += p * q;
       s.sumNumPostNumPre += y * p; s.sumDenPostDenPre += z * q; s.sumNumPostDenPre += y * q; s.sumNumPreDenPost += p * z;
       if (q !== 0) withPre += 1;
+      if (p !== 0 || q !== 0) {
+        s.withPre += 1;
+        s.sumNumPostWithPre += y;
+        s.sumDenPostWithPre += z;
+      }
     }
     ratios[m] = post;
     cuped[m] = { source: 'pre-period', withCovariate: withPre, stats: s };

@@ -23,7 +23,7 @@ import {
 import {
   type ArmSummary,
   type BucketRow,
-  type CupedRatioStats,
+  type CupedIndicatorStats,
   type Effect,
   type MomentStats,
   type RatioStats,
@@ -31,7 +31,7 @@ import {
   LogHistogram,
   StatsInputError,
   bayesGaussian,
-  cupedRatioEffect,
+  cupedIndicatorEffect,
   effectFromSummaries,
   fixedHorizonResult,
   holm,
@@ -88,7 +88,7 @@ export interface ArmCovariate {
   source: CovariateSource;
   /** Units with pre-exposure data (the others count a covariate of zero). */
   withCovariate: number;
-  stats: CupedRatioStats;
+  stats: CupedIndicatorStats;
 }
 
 export interface CalculatorInput {
@@ -230,7 +230,7 @@ function effects(c: ArmMetric, t: ArmMetric): { rel: Effect | null; abs: Effect 
 
 /**
  * The CUPED-adjusted comparison of one metric (ratio form, GrowthBook's regression-adjusted ratio
- * statistic, theta pooled over both arms): null when an arm has no covariate sums or the statistics
+ * statistic, theta pooled over both arms, with a missing-data indicator as second covariate: libs/stats cuped-indicator): null when an arm has no covariate sums or the statistics
  * refuse the input. `unadjusted` is the relative effect without CUPED, for the variance reduction.
  */
 function cupedComparison(
@@ -243,11 +243,11 @@ function cupedComparison(
   if (mode === 'off' || !c || !t || c.source !== t.source) return null;
   // The arm's pre-exposure ratio needs a non-zero denominator: some unit of each arm with pre-data.
   if (c.withCovariate < 1 || t.withCovariate < 1 || c.stats.pre.sumDen === 0 || t.stats.pre.sumDen === 0) return null;
-  const rel = safe(() => cupedRatioEffect(c.stats, t.stats, { difference: 'relative' }));
+  const rel = safe(() => cupedIndicatorEffect(c.stats, t.stats, { difference: 'relative' }));
   if (!rel || !Number.isFinite(rel.estimate) || !(rel.se > 0)) return null;
   const result = test(rel);
   if (!result) return null;
-  const abs = safe(() => cupedRatioEffect(c.stats, t.stats, { difference: 'absolute' }));
+  const abs = safe(() => cupedIndicatorEffect(c.stats, t.stats, { difference: 'absolute' }));
   const absTest = abs ? test(abs) : null;
   const units = c.stats.post.n + t.stats.post.n;
   const unitsWithCovariate = c.withCovariate + t.withCovariate;

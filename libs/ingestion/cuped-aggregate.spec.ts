@@ -56,9 +56,13 @@ describe('the per-variant CUPED sums (outcome_cuped)', () => {
               const y = totals[i].get(m.numerator.column as UnitColumn) ?? 0;
               const z = totals[i].get(m.denominator.column as UnitColumn) ?? 0;
               const p = u.pre[m.numerator.column as UnitColumn] ?? 0;
+              direct.sums[9] += 1;
+              direct.sums[10] += y;
+              direct.sums[11] += z;
               const q = u.pre[m.denominator.column as UnitColumn] ?? 0;
               if (q !== 0) direct.withPre += 1;
               [p, p * p, q, q * q, p * q, y * p, z * q, y * q, p * z].forEach((x, j) => (direct.sums[j] += x));
+              // Every metric has a row for a unit with history, even when its own pre sums are zero.
             });
             const got = kept.get(`${variant}/${m.name}`) ?? { withPre: 0, sums: CUPED_SUMS.map(() => 0) };
             expect({ metric: m.name, variant, ...got }).toEqual({ metric: m.name, variant, ...direct });

@@ -42,6 +42,12 @@ async function main(): Promise<void> {
     const writer = new OutcomeWriter(ds);
     const [project] = await ds.query(`INSERT INTO project (name) VALUES ('bench') RETURNING id`);
     const experimentId = randomUUID();
+    // A user-unit experiment row, so that the writer takes its real path: each new unit's CUPED covariate is looked up (docs/adr/0026).
+    await ds.query(
+      `INSERT INTO experiment (id, project_id, key, name, unit_type, status, salt, traffic_allocation, variants, metrics, stats, forced)
+       VALUES ($1, $2, 'bench', 'bench', 'user', 'running', 'bench', 1, '[]', '{}', '{"alpha": 0.05, "sequential": true, "plannedUnits": null}', '[]')`,
+      [experimentId, project.id],
+    );
     const at = new Date().toISOString();
 
     // Reference: the same rows, COPY text, into an unindexed table, one connection.

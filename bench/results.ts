@@ -13,11 +13,19 @@
  * in SQL, so the aggregates are consistent with the raw events by construction (what the
  * ingestion worker maintains incrementally). The last line is
  * {"bench": "results", "value": cold_ms, "unit": "ms", "reference": naive_ms, "ratio": cold_ms/naive_ms}.
+ *
+ * CUPED (docs/cuped.md): four units in five get pre-exposure sums (outcome_unit.pre_*, what the
+ * writer stores from baseline_unit_day), correlated with their sums in the experiment, and the
+ * per-variant CUPED sums (outcome_cuped) are computed from them. The results
+ * are then computed cold with CUPED off and on in turn (stats.cuped.mode, the revision bumped so the
+ * cache misses), BENCH_CUPED_ROUNDS times each (default 3); the line before the last is
+ * {"bench": "results-cuped", "value": median_on_ms, "unit": "ms", "reference": median_off_ms, "ratio": on/off} (target <= 1.5).
  */
 import { startBenchApi } from './support/bench-api';
 import 'reflect-metadata';
 import { Client } from 'pg';
 import { DAILY_METRICS } from '../libs/ingestion/daily-aggregate';
+import { sumMetrics } from '../libs/metrics/metric-registry';
 import { gammaOf } from '../libs/stats/log-histogram';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
@@ -108,6 +116,32 @@ async function generate(db: Client, experimentId: string): Promise<void> {
       [experimentId],
     ),
   );
+  // Pre-exposure sums for four units in five: the same behaviour scaled by a random factor, so covariates correlate with the outcomes.
+  await timed('pre-exposure sums (CUPED)', () =>
+    db.query(
+      `UPDATE outcome_unit SET has_pre = true, pre_events = events * 2, pre_success_n = success_n * 2,
+         pre_successes = LEAST(success_n * 2, round(successes * (1.5 + random()))), pre_score_n = score_n * 2, pre_score_sum = score_sum * (1.5 + random()),
+         pre_errors = errors, pre_latency_n = latency_n * 2, pre_latency_sum = latency_sum * (1.5 + random()), pre_ttft_n = ttft_n * 2,
+         pre_ttft_sum = ttft_sum * (1.5 + random()), pre_input_tokens = input_tokens * 2, pre_input_tokens_n = input_tokens_n * 2,
+         pre_output_tokens = output_tokens * 2, pre_output_tokens_n = output_tokens_n * 2, pre_cost_n = cost_n * 2, pre_cost_sum = cost_sum * (1.5 + random())
+       WHERE experiment_id = $1 AND hashtext(unit_id) % 5 <> 0`,
+      [experimentId],
+    ),
+  );
+  // outcome_cuped: what the writer keeps per variant from those sums (docs/adr/0026), computed here from outcome_unit.
+  const values = sumMetrics()
+    .map(({ name, numerator: y, denominator: z }) => `('${name}', ${y.column}::float8, ${z.column}::float8, pre_${y.column}::float8, pre_${z.column}::float8)`)
+    .join(', ');
+  await timed('aggregate outcome_cuped', () =>
+    db.query(
+      `INSERT INTO outcome_cuped (experiment_id, phase, variant, metric, with_pre, py, pyy, pz, pzz, pyz, y_py, z_pz, y_pz, py_z, i_n, i_y, i_z)
+       SELECT experiment_id, phase, variant, m.metric, count(*) FILTER (WHERE m.q <> 0), sum(m.p), sum(m.p * m.p), sum(m.q), sum(m.q * m.q), sum(m.p * m.q),
+         sum(m.y * m.p), sum(m.z * m.q), sum(m.y * m.q), sum(m.p * m.z), count(*), sum(m.y), sum(m.z)
+       FROM outcome_unit u CROSS JOIN LATERAL (VALUES ${values}) AS m(metric, y, z, p, q)
+       WHERE experiment_id = $1 AND has_pre GROUP BY 1, 2, 3, 4`,
+      [experimentId],
+    ),
+  );
   await db.query(
     `INSERT INTO exposure_count (experiment_id, phase, variant, units)
      SELECT experiment_id, phase, variant, count(*) FROM outcome_unit WHERE experiment_id = $1 GROUP BY 1, 2, 3`,
@@ -189,7 +223,25 @@ async function main(): Promise<void> {
       const d = last.variants.find((x: { key: string }) => x.key === v.key);
       console.log(`${v.key}: daily last day units ${d.units} vs results ${v.units}, success ${d.metrics.success_rate.mean.toFixed(6)} vs ${v.metrics.success_rate.mean.toFixed(6)}`);
     }
-    console.log(JSON.stringify({ bench: 'results', value: Math.round(cold.ms), unit: 'ms', reference: Math.round(naive.ms), ratio: cold.ms / naive.ms, cachedMs: cached, dailyMs: Math.round(daily.ms), events: EVENTS, units: UNITS }));
+    // CUPED off and on in turn, cold each time: the mode is set in the database and the revision bumped (the cache key).
+    const rounds = Number(process.env.BENCH_CUPED_ROUNDS ?? 3);
+    const times: Record<'off' | 'auto', number[]> = { off: [], auto: [] };
+    let adjusted: any = null;
+    for (let r = 0; r < rounds; r++) {
+      for (const mode of ['off', 'auto'] as const) {
+        await db.query(`UPDATE experiment SET stats = jsonb_set(stats, '{cuped,mode}', to_jsonb($2::text)), revision = revision + 1 WHERE id = $1`, [created.id, mode]);
+        const run = await timed(`results endpoint, cold, CUPED ${mode === 'off' ? 'off' : 'on'}`, () => call('GET', `/v1/experiments/${key}/results`));
+        times[mode].push(run.ms);
+        if (mode === 'auto') adjusted = run.value;
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const primary = adjusted.comparisons.find((c: { variant: string; metric: string }) => c.variant === 'treatment' && c.metric === 'success_rate');
+    console.log(`CUPED on success_rate: ${primary.cuped ? `variance reduction ${(100 * primary.cuped.varianceReduction).toFixed(1)} %, units with covariate ${primary.cuped.unitsWithCovariate} of ${primary.cuped.units}` : 'none'}`);
+    const cupedOn = median(times.auto);
+    const cupedOff = median(times.off);
+    console.log(JSON.stringify({ bench: 'results-cuped', value: Math.round(cupedOn), unit: 'ms', reference: Math.round(cupedOff), ratio: cupedOn / cupedOff, units: UNITS }));
+    console.log(JSON.stringify({ bench: 'results', value: Math.round(cold.ms), unit: 'ms', reference: Math.round(naive.ms), ratio: cold.ms / naive.ms, cachedMs: cached, dailyMs: Math.round(daily.ms), cupedOnMs: Math.round(cupedOn), cupedOffMs: Math.round(cupedOff), events: EVENTS, units: UNITS }));
   } finally {
     await db.end();
     await bench.dispose();

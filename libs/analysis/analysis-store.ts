@@ -32,6 +32,17 @@ const CUSTOM_ALL_EVENTS_SQL = `SELECT u.variant, k.metric, count(*)::float8 AS u
   LEFT JOIN outcome_unit_metric m ON m.experiment_id = u.experiment_id AND m.phase = u.phase AND m.variant = u.variant AND m.unit_id = u.unit_id AND m.metric = k.metric
   WHERE u.experiment_id = $1 AND u.phase = $2 AND u.events > 0 GROUP BY u.variant, k.metric`;
 
+/**
+ * CUPED sufficient statistics of every built-in sum metric (docs/adr/0026), kept by the writer per
+ * variant: the pre-exposure sums (outcome_unit.pre_*) over units, their squares and the
+ * cross-products with the in-experiment sums (units without pre-data count zeros). A few rows.
+ */
+const CUPED_SQL = `SELECT variant, metric, with_pre::float8 AS with_pre, py, pyy, pz, pzz, pyz, y_py, z_pz, y_pz, py_z, i_n, i_y, i_z
+  FROM outcome_cuped WHERE experiment_id = $1 AND phase = $2`;
+
+/** The metrics (of $2) for which the project holds client-supplied covariates. */
+const CLIENT_COVARIATE_METRICS = `SELECT m FROM unnest($2::text[]) AS m WHERE EXISTS (SELECT 1 FROM unit_covariate c WHERE c.project_id = $1 AND c.metric = m)`;
+
 type Row = Record<string, string | number | null>;
 const num = (x: unknown): number => (x === null || x === undefined ? 0 : Number(x));
 
@@ -40,19 +51,24 @@ const num = (x: unknown): number => (x === null || x === undefined ? 0 : Number(
 export class AnalysisStore {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** `overAllEvents`: the custom metrics averaged over all events (registry denominator `events`). */
-  async arms(experimentId: string, phase: number, overAllEvents: readonly string[] = []): Promise<ArmAggregates[]> {
-    const [units, reported, allEvents, moments, histograms] = await Promise.all([
+  /**
+   * `overAllEvents`: the custom metrics averaged over all events (registry denominator `events`).
+   * `covariates`: read the CUPED statistics too (user and session units), client-supplied ones from this project.
+   */
+  async arms(experimentId: string, phase: number, overAllEvents: readonly string[] = [], covariates: { projectId: string } | null = null): Promise<ArmAggregates[]> {
+    const [units, reported, allEvents, moments, histograms, pre, client] = await Promise.all([
       this.dataSource.query(UNIT_SQL, [experimentId, phase]) as Promise<Row[]>,
       this.dataSource.query(CUSTOM_SQL, [experimentId, phase]) as Promise<Row[]>,
       overAllEvents.length ? (this.dataSource.query(CUSTOM_ALL_EVENTS_SQL, [experimentId, phase, overAllEvents]) as Promise<Row[]>) : Promise.resolve([] as Row[]),
       this.dataSource.query('SELECT variant, metric, n::float8 AS n, sum, sumsq FROM outcome_moment WHERE experiment_id = $1 AND phase = $2', [experimentId, phase]) as Promise<Row[]>,
       this.dataSource.query('SELECT variant, metric, bucket, count::float8 AS count FROM outcome_histogram WHERE experiment_id = $1 AND phase = $2 AND count > 0', [experimentId, phase]) as Promise<Row[]>,
+      covariates ? (this.dataSource.query(CUPED_SQL, [experimentId, phase]) as Promise<Row[]>) : Promise.resolve([] as Row[]),
+      covariates ? this.clientCovariates(experimentId, phase, covariates.projectId) : Promise.resolve([]),
     ]);
     const arms = new Map<string, ArmAggregates>();
     const arm = (variant: string): ArmAggregates => {
       let a = arms.get(variant);
-      if (!a) arms.set(variant, (a = { variant, units: 0, events: 0, costSum: 0, costUnknown: 0, ratios: {}, moments: {}, histograms: {} }));
+      if (!a) arms.set(variant, (a = { variant, units: 0, events: 0, costSum: 0, costUnknown: 0, ratios: {}, moments: {}, histograms: {}, cuped: {} }));
       return a;
     };
     for (const r of units) {
@@ -85,6 +101,53 @@ export class AnalysisStore {
       const a = arm(String(r.variant));
       (a.histograms[String(r.metric)] ??= []).push({ index: num(r.bucket), count: num(r.count) } satisfies BucketRow);
     }
+    for (const r of pre) {
+      const a = arm(String(r.variant));
+      const name = String(r.metric);
+      const post = a.ratios[name];
+      if (!post) continue;
+      (a.cuped ??= {})[name] = {
+        source: 'pre-period',
+        withCovariate: num(r.with_pre),
+        stats: {
+          post,
+          pre: { n: post.n, sumNum: num(r.py), sumNumSquares: num(r.pyy), sumDen: num(r.pz), sumDenSquares: num(r.pzz), sumNumDen: num(r.pyz) },
+          sumNumPostNumPre: num(r.y_py),
+          sumDenPostDenPre: num(r.z_pz),
+          sumNumPostDenPre: num(r.y_pz),
+          sumNumPreDenPost: num(r.py_z),
+          withPre: num(r.i_n),
+          sumNumPostWithPre: num(r.i_y),
+          sumDenPostWithPre: num(r.i_z),
+        },
+      };
+    }
+    // A client-supplied covariate replaces the pre-period one when some unit of the phase has one: a value per unit, as a ratio
+    // over a denominator of 1 for the units that have one (0 and 0 for the others, who count as without history).
+    for (const { metric, rows } of client) {
+      if (!rows.some((r) => num(r.with) > 0)) continue;
+      for (const r of rows) {
+        const a = arm(String(r.variant));
+        const post = a.ratios[metric];
+        if (!post) continue;
+        const px = num(r.px);
+        (a.cuped ??= {})[metric] = {
+          source: 'client',
+          withCovariate: num(r.with),
+          stats: {
+            post,
+            pre: { n: post.n, sumNum: px, sumNumSquares: num(r.pxx), sumDen: num(r.with), sumDenSquares: num(r.with), sumNumDen: px },
+            sumNumPostNumPre: num(r.yPx),
+            sumDenPostDenPre: num(r.iz),
+            sumNumPostDenPre: num(r.iy),
+            sumNumPreDenPost: num(r.zPx),
+            withPre: num(r.with),
+            sumNumPostWithPre: num(r.iy),
+            sumDenPostWithPre: num(r.iz),
+          },
+        };
+      }
+    }
     // Request units: the events and costs come from the moments when no unit rows exist.
     for (const a of arms.values()) {
       if (a.events === 0 && a.moments[EVENTS_METRIC]) a.events = a.moments[EVENTS_METRIC].n;
@@ -92,18 +155,41 @@ export class AnalysisStore {
     return [...arms.values()];
   }
 
+  /** Per metric with client-supplied covariates in the project: per variant, the covariate's sums over the phase's units. */
+  private async clientCovariates(experimentId: string, phase: number, projectId: string): Promise<Array<{ metric: string; rows: Row[] }>> {
+    const metrics = sumMetrics();
+    const found = (await this.dataSource.query(CLIENT_COVARIATE_METRICS, [projectId, metrics.map((m) => m.name)])) as Array<{ m: string }>;
+    return Promise.all(
+      found.map(async ({ m }) => {
+        const { numerator, denominator } = metrics.find((x) => x.name === m)!;
+        const y = `u.${numerator.column}::float8`;
+        const z = `u.${denominator.column}::float8`;
+        const rows = (await this.dataSource.query(
+          `SELECT u.variant, count(c.value)::float8 AS with, sum(COALESCE(c.value, 0)) AS px, sum(COALESCE(c.value, 0) ^ 2) AS pxx,
+             sum(${y} * COALESCE(c.value, 0)) AS "yPx", sum(${z} * COALESCE(c.value, 0)) AS "zPx",
+             COALESCE(sum(${y}) FILTER (WHERE c.value IS NOT NULL), 0) AS iy, COALESCE(sum(${z}) FILTER (WHERE c.value IS NOT NULL), 0) AS iz
+           FROM outcome_unit u LEFT JOIN unit_covariate c ON c.project_id = $3 AND c.metric = $4 AND c.unit_id = u.unit_id
+           WHERE u.experiment_id = $1 AND u.phase = $2 AND u.events > 0 GROUP BY u.variant`,
+          [experimentId, phase, projectId, m],
+        )) as Row[];
+        return { metric: m, rows };
+      }),
+    );
+  }
+
   /**
    * A version of the experiment's data that changes on every write that can change a result:
    * the counter every aggregate write bumps in its own statement (outcome_version, docs/adr/0019),
-   * the exposure counts (SRM), and the experiment's revision and status, which the caller has
+   * the exposure counts (SRM), the project's client-supplied covariates (CUPED), and the experiment's revision and status, which the caller has
    * from the experiments context. One indexed lookup per table.
    */
-  async dataVersion(experiment: { id: string; revision: number; status: string }): Promise<string> {
+  async dataVersion(experiment: { id: string; projectId: string; revision: number; status: string }): Promise<string> {
     const [row] = (await this.dataSource.query(
       `SELECT (SELECT version FROM outcome_version WHERE experiment_id = $1) AS v,
-              (SELECT concat_ws(':', count(*), sum(units)) FROM exposure_count WHERE experiment_id = $1) AS e`,
-      [experiment.id],
-    )) as Array<{ v: string | null; e: string }>;
-    return `${experiment.revision}:${experiment.status}|${row.v ?? 0}|${row.e}`;
+              (SELECT concat_ws(':', count(*), sum(units)) FROM exposure_count WHERE experiment_id = $1) AS e,
+              (SELECT version FROM unit_covariate_version WHERE project_id = $2) AS c`,
+      [experiment.id, experiment.projectId],
+    )) as Array<{ v: string | null; e: string; c: string | null }>;
+    return `${experiment.revision}:${experiment.status}|${row.v ?? 0}|${row.e}|${row.c ?? 0}`;
   }
 }

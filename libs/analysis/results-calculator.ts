@@ -6,6 +6,8 @@
  */
 import type { UnitType } from '../assignment/core/snapshot';
 import type { ExperimentEntity } from '../experiments/experiment.entity';
+import { DEFAULT_CUPED } from '../experiments/experiment-definition';
+import type { CupedMode } from '../experiments/experiment.types';
 import { EVENTS_METRIC } from '../ingestion/outcome-aggregator';
 import {
   BUILT_IN_METRICS,
@@ -21,6 +23,7 @@ import {
 import {
   type ArmSummary,
   type BucketRow,
+  type CupedIndicatorStats,
   type Effect,
   type MomentStats,
   type RatioStats,
@@ -28,6 +31,7 @@ import {
   LogHistogram,
   StatsInputError,
   bayesGaussian,
+  cupedIndicatorEffect,
   effectFromSummaries,
   fixedHorizonResult,
   holm,
@@ -46,6 +50,8 @@ import {
 import { decide, type TreatmentEvidence } from './decision-rule';
 import type {
   Comparison,
+  CovariateSource,
+  CupedComparison,
   Decision,
   GuardrailResult,
   Interval,
@@ -55,6 +61,7 @@ import type {
   QuantileEstimate,
   SrmSummary,
   VariantResult,
+  ExperimentResults,
 } from './results.types';
 
 /** Sums of one variant in the analysed phase, as read from the aggregates. */
@@ -71,6 +78,17 @@ export interface ArmAggregates {
   moments: Record<string, MomentStats>;
   /** Log-histogram rows of latency_ms and ttft_ms. */
   histograms: Record<string, BucketRow[]>;
+  /** CUPED statistics of the metrics with a covariate (user and session units): docs/adr/0026. */
+  cuped?: Record<string, ArmCovariate>;
+}
+
+/** One arm's CUPED statistics for one metric. */
+export interface ArmCovariate {
+  /** 'pre-period': the same metric over the lookback window before exposure; 'client': a value the client supplied per unit. */
+  source: CovariateSource;
+  /** Units with pre-exposure data (the others count a covariate of zero). */
+  withCovariate: number;
+  stats: CupedIndicatorStats;
 }
 
 export interface CalculatorInput {
@@ -86,7 +104,15 @@ export interface CalculatedResults {
   guardrails: GuardrailResult[];
   planning: PlanningResult[];
   decision: Decision;
+  cuped: ExperimentResults['cuped'];
 }
+
+/**
+ * Under `auto`, the decision uses CUPED once at least this share of the compared units has a
+ * covariate: below it the adjustment removes little variance, and an unadjusted verdict is the
+ * one people can check by hand (docs/adr/0027).
+ */
+export const MIN_COVARIATE_SHARE = 0.1;
 
 /** A metric of one arm, ready for the two-arm tests: the per-unit summary, or a quantile summary. */
 type ArmMetric = { kind: 'mean'; summary: ArmSummary } | { kind: 'quantile'; summary: QuantileSummary };
@@ -202,6 +228,50 @@ function effects(c: ArmMetric, t: ArmMetric): { rel: Effect | null; abs: Effect 
   return { rel: null, abs: null, why: 'the arms hold different kinds of statistics' };
 }
 
+/**
+ * The CUPED-adjusted comparison of one metric (ratio form, GrowthBook's regression-adjusted ratio
+ * statistic, theta pooled over both arms, with a missing-data indicator as second covariate: libs/stats cuped-indicator): null when an arm has no covariate sums or the statistics
+ * refuse the input. `unadjusted` is the relative effect without CUPED, for the variance reduction.
+ */
+function cupedComparison(
+  c: ArmCovariate | undefined,
+  t: ArmCovariate | undefined,
+  unadjusted: Effect,
+  test: (e: Effect) => TestResult | null,
+  mode: CupedMode,
+): { comparison: CupedComparison; effect: Effect } | null {
+  if (mode === 'off' || !c || !t || c.source !== t.source) return null;
+  // The arm's pre-exposure ratio needs a non-zero denominator: some unit of each arm with pre-data.
+  if (c.withCovariate < 1 || t.withCovariate < 1 || c.stats.pre.sumDen === 0 || t.stats.pre.sumDen === 0) return null;
+  const rel = safe(() => cupedIndicatorEffect(c.stats, t.stats, { difference: 'relative' }));
+  if (!rel || !Number.isFinite(rel.estimate) || !(rel.se > 0)) return null;
+  const result = test(rel);
+  if (!result) return null;
+  const abs = safe(() => cupedIndicatorEffect(c.stats, t.stats, { difference: 'absolute' }));
+  const absTest = abs ? test(abs) : null;
+  const units = c.stats.post.n + t.stats.post.n;
+  const unitsWithCovariate = c.withCovariate + t.withCovariate;
+  const used = mode === 'on' || (mode === 'auto' && unitsWithCovariate >= MIN_COVARIATE_SHARE * units);
+  return {
+    effect: rel,
+    comparison: {
+      covariate: c.source,
+      unitsWithCovariate,
+      units,
+      absoluteLift: abs?.estimate ?? null,
+      absoluteCi: absTest?.ci ?? null,
+      relativeLift: result.estimate,
+      se: rel.se,
+      ci: result.ci,
+      pValue: result.pValue,
+      adjustedPValue: null,
+      significant: false,
+      varianceReduction: 1 - (rel.se * rel.se) / (unadjusted.se * unadjusted.se),
+      used,
+    },
+  };
+}
+
 /** The metrics compared, in order: declared goal metrics first, then the registry's defaults and the custom metrics. */
 export function comparedMetrics(experiment: CalculatorInput['experiment']): Array<{ name: string; role: MetricRole }> {
   const out: Array<{ name: string; role: MetricRole }> = [];
@@ -228,10 +298,11 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
   const tuning = planned ?? 5000;
   const control = experiment.variants.find((v) => v.isControl)!;
   const byKey = new Map(arms.map((a) => [a.variant, a]));
-  const empty = (variant: string): ArmAggregates => ({ variant, units: 0, events: 0, costSum: 0, costUnknown: 0, ratios: {}, moments: {}, histograms: {} });
+  const empty = (variant: string): ArmAggregates => ({ variant, units: 0, events: 0, costSum: 0, costUnknown: 0, ratios: {}, moments: {}, histograms: {}, cuped: {} });
   const armOf = (key: string) => byKey.get(key) ?? empty(key);
   const catalog = catalogOf(experiment);
   const goals = new Map([experiment.metrics.primary, ...(experiment.metrics.secondary ?? [])].reverse().map((m) => [m.name, m.goal]));
+  const cupedSettings = { ...DEFAULT_CUPED, ...experiment.stats.cuped };
 
   const variants: VariantResult[] = experiment.variants.map((v) => {
     const arm = armOf(v.key);
@@ -250,6 +321,8 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
   const treatments = experiment.variants.filter((v) => !v.isControl);
   const comparisons: Comparison[] = [];
   const effectsByKey = new Map<string, Effect>();
+  /** The unadjusted effect of comparisons whose decision figures are CUPED's (effectsByKey then holds the adjusted one). */
+  const unadjustedByKey = new Map<string, Effect>();
   for (const t of treatments) {
     for (const { name, role } of metrics) {
       const definition = catalog.get(name);
@@ -258,7 +331,7 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
       const lower = goal ? lowerIsBetterForGoal(goal, definition) : definition?.lowerIsBetter === true;
       const base: Comparison = {
         variant: t.key, metric: name, role, lowerIsBetter: lower, absoluteLift: null, absoluteCi: null, relativeLift: null, se: null, ci: null,
-        pValue: null, adjustedPValue: null, chanceToBeatControl: null, significant: false, method: sequential ? 'sequential' : 'fixed',
+        pValue: null, adjustedPValue: null, chanceToBeatControl: null, significant: false, method: sequential ? 'sequential' : 'fixed', cuped: null,
       };
       if (!definition) {
         comparisons.push({ ...base, note: `"${name}" is not a metric of this experiment (libs/metrics registry or metrics.custom)` });
@@ -274,7 +347,11 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
         comparisons.push({ ...base, absoluteLift: abs?.estimate ?? null, absoluteCi: absTest?.ci ?? null, note: `not enough data: ${why ?? relTest?.why}` });
         continue;
       }
-      effectsByKey.set(`${t.key}\u0000${name}`, rel);
+      const adjusted = definition.kind === 'quantile' || unitType === 'request'
+        ? null
+        : cupedComparison(armOf(control.key).cuped?.[name], armOf(t.key).cuped?.[name], rel, (e) => test(e).value, cupedSettings.mode);
+      effectsByKey.set(`${t.key}\u0000${name}`, adjusted?.comparison.used ? adjusted.effect : rel);
+      if (adjusted?.comparison.used) unadjustedByKey.set(`${t.key}\u0000${name}`, rel);
       comparisons.push({
         ...base,
         absoluteLift: abs?.estimate ?? null,
@@ -284,6 +361,7 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
         ci: relTest.value.ci,
         pValue: relTest.value.pValue,
         chanceToBeatControl: bayesGaussian(rel, { inverse: lower }).chanceToBeatControl,
+        cuped: adjusted?.comparison ?? null,
       });
     }
   }
@@ -295,7 +373,17 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
       c.adjustedPValue = adjusted[i];
       c.significant = adjusted[i] < alpha;
     });
+    // The CUPED p-values, Holm-adjusted beside the decision figures of the other members (theirs when used, else the unadjusted).
+    const withCuped = members.filter((c) => c.cuped);
+    for (const c of withCuped) {
+      const ps = members.map((m) => (m === c ? c.cuped!.pValue : m.cuped?.used ? m.cuped.pValue : m.pValue!));
+      c.cuped!.adjustedPValue = holm(ps)[members.indexOf(c)];
+      c.cuped!.significant = c.cuped!.adjustedPValue < alpha;
+    }
   }
+  /** The figures the decision uses: CUPED's when used. */
+  const decisive = (c: Comparison | undefined) =>
+    c?.cuped?.used ? { lift: c.cuped.relativeLift, ci: c.cuped.ci, adjustedPValue: c.cuped.adjustedPValue } : { lift: c?.relativeLift ?? null, ci: c?.ci ?? null, adjustedPValue: c?.adjustedPValue ?? null };
   const find = (variant: string, metric: string) => comparisons.find((c) => c.variant === variant && c.metric === metric);
 
   const guardrails: GuardrailResult[] = [];
@@ -305,12 +393,13 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
       const direction = g.maxRelativeIncrease !== undefined ? 'increase' : 'decrease';
       const margin = (direction === 'increase' ? g.maxRelativeIncrease : g.maxRelativeDecrease) ?? 0;
       let status: GuardrailResult['status'] = 'inconclusive';
-      if (c?.ci) {
+      const { lift, ci } = decisive(c);
+      if (ci) {
         // Breached: the whole interval is beyond the margin; ok: the whole interval is within it.
-        if (direction === 'increase') status = c.ci[0] > margin ? 'breached' : c.ci[1] < margin ? 'ok' : 'inconclusive';
-        else status = c.ci[1] < -margin ? 'breached' : c.ci[0] > -margin ? 'ok' : 'inconclusive';
+        if (direction === 'increase') status = ci[0] > margin ? 'breached' : ci[1] < margin ? 'ok' : 'inconclusive';
+        else status = ci[1] < -margin ? 'breached' : ci[0] > -margin ? 'ok' : 'inconclusive';
       }
-      guardrails.push({ variant: t.key, metric: g.name, direction, margin, relativeLift: c?.relativeLift ?? null, ci: c?.ci ?? null, status });
+      guardrails.push({ variant: t.key, metric: g.name, direction, margin, relativeLift: lift, ci, status });
     }
   }
 
@@ -320,15 +409,23 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
     const c = find(t.key, primary.name);
     const effect = effectsByKey.get(`${t.key}\u0000${primary.name}`);
     const units = variants.find((v) => v.key === t.key)!.units + variants.find((v) => v.key === control.key)!.units;
-    if (!c || !effect || c.relativeLift === null) return { variant: t.key, units, plannedUnits: planned, targetMde: null, power: null, additionalUnits: null };
-    const targetMde = primary.goal === 'non_inferior' ? (primary.margin ?? 0.01) : Math.max(0.01, Math.abs(c.relativeLift));
+    const lift = decisive(c).lift;
+    if (!c || !effect || lift === null) {
+      return { variant: t.key, units, plannedUnits: planned, targetMde: null, power: null, additionalUnits: null, additionalUnitsUnadjusted: null, varianceReduction: null };
+    }
+    const targetMde = primary.goal === 'non_inferior' ? (primary.margin ?? 0.01) : Math.max(0.01, Math.abs(lift));
+    const remaining = (e: Effect) => safe(() => remainingUnits(e, { targetMde, alpha, sequentialTuning: sequential ? tuning : undefined }).additionalUnits);
+    const unadjusted = unadjustedByKey.get(`${t.key}\u0000${primary.name}`);
+    const additionalUnits = remaining(effect);
     return {
       variant: t.key,
       units,
       plannedUnits: planned,
       targetMde,
       power: powerAt(effect, targetMde, alpha, sequential ? tuning : null),
-      additionalUnits: safe(() => remainingUnits(effect, { targetMde, alpha, sequentialTuning: sequential ? tuning : undefined }).additionalUnits),
+      additionalUnits,
+      additionalUnitsUnadjusted: unadjusted ? remaining(unadjusted) : additionalUnits,
+      varianceReduction: unadjusted ? c.cuped!.varianceReduction : null,
     };
   });
 
@@ -336,16 +433,16 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
   const significantlyLower = (variant: string, benefit: 'cost' | 'speed') =>
     BUILT_IN_METRICS.some((m) => {
       if (m.benefit !== benefit) return false;
-      const c = find(variant, m.name);
-      return !!c?.ci && c.ci[1] < 0;
+      const { ci } = decisive(find(variant, m.name));
+      return !!ci && ci[1] < 0;
     });
   const evidence: TreatmentEvidence[] = treatments.map((t) => {
-    const c = find(t.key, primary.name);
+    const { lift, ci, adjustedPValue } = decisive(find(t.key, primary.name));
     return {
       variant: t.key,
-      lift: c?.relativeLift ?? null,
-      ci: c?.ci ?? null,
-      adjustedPValue: c?.adjustedPValue ?? null,
+      lift,
+      ci,
+      adjustedPValue,
       guardrails: guardrails
         .filter((g) => g.variant === t.key)
         .map((g) => ({ metric: g.metric, status: g.status, ci: g.ci, margin: g.margin, direction: g.direction })),
@@ -363,7 +460,8 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
     units: variants.reduce((s, v) => s + v.units, 0),
     plannedUnits: planned,
   });
-  return { variants, comparisons, guardrails, planning, decision };
+  const cuped = { ...cupedSettings, minCovariateShare: MIN_COVARIATE_SHARE, used: comparisons.some((c) => c.role === 'primary' && c.cuped?.used) };
+  return { variants, comparisons, guardrails, planning, decision, cuped };
 }
 
 /**

@@ -87,7 +87,9 @@ export class ResultsService {
 
   private async compute(experiment: ExperimentEntity, phase: number, version: string): Promise<ExperimentResults> {
     const overAllEvents = (experiment.metrics.custom ?? []).filter((c) => customMetric(c).denominator === 'events').map((c) => c.name);
-    const [arms, srmByPhase] = await Promise.all([this.store.arms(experiment.id, phase, overAllEvents), this.exposures.srmByPhase(experiment.id)]);
+    // CUPED needs units with a history: not request units, and not when the experiment turned it off.
+    const withCovariates = experiment.unitType !== 'request' && experiment.stats.cuped?.mode !== 'off';
+    const [arms, srmByPhase] = await Promise.all([this.store.arms(experiment.id, phase, overAllEvents, withCovariates ? { projectId: experiment.projectId } : null), this.exposures.srmByPhase(experiment.id)]);
     const found = srmByPhase.find((s) => s.phase === phase);
     const srm: SrmSummary = found
       ? { phase, pValue: found.pValue, ok: found.ok, tested: found.tested, counts: found.counts, weights: found.weights }

@@ -1,4 +1,4 @@
-import type { MetricGoal } from '../experiments/experiment.types';
+import type { CupedMode, MetricGoal } from '../experiments/experiment.types';
 
 export type Interval = [number, number];
 export type DecisionAction = 'ship' | 'keep_control' | 'continue' | 'stop';
@@ -54,6 +54,31 @@ export interface Comparison {
   method: 'sequential' | 'fixed';
   /** Why no test could be run (too few units, no variance, zero baseline). */
   note?: string;
+  /** The CUPED-adjusted comparison beside the unadjusted one (docs/cuped.md); null when the metric has no covariate. */
+  cuped: CupedComparison | null;
+}
+
+export type CovariateSource = 'pre-period' | 'client';
+
+/** A comparison adjusted by CUPED (ratio form, theta pooled over both arms): docs/adr/0026. */
+export interface CupedComparison {
+  covariate: CovariateSource;
+  /** Units with a covariate, both arms; the others are kept with a covariate of 0. */
+  unitsWithCovariate: number;
+  units: number;
+  absoluteLift: number | null;
+  absoluteCi: Interval | null;
+  relativeLift: number;
+  se: number;
+  ci: Interval;
+  pValue: number;
+  /** Holm within the family, beside the decision figures of the other members. */
+  adjustedPValue: number | null;
+  significant: boolean;
+  /** 1 - var(adjusted) / var(unadjusted) of the relative lift: the share of variance CUPED removed. */
+  varianceReduction: number;
+  /** The decision rule, guardrails and planning use these figures (stats.cuped.mode and the covariate share). */
+  used: boolean;
 }
 
 export type GuardrailStatus = 'ok' | 'breached' | 'inconclusive';
@@ -77,8 +102,11 @@ export interface PlanningResult {
   /** Relative lift the power refers to: the non-inferiority margin, or the observed lift (at least 1 %). */
   targetMde: number | null;
   power: number | null;
-  /** More units (treatment and control together) for 80 % power at targetMde. */
+  /** More units (treatment and control together) for 80 % power at targetMde (with CUPED when the decision uses it). */
   additionalUnits: number | null;
+  /** The same without CUPED, and the share of variance CUPED removed on the primary metric (null when not used). */
+  additionalUnitsUnadjusted: number | null;
+  varianceReduction: number | null;
 }
 
 export interface SrmSummary {
@@ -111,6 +139,8 @@ export interface ExperimentResults {
   guardrails: GuardrailResult[];
   planning: PlanningResult[];
   decision: Decision;
+  /** The CUPED setting and whether the decision used adjusted figures. */
+  cuped: { mode: CupedMode; lookbackDays: number; minCovariateShare: number; used: boolean };
   computedAt: string;
   /** Version of the data the results were computed from (cache key). */
   dataVersion: string;

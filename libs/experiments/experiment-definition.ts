@@ -6,6 +6,7 @@ import {
   type MetricSpec,
   type MetricsSpec,
   type Pricing,
+  type CupedSettings,
   type StatsSettings,
   type Variant,
 } from './experiment.types';
@@ -31,7 +32,10 @@ export interface MetricsInput {
   scoreRange?: { min: number; max: number };
 }
 
-export const DEFAULT_STATS: StatsSettings = { alpha: 0.05, sequential: true, plannedUnits: null };
+export const DEFAULT_CUPED: CupedSettings = { mode: 'auto', lookbackDays: 14 };
+export const DEFAULT_STATS: StatsSettings = { alpha: 0.05, sequential: true, plannedUnits: null, cuped: DEFAULT_CUPED };
+/** Longest CUPED lookback window, days. */
+export const MAX_LOOKBACK_DAYS = 90;
 
 /**
  * Bounds on what an experiment may hold (docs/adr/0017): every SDK snapshot and config

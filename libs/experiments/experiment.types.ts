@@ -57,6 +57,20 @@ export interface StatsSettings {
   /** Always-valid sequential inference, so that results may be looked at any time. */
   sequential: boolean;
   plannedUnits: number | null;
+  /** CUPED variance reduction from pre-exposure data (docs/cuped.md); absent on experiments made before it: the defaults. */
+  cuped?: CupedSettings;
+}
+
+/**
+ * `auto` (default): the decision uses the CUPED-adjusted figures once enough units have a
+ * covariate (docs/cuped.md), and shows them either way; `on`: whenever they can be computed;
+ * `off`: CUPED is neither computed nor shown.
+ */
+export type CupedMode = 'auto' | 'on' | 'off';
+export interface CupedSettings {
+  mode: CupedMode;
+  /** Days before a unit's first exposure whose outcomes make its covariate (default 14). */
+  lookbackDays: number;
 }
 
 export interface LayerSpec {

@@ -13,6 +13,7 @@ import {
   checkForced,
   checkMetrics,
   checkVariants,
+  DEFAULT_CUPED,
   DEFAULT_STATS,
   effectiveWeights,
   type MetricsInput,
@@ -20,7 +21,7 @@ import {
 } from './experiment-definition';
 import { ExperimentPhaseEntity } from './experiment-phase.entity';
 import { ExperimentEntity } from './experiment.entity';
-import type { BanditSettings, ExperimentStatus, LayerSpec, RampPlan, StatsSettings, Upstream, Variant } from './experiment.types';
+import type { BanditSettings, ExperimentStatus, LayerSpec, RampPlan, CupedSettings, StatsSettings, Upstream, Variant } from './experiment.types';
 import {
   ExperimentExistsError,
   ExperimentLockedError,
@@ -39,7 +40,7 @@ export interface CreateExperimentInput {
   trafficAllocation?: number;
   variants: VariantInput[];
   metrics: MetricsInput;
-  stats?: Partial<StatsSettings>;
+  stats?: Partial<Omit<StatsSettings, 'cuped'>> & { cuped?: Partial<CupedSettings> };
   layer?: LayerSpec | null;
   forced?: Record<string, string>;
   ramp?: RampPlan | null;
@@ -53,7 +54,7 @@ export interface UpdateExperimentInput {
   trafficAllocation?: number;
   variants?: VariantInput[];
   metrics?: MetricsInput;
-  stats?: Partial<StatsSettings>;
+  stats?: Partial<Omit<StatsSettings, 'cuped'>> & { cuped?: Partial<CupedSettings> };
   layer?: LayerSpec | null;
   forced?: Record<string, string>;
 }
@@ -151,7 +152,7 @@ export class ExperimentsService {
         variants,
         upstreams,
         metrics,
-        stats: { ...DEFAULT_STATS, ...input.stats },
+        stats: { ...DEFAULT_STATS, ...input.stats, cuped: { ...DEFAULT_CUPED, ...input.stats?.cuped } },
         layer: input.layer ?? null,
         forced,
         winner: null,
@@ -287,7 +288,7 @@ export class ExperimentsService {
       if (patch.name !== undefined) experiment.name = patch.name;
       if (patch.hypothesis !== undefined) experiment.hypothesis = patch.hypothesis;
       if (patch.unitType !== undefined) experiment.unitType = patch.unitType;
-      if (patch.stats) experiment.stats = { ...experiment.stats, ...patch.stats };
+      if (patch.stats) experiment.stats = { ...experiment.stats, ...patch.stats, cuped: { ...DEFAULT_CUPED, ...experiment.stats.cuped, ...patch.stats.cuped } };
       if (started && reallocated) await this.startPhase(manager, experiment, 'reallocation');
     });
     return updated;

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AssignmentModule } from '../assignment/assignment.module';
 import { ExperimentsModule } from '../experiments/experiments.module';
+import { CovariateService } from './covariate.service';
 import { DeadLetterStore } from './dead-letter-store';
 import { DeadLetterService } from './dead-letter.service';
 import { IngestCounters } from './ingest-counters';
@@ -12,7 +13,7 @@ import { OutcomeProducer } from './outcome.producer';
 /** Outcome and feedback intake for the API, and the dead letters' admin side. Needs QueueModule, BusModule and ObservabilityModule. */
 @Module({
   imports: [AssignmentModule, ExperimentsModule],
-  providers: [IngestionService, OutcomeRulesService, OutcomeProducer, OutcomeBuffer, DeadLetterStore, DeadLetterService, IngestCounters],
-  exports: [IngestionService, DeadLetterService],
+  providers: [IngestionService, OutcomeRulesService, OutcomeProducer, OutcomeBuffer, DeadLetterStore, DeadLetterService, IngestCounters, CovariateService],
+  exports: [IngestionService, DeadLetterService, CovariateService],
 })
 export class IngestionModule {}

@@ -92,6 +92,8 @@ export class AggregateDeltas {
   readonly moments = new Map<string, VariantMoment>();
   readonly histograms = new Map<string, { experimentId: string; phase: number; variant: string; metric: string; bucket: number; count: number }>();
   readonly daily = new DailyDeltas();
+  /** Per unit, the time of its earliest new event: where its CUPED lookback window ends when no exposure is stored (docs/cuped.md). */
+  readonly firstAt = new Map<string, string>();
 
   private unit(key: UnitKey, k = unitKeyOf(key)): Record<UnitColumn, number> {
     let found = this.units.get(k);
@@ -191,6 +193,8 @@ export class AggregateDeltas {
     if (requestUnits) this.daily.addEventChange(dayKey, null, sums);
     else this.daily.addUnitDay(k, dayKey, sums, 1);
     const u = this.unit(key, k);
+    const first = this.firstAt.get(k);
+    if (first === undefined || e.at < first) this.firstAt.set(k, e.at);
     u.events += 1;
     this.moment(key, EVENTS_METRIC, 1, 0, 1);
     if (e.latencyMs !== null) {

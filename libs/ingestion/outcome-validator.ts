@@ -3,7 +3,17 @@ import type { FieldError } from '../errors/domain-error';
 import { checkBatch } from '../errors/body-checks';
 import type { FeedbackRecord, OutcomeRecord } from '../queue/queues';
 import { computeCost, type ExperimentOutcomeRules } from './outcome-rules';
-import { checkFeedbackItem, checkOutcomeEvent, costIssue, defaultWindow, experimentWindow, isPlainRecord } from '../storable/storable';
+import {
+  BASELINE_EXPERIMENT_ID,
+  BASELINE_VARIANT,
+  checkFeedbackItem,
+  checkOutcomeEvent,
+  costIssue,
+  defaultWindow,
+  experimentWindow,
+  isPlainRecord,
+  type StorableOutcomeEvent,
+} from '../storable/storable';
 
 /** What validating one event needs from the project: the snapshot (assignment) and the rules (ranges, prices, creation time). */
 export interface ValidationContext {
@@ -43,6 +53,7 @@ export function validateOutcome(input: unknown, ctx: ValidationContext): Checked
   const rules = experimentId !== undefined ? ctx.rules(key as string) : undefined;
   const window = rules ? experimentWindow(rules.createdAt, ctx.now) : defaultWindow(ctx.now);
   const event = checkOutcomeEvent(input, window, errors, rules?.customMetrics ?? null)!;
+  if (event.experiment === null) return baselineOutcome(event, errors, ctx.now);
   if (event.experiment !== null && (!experimentId || !rules)) {
     errors.push({ field: 'experiment', message: `no experiment "${event.experiment}" in this project` });
   }
@@ -97,6 +108,36 @@ export function validateOutcome(input: unknown, ctx: ValidationContext): Checked
       outputTokens: event.outputTokens,
       costUsd: event.costUsd ?? computed,
       costComputed: event.costUsd === null && computed !== null,
+      success: event.success,
+      score: event.score,
+      error: event.error,
+      metrics: event.metrics,
+    },
+  };
+}
+
+/**
+ * An outcome with no experiment: baseline traffic logged before (or beside) any test, kept as
+ * pre-exposure data for CUPED (docs/cuped.md). It has no variant and is priced by no variant.
+ */
+function baselineOutcome(event: StorableOutcomeEvent, errors: FieldError[], now: number): Checked<OutcomeRecord> {
+  if (event.variant !== null) errors.push({ field: 'variant', message: 'needs an experiment: an outcome without one is baseline logging' });
+  if (errors.length) return { ok: false, errors };
+  return {
+    ok: true,
+    value: {
+      experimentId: BASELINE_EXPERIMENT_ID,
+      eventId: event.id!,
+      phase: 0,
+      unitId: event.unitId!,
+      variant: BASELINE_VARIANT,
+      at: new Date(event.at ?? now).toISOString(),
+      latencyMs: event.latencyMs,
+      ttftMs: event.ttftMs,
+      inputTokens: event.inputTokens,
+      outputTokens: event.outputTokens,
+      costUsd: event.costUsd,
+      costComputed: false,
       success: event.success,
       score: event.score,
       error: event.error,

@@ -18,6 +18,10 @@ import {
 import { copyInto, copyText } from '../database/copy-rows';
 import { counterUpsert } from '../observability/ingest-counter-sql';
 import { dataErrorReason, UnstorableDataError } from './poison-isolation';
+import { DEFAULT_CUPED } from '../experiments/experiment-definition';
+import { BASELINE_EXPERIMENT_ID } from '../storable/storable';
+import { BASELINE_COLUMNS, PRE_COLUMNS } from './baseline-columns';
+import { CUPED_SUMS, cupedRows, type UnitAfter } from './cuped-aggregate';
 
 /**
  * Batches reach Postgres by COPY (text format) into temporary staging tables of the
@@ -53,20 +57,21 @@ const STAGED_FIELDS: ReadonlyArray<(s: StagedEvent) => unknown> = [
   (s) => s.job.receivedAt,
 ];
 const EVENT_COLUMN_NAMES = EVENT_COLUMNS.map((c) => c[0]).join(', ');
-type UnitRow = { key: UnitKey; v: Record<UnitColumn, number> };
+type UnitRow = { key: UnitKey; v: Record<UnitColumn, number>; firstAt: string | null };
 const UNIT_FIELDS: ReadonlyArray<(u: UnitRow) => unknown> = [
   (u) => u.key.experimentId,
   (u) => u.key.phase,
   (u) => u.key.variant,
   (u) => u.key.unitId,
   ...UNIT_COLUMNS.map((c) => (u: UnitRow) => u.v[c]),
+  (u) => u.firstAt,
 ];
 const PREPARE_STAGING = [
   `SET LOCAL client_min_messages = warning`,
   `CREATE TEMP TABLE IF NOT EXISTS ${STAGING_EVENT} (${EVENT_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')}, project_id uuid, received_at timestamptz) ON COMMIT DELETE ROWS`,
   `CREATE TEMP TABLE IF NOT EXISTS ${STAGING_UNIT} (experiment_id uuid, phase int, variant text, unit_id text, ${UNIT_COLUMNS.map(
     (c) => `${c} ${INTEGER_UNIT_COLUMNS.has(c) ? 'int8' : 'float8'}`,
-  ).join(', ')}) ON COMMIT DELETE ROWS`,
+  ).join(', ')}, first_at timestamptz) ON COMMIT DELETE ROWS`,
 ].join('; ');
 
 /**
@@ -87,6 +92,14 @@ const INSERT_EVENTS = `WITH k AS (
     INSERT INTO outcome_event (${EVENT_COLUMN_NAMES}, received_at)
     SELECT ${EVENT_COLUMNS.map((c) => `s.${c[0]}`).join(', ')}, s.received_at
     FROM ${STAGING_EVENT} s JOIN k USING (project_id, experiment_id, event_id)
+  ),
+  baseline AS (
+    INSERT INTO baseline_unit_day AS b (project_id, unit_id, day, ${BASELINE_COLUMNS.map((c) => c[0]).join(', ')})
+    SELECT s.project_id, s.unit_id, (s.occurred_at AT TIME ZONE 'UTC')::date, ${BASELINE_COLUMNS.map((c) => c[1]).join(', ')}
+    FROM ${STAGING_EVENT} s JOIN k USING (project_id, experiment_id, event_id)
+    WHERE s.experiment_id <> ALL($1::uuid[])
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT ON CONSTRAINT baseline_unit_day_pkey DO UPDATE SET ${BASELINE_COLUMNS.map(([c]) => `${c} = b.${c} + EXCLUDED.${c}`).join(', ')}
   )
   SELECT count(*)::int AS n FROM k`;
 
@@ -95,11 +108,36 @@ const NEW_EVENTS = `SELECT k.experiment_id, k.event_id FROM ${STAGING_EVENT} s
   JOIN outcome_event_key k ON k.project_id = s.project_id AND k.event_id = s.event_id AND k.experiment_id = s.experiment_id
   WHERE k.xmin = pg_current_xact_id()::xid`;
 
-/** Staged unit deltas added to the per-unit sums, in key order; returns the new sums the daily aggregate needs. */
-const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, variant, unit_id, ${UNIT_COLUMNS.join(', ')})
-  SELECT * FROM ${STAGING_UNIT} ORDER BY experiment_id, phase, variant, unit_id
+/** The unit sums the upsert returns: the daily aggregate's and every metric's numerator and denominator (CUPED). */
+const RETURNED_SUMS = [...new Set<string>([...DAILY_SUM_COLUMNS, ...PRE_COLUMNS])];
+
+/**
+ * Staged unit deltas added to the per-unit sums, in key order; returns the new sums the daily aggregate needs.
+ * A unit's first row also takes its CUPED covariates (docs/adr/0026): the baseline sums of the lookback
+ * window before its first exposure (or, when no exposure is stored, its first event here). Later rows
+ * leave them as they are.
+ */
+const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, variant, unit_id, ${UNIT_COLUMNS.join(', ')}, has_pre, ${PRE_COLUMNS.map((c) => `pre_${c}`).join(', ')})
+  SELECT s.experiment_id, s.phase, s.variant, s.unit_id, ${UNIT_COLUMNS.map((c) => `s.${c}`).join(', ')},
+    COALESCE(p.days > 0, false), ${PRE_COLUMNS.map((c) => `COALESCE(p.${c}, 0)`).join(', ')}
+  FROM ${STAGING_UNIT} s
+  LEFT JOIN experiment e ON e.id = s.experiment_id
+  LEFT JOIN LATERAL (
+    SELECT w.anchor - COALESCE((e.stats -> 'cuped' ->> 'lookbackDays')::int, ${DEFAULT_CUPED.lookbackDays}) AS since, w.anchor
+    FROM (SELECT (LEAST(
+      (SELECT x.first_at FROM exposure x WHERE x.experiment_id = s.experiment_id AND x.phase = s.phase AND x.unit_id = s.unit_id),
+      s.first_at, now()) AT TIME ZONE 'UTC')::date AS anchor) w
+  ) a ON e.unit_type <> 'request'
+    -- Only a unit's first row takes a covariate: one probe of the page the upsert reads next, instead of two lookups.
+    AND NOT EXISTS (SELECT 1 FROM outcome_unit o WHERE o.experiment_id = s.experiment_id AND o.phase = s.phase AND o.variant = s.variant AND o.unit_id = s.unit_id)
+  LEFT JOIN LATERAL (
+    SELECT count(*) AS days, ${PRE_COLUMNS.map((c) => `sum(b.${c}) AS ${c}`).join(', ')}
+    FROM baseline_unit_day b
+    WHERE b.project_id = e.project_id AND b.unit_id = s.unit_id AND b.day >= a.since AND b.day < a.anchor
+  ) p ON a.anchor IS NOT NULL
+  ORDER BY s.experiment_id, s.phase, s.variant, s.unit_id
   ON CONFLICT ON CONSTRAINT outcome_unit_pkey DO UPDATE SET ${UNIT_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}
-  RETURNING experiment_id, phase, variant, unit_id, ${DAILY_SUM_COLUMNS.join(', ')}`;
+  RETURNING experiment_id, phase, variant, unit_id, ${RETURNED_SUMS.join(', ')}, has_pre, ${PRE_COLUMNS.map((c) => `pre_${c}`).join(', ')}`;
 
 const UNIT_TYPES = `SELECT id, unit_type FROM experiment WHERE id = ANY($1::uuid[])`;
 
@@ -138,6 +176,13 @@ const UPSERT_AGGREGATES = `WITH moments AS (
     INSERT INTO outcome_version AS v (experiment_id, version)
     SELECT unnest($24::uuid[]), 1
     ON CONFLICT ON CONSTRAINT outcome_version_pkey DO UPDATE SET version = v.version + 1
+  ),
+  cuped AS (
+    INSERT INTO outcome_cuped AS c (experiment_id, phase, variant, metric, with_pre, ${CUPED_SUMS.join(', ')})
+    SELECT * FROM json_to_recordset($25::json) AS t(experiment_id uuid, phase int, variant text, metric text, with_pre int8,
+      ${CUPED_SUMS.map((c) => `${c} float8`).join(', ')})
+    ON CONFLICT ON CONSTRAINT outcome_cuped_pkey DO UPDATE
+      SET ${['with_pre', ...CUPED_SUMS].map((c) => `${c} = c.${c} + EXCLUDED.${c}`).join(', ')}
   )
   SELECT 1`;
 
@@ -271,7 +316,9 @@ export class OutcomeWriter {
     if (staged.length === 0) return { inserted: 0 };
     const inserted = await this.inStagingTransaction(async (manager) => {
       await copyInto(manager, STAGING_EVENT, copyText(staged, STAGED_FIELDS));
-      const [{ n }]: Array<{ n: number }> = await manager.query(INSERT_EVENTS);
+      // Request units are no one's history: their events stay out of the baseline (a row per event otherwise).
+      const requestUnits = await this.requestUnitExperiments(manager, staged.filter((x) => x.e.experimentId !== BASELINE_EXPERIMENT_ID).map((x) => x.e.experimentId));
+      const [{ n }]: Array<{ n: number }> = await manager.query(INSERT_EVENTS, [[...requestUnits]]);
       let fresh: OutcomeRecord[];
       if (n === staged.length) fresh = staged.map((s) => s.e);
       else {
@@ -279,8 +326,8 @@ export class OutcomeWriter {
         fresh = rows.map((r) => unique.get(`${r.event_id}\u0000${r.experiment_id}`)!.e);
       }
       const deltas = new AggregateDeltas();
-      const requestUnits = await this.requestUnitExperiments(manager, fresh.map((e) => e.experimentId));
-      for (const e of fresh) deltas.addEvent(e, requestUnits.has(e.experimentId));
+      // Baseline outcomes (no experiment) only feed baseline_unit_day, in INSERT_EVENTS.
+      for (const e of fresh) if (e.experimentId !== BASELINE_EXPERIMENT_ID) deltas.addEvent(e, requestUnits.has(e.experimentId));
       await this.applyDeltas(manager, deltas, fresh.length);
       return fresh.length;
     });
@@ -378,9 +425,11 @@ export class OutcomeWriter {
     if (deltas.empty) return;
     const nonFinite = nonFiniteDelta(deltas);
     if (nonFinite) throw new UnstorableDataError(`a non-finite aggregate delta (${nonFinite})`);
-    await copyInto(manager, STAGING_UNIT, copyText([...deltas.units.values()], UNIT_FIELDS));
-    const totals: Array<Record<string, string | number>> = await manager.query(UPSERT_UNITS);
+    const units: UnitRow[] = [...deltas.units].map(([k, u]) => ({ key: u.key, v: u.v, firstAt: deltas.firstAt.get(k) ?? null }));
+    await copyInto(manager, STAGING_UNIT, copyText(units, UNIT_FIELDS));
+    const totals: Array<Record<string, string | number | boolean>> = await manager.query(UPSERT_UNITS);
     const daily = dailyRows(deltas, totals);
+    const cuped = cupedJson(deltas, totals);
     const unitMetrics = byKey(deltas.unitMetrics.entries());
     const moments = byKey(deltas.moments.entries());
     const histograms = byKey(deltas.histograms.entries());
@@ -409,12 +458,13 @@ export class OutcomeWriter {
       JSON.stringify(daily),
       storedEvents,
       [...new Set([...deltas.units.values()].map((u) => u.key.experimentId))].sort(),
+      cuped,
     ]);
   }
 }
 
 /** The daily rows of the batch, in key order, from the units' new totals (user units) or the events themselves (request units). */
-function dailyRows(deltas: AggregateDeltas, totals: Array<Record<string, string | number>>): object[] {
+function dailyRows(deltas: AggregateDeltas, totals: Array<Record<string, string | number | boolean>>): object[] {
   const totalsAfter = new Map<string, DailySums>();
   for (const t of totals) {
     const key = { experimentId: String(t.experiment_id), phase: Number(t.phase), variant: String(t.variant), unitId: String(t.unit_id) };
@@ -430,8 +480,34 @@ function dailyRows(deltas: AggregateDeltas, totals: Array<Record<string, string 
   }));
 }
 
+/** The per-variant CUPED sums of the batch (docs/adr/0026), as JSON rows in key order. */
+function cupedJson(deltas: AggregateDeltas, totals: Array<Record<string, string | number | boolean>>): string {
+  const units: UnitAfter[] = [];
+  for (const t of totals) {
+    if (t.has_pre !== true) continue;
+    const key = { experimentId: String(t.experiment_id), phase: Number(t.phase), variant: String(t.variant), unitId: String(t.unit_id) };
+    const change = deltas.units.get(unitKeyOf(key));
+    if (!change) throw new Error(`no change staged for unit ${JSON.stringify(key.unitId)}`);
+    units.push({
+      ...key,
+      hasPre: true,
+      after: (c) => Number(t[c]),
+      pre: (c) => Number(t[`pre_${c}`]),
+      change: (c) => change.v[c],
+    });
+  }
+  const rows = cupedRows(units);
+  for (const r of rows) if (!r.sums.every(Number.isFinite)) throw new UnstorableDataError('a non-finite CUPED aggregate delta (outcome_cuped)');
+  return JSON.stringify(
+    rows.map((r) => ({
+      experiment_id: r.experimentId, phase: r.phase, variant: r.variant, metric: r.metric, with_pre: r.withPre,
+      ...Object.fromEntries(CUPED_SUMS.map((c, i) => [c, r.sums[i]])),
+    })),
+  );
+}
+
 /** Unit sums come back from Postgres as strings (bigint) and numbers (float8). */
-function returnedSums(row: Record<string, string | number>): DailySums {
+function returnedSums(row: Record<string, string | number | boolean>): DailySums {
   const sums = zeroSums();
   DAILY_SUM_COLUMNS.forEach((c, i) => (sums[i] = Number(row[c])));
   return sums;

@@ -1,5 +1,5 @@
 import type { ExperimentView } from './report-view';
-import { TABLE_METRICS, formatInterval, formatLift, formatValue, verdictText } from './report-view';
+import { TABLE_METRICS, cupedLines, formatInterval, formatLift, formatValue, verdictText } from './report-view';
 import { escapeHtml as h } from './html';
 import { offlineSectionHtml, offlineSectionText } from './offline-section';
 import { latencyChart, primaryLiftChart, svgToPng } from './report-charts';
@@ -87,6 +87,7 @@ export function composeReportEmail(input: ReportEmailInput): ReportEmail {
       return `<img src="cid:${cid}" alt="${h(chart.alt)}" width="${CHART.width}" style="max-width:100%;height:auto;display:block;margin:8px 0">`;
     });
     const link = input.links[view.key];
+    const cuped = cupedLines(view.results);
     const srmText = srm.tested ? (srm.ok ? `SRM ok (p = ${srm.pValue.toPrecision(2)})` : `Sample ratio mismatch (p = ${srm.pValue.toPrecision(2)})`) : 'SRM not tested yet';
     htmlSections.push(
       `<section data-experiment="${h(view.key)}" style="margin:24px 0">` +
@@ -94,6 +95,7 @@ export function composeReportEmail(input: ReportEmailInput): ReportEmail {
         `<p style="margin:0 0 8px;color:#374151">Status: ${h(view.status)} · ${h(srmText)}</p>` +
         `<p style="font-size:16px;margin:8px 0"><strong data-decision="${decision.action}">Decision: ${h(verdict)}</strong></p>` +
         `<ul style="margin:0 0 8px">${decision.reasons.map((r) => `<li>${h(r)}</li>`).join('')}</ul>` +
+        cuped.map((c) => `<p data-cuped="${h(c.variant)}" data-variance-reduction="${c.varianceReduction}" style="margin:4px 0;color:#374151">${h(c.text)}</p>`).join('') +
         `<div style="overflow-x:auto">${tableHtml(view)}</div>` +
         offlineSectionHtml(view.offline, true) +
         charts.join('') +
@@ -106,6 +108,7 @@ export function composeReportEmail(input: ReportEmailInput): ReportEmail {
         `Status: ${view.status}. ${srmText}.`,
         `Decision: ${verdict}`,
         ...decision.reasons.map((r) => `  - ${r}`),
+        ...cuped.map((c) => c.text),
         tableText(view),
         offlineSectionText(view.offline),
         link ? `Results page: ${link}` : '',

@@ -76,6 +76,40 @@ export function buildView(experiment: { key: string; name: string; status: strin
   return { key: experiment.key, name: experiment.name, status: experiment.status, results, rows };
 }
 
+/** What CUPED did for one treatment's primary metric: the share of variance removed and its effect on the time to a decision. */
+export interface CupedLine {
+  variant: string;
+  varianceReduction: number;
+  used: boolean;
+  text: string;
+}
+
+/**
+ * One sentence per treatment whose primary metric has a CUPED comparison (docs/cuped.md), for the
+ * page and the email: how much variance it removed, from which covariate, and what that does to the
+ * sample a decision needs (the same precision from 1 - reduction of the units; the units still needed).
+ */
+export function cupedLines(results: ExperimentResults): CupedLine[] {
+  const primary = results.primaryMetric.name;
+  const lines: CupedLine[] = [];
+  for (const c of results.comparisons) {
+    if (c.metric !== primary || !c.cuped) continue;
+    const r = c.cuped.varianceReduction;
+    const plan = results.planning.find((p) => p.variant === c.variant);
+    const covariate = c.cuped.covariate === 'client' ? 'client-supplied covariates' : `the ${results.cuped.lookbackDays} days before exposure`;
+    const parts = [
+      `${c.variant}: CUPED removed ${(100 * r).toFixed(0)} % of the variance of ${primary} (from ${covariate}, ${c.cuped.unitsWithCovariate} of ${c.cuped.units} units with pre-exposure data),`,
+      r > 0 ? `so a decision needs about ${(100 * (1 - r)).toFixed(0)} % of the units it would without it` : 'so it does not shorten the time to a decision',
+    ];
+    if (c.cuped.used && plan?.additionalUnits != null && plan.additionalUnitsUnadjusted != null && Number.isFinite(plan.additionalUnitsUnadjusted)) {
+      parts.push(`(${Math.ceil(plan.additionalUnits)} more units instead of ${Math.ceil(plan.additionalUnitsUnadjusted)}).`);
+    } else parts[1] += '.';
+    if (!c.cuped.used) parts.push(results.cuped.mode === 'auto' ? 'Too few units have a covariate yet: the decision uses the unadjusted figures.' : 'The decision uses the unadjusted figures.');
+    lines.push({ variant: c.variant, varianceReduction: r, used: c.cuped.used, text: parts.join(' ') });
+  }
+  return lines;
+}
+
 const ACTION_TEXT: Record<string, string> = {
   ship: 'Ship',
   keep_control: 'Keep the control',

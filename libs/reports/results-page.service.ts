@@ -6,7 +6,7 @@ import { cumulativeLiftChart, latencyChart, primaryLiftChart } from './report-ch
 import { offlineSectionHtml } from './offline-section';
 import { PageLinkSigner } from './page-link';
 import { ReportContentService } from './report-content.service';
-import { TABLE_METRICS, formatInterval, formatLift, formatValue, verdictText, type ExperimentView } from './report-view';
+import { TABLE_METRICS, cupedLines, formatInterval, formatLift, formatValue, verdictText, type ExperimentView } from './report-view';
 
 export const PAGE_REFRESH_SECONDS = 30;
 /** The daily series carries means, not quantiles: a quantile primary metric is charted by the mean it is a quantile of (latency_ms). */
@@ -24,6 +24,7 @@ h1{font-size:1.4rem;margin:.2rem 0}
 .verdict{border-radius:8px;padding:12px 16px;margin:12px 0;background:#fff;border-left:6px solid #6b7280}
 .verdict.ship{border-color:#16a34a}.verdict.keep_control{border-color:#2563eb}.verdict.stop{border-color:#dc2626}.verdict.continue{border-color:#ca8a04}
 .verdict strong{font-size:1.3rem}
+.cuped{margin:6px 0;color:#374151;font-size:.9rem}
 .badges span{display:inline-block;margin:2px 6px 2px 0;padding:2px 8px;border-radius:999px;background:#e5e7eb;font-size:.85rem}
 .badges .bad{background:#fee2e2;color:#991b1b}.badges .good{background:#dcfce7;color:#166534}
 .table-wrap{overflow-x:auto;-webkit-overflow-scrolling:touch;background:#fff;border-radius:8px;margin:12px 0}
@@ -113,6 +114,7 @@ function page(view: ExperimentView, charts: Array<{ id: string; svg: string }>):
 <ul>${decision.reasons.map((r) => `<li>${h(r)}</li>`).join('')}</ul>
 </section>
 <div class="badges" id="checks">${srmBadge}${guardrails}</div>
+${cupedLines(view.results).map((c) => `<p class="cuped" data-cuped="${h(c.variant)}" data-variance-reduction="${c.varianceReduction}">${h(c.text)}</p>`).join('')}
 <div class="table-wrap"><table id="variants"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></div>
 ${offlineSectionHtml(view.offline)}
 <div class="charts">${charts.map((c) => `<figure class="chart" id="chart-${c.id}" style="margin:0">${c.svg}</figure>`).join('')}</div>

@@ -7,6 +7,7 @@ export * from './welch-test';
 export * from './ratio-test';
 export * from './sequential-test';
 export * from './cuped-test';
+export * from './cuped-indicator';
 export * from './srm';
 export * from './multiple-testing';
 export * from './bayes';

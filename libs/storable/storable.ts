@@ -294,7 +294,8 @@ export function checkOutcomeEvent(
   }
   unknownFields(input, OUTCOME_FIELDS, issues);
   const id = checkText(input.id, 'id', 1, L.eventIdLength, issues, 'is required: an idempotency id');
-  const experiment = checkText(input.experiment, 'experiment', 1, L.keyLength, issues);
+  // No experiment: a baseline outcome, kept only as pre-exposure data for CUPED (docs/cuped.md).
+  const experiment = absent(input.experiment) ? null : checkText(input.experiment, 'experiment', 1, L.keyLength, issues, 'must be a string');
   const unitId = checkText(input.unitId, 'unitId', 1, L.unitIdLength, issues);
   const variant = absent(input.variant) ? null : checkText(input.variant, 'variant', 1, L.keyLength, issues, 'must be a string');
   const at = checkTime(input.timestamp, 'timestamp', window, issues);
@@ -336,6 +337,14 @@ export interface StorableOutcomeRecord {
   error: string | null;
   metrics: Record<string, number> | null;
 }
+
+/**
+ * Outcomes sent with no experiment (baseline logging, docs/cuped.md) are stored under this
+ * experiment id, phase 0 and this variant: the same idempotency and raw storage as every event,
+ * but no experiment's aggregates; only the per-unit daily baseline sums CUPED reads.
+ */
+export const BASELINE_EXPERIMENT_ID = '00000000-0000-0000-0000-000000000000';
+export const BASELINE_VARIANT = '-';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -432,6 +441,29 @@ export function checkFeedbackItem(input: unknown): { ok: true; item: StorableFee
     issues.push({ field: 'eventId', message: 'carries no feedback: send success, score or metrics' });
   }
   return issues.length ? { ok: false, issues } : { ok: true, item };
+}
+
+// ---------------------------------------------------------------- covariates
+
+/** A client-supplied CUPED covariate (POST /v1/covariates): one value per unit and metric, for example a historical score. */
+export interface StorableCovariate {
+  unitId: string;
+  metric: string;
+  value: number;
+}
+
+const COVARIATE_FIELDS: ReadonlySet<string> = new Set(['unitId', 'metric', 'value']);
+
+/** `metrics`: the names a covariate may be given for (the registry's built-in sum metrics). */
+export function checkCovariateItem(input: unknown, metrics: ReadonlySet<string>): { ok: true; item: StorableCovariate } | { ok: false; issues: StorableIssue[] } {
+  const issues: StorableIssue[] = [];
+  if (!isPlainRecord(input)) return { ok: false, issues: [{ field: '', message: 'must be an object' }] };
+  unknownFields(input, COVARIATE_FIELDS, issues);
+  const unitId = checkText(input.unitId, 'unitId', 1, L.unitIdLength, issues);
+  const metric = checkText(input.metric, 'metric', 1, L.metricNameLength, issues);
+  if (metric !== null && !metrics.has(metric)) issues.push({ field: 'metric', message: `must be one of ${[...metrics].join(', ')}` });
+  const value = absent(input.value) ? (issues.push({ field: 'value', message: 'is required: a number' }), null) : checkMeasure(input.value, 'value', issues);
+  return issues.length ? { ok: false, issues } : { ok: true, item: { unitId: unitId!, metric: metric!, value: value! } };
 }
 
 // ---------------------------------------------------------------- exposures

@@ -24,7 +24,7 @@ describe('experiment definition', () => {
     expect(created.body).toMatchObject({ key: body.key, status: 'draft', phase: 0, trafficAllocation: 1 });
     expect(created.body.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(created.body.variants.map((v: any) => v.weight)).toEqual([0.75, 0.25]);
-    expect(created.body.stats).toEqual({ alpha: 0.05, sequential: true, plannedUnits: 20000 });
+    expect(created.body.stats).toEqual({ alpha: 0.05, sequential: true, plannedUnits: 20000, cuped: { mode: 'auto', lookbackDays: 14 } });
     expect(created.body.metrics.scoreRange).toEqual({ min: 0, max: 1 });
     expect(created.body).not.toHaveProperty('salt');
 

@@ -161,6 +161,28 @@ describe('the report email', () => {
     expect(html).toMatch(new RegExp(`https://verdict.example.com/experiments/${exp.key}\\?token=[\\w-]+\\.[\\w-]+`));
   });
 
+  it('says how much variance CUPED removed and what that did to the time to a decision', async () => {
+    const exp = await f.seeded({ units: 1000, seed: 12, history: true, arms: { control: BASE_ARM, treatment: { ...BASE_ARM, success: 0.72 } } });
+    const created = await f.admin.post('/v1/reports', report({ experiments: [exp.key] }));
+    const send = await sendAndWait(created.body.id, (s) => s.status === 'sent');
+    const results = await f.results(exp.key);
+    const cuped = results.comparisons.find((c: any) => c.variant === 'treatment' && c.metric === 'success_rate').cuped;
+    expect(cuped).toMatchObject({ covariate: 'pre-period', unitsWithCovariate: 1000, used: true });
+    expect(cuped.varianceReduction).toBeGreaterThan(0.05);
+    const mail = smtp.messages.find((m) => m.raw.includes(send.messageId.replace(/[<>]/g, '')))!;
+    const parts = flatten(parseMime(mail.raw));
+    const html = parts.find((p) => p.contentType === 'text/html')!.body.toString('utf8');
+    const text = parts.find((p) => p.contentType === 'text/plain')!.body.toString('utf8');
+    expect(html).toContain(`data-cuped="treatment" data-variance-reduction="${cuped.varianceReduction}"`);
+    const pct = `${(100 * cuped.varianceReduction).toFixed(0)} %`;
+    const plan = results.planning.find((p: any) => p.variant === 'treatment');
+    for (const part of [html, text]) {
+      expect(part).toContain(`CUPED removed ${pct} of the variance of success_rate`);
+      expect(part).toContain(`about ${(100 * (1 - cuped.varianceReduction)).toFixed(0)} % of the units`);
+      if (Number.isFinite(plan.additionalUnitsUnadjusted)) expect(part).toContain(`${Math.ceil(plan.additionalUnits)} more units instead of ${Math.ceil(plan.additionalUnitsUnadjusted)}`);
+    }
+  });
+
   it('retries a refused delivery with backoff and records the attempts', async () => {
     const flaky = (await f.admin.post('/v1/reports', report({ recipients: ['flaky@example.com'], experiments: ['none-yet'] }))).body;
     const down = (await f.admin.post('/v1/reports', report({ recipients: ['down@example.com'], experiments: ['none-yet'] }))).body;

@@ -66,6 +66,20 @@ describe('GET /experiments/{key}', () => {
   });
 });
 
+describe('CUPED on the results page', () => {
+  it('says how much variance CUPED removed and what that did to the time to a decision', async () => {
+    const withHistory = await f.seeded({ units: 800, seed: 22, history: true, arms: { control: BASE_ARM, treatment: BASE_ARM } });
+    const results = await f.results(withHistory.key);
+    const cuped = results.comparisons.find((c: any) => c.variant === 'treatment' && c.metric === 'success_rate').cuped;
+    expect(cuped.varianceReduction).toBeGreaterThan(0.05);
+    const html = await (await fetch(await pageUrl(withHistory.key))).text();
+    expect(html).toContain(`data-cuped="treatment" data-variance-reduction="${cuped.varianceReduction}"`);
+    expect(html).toContain(`CUPED removed ${(100 * cuped.varianceReduction).toFixed(0)} % of the variance of success_rate`);
+    // Without history, nothing is said about CUPED.
+    expect(await (await fetch(await pageUrl(exp.key))).text()).not.toContain('data-cuped=');
+  });
+});
+
 describe('the results page in a browser', () => {
   let browser: Browser;
   beforeAll(async () => {

@@ -21,8 +21,8 @@ import {
 import type { UnitType } from '../../../libs/assignment/core/snapshot';
 import { KEY_MESSAGE, KEY_PATTERN } from '../http/keys';
 import { PageQueryDto } from '../http/page-query.dto';
-import { EXPERIMENT_STATUSES, UNIT_TYPES, type ExperimentStatus, type MetricGoal } from '../../../libs/experiments/experiment.types';
-import { LIMITS } from '../../../libs/experiments/experiment-definition';
+import { EXPERIMENT_STATUSES, UNIT_TYPES, type CupedMode, type ExperimentStatus, type MetricGoal } from '../../../libs/experiments/experiment.types';
+import { LIMITS, MAX_LOOKBACK_DAYS } from '../../../libs/experiments/experiment-definition';
 import type { UpstreamInput } from '../../../libs/experiments/upstream-definition';
 import {
   BUILT_IN_METRIC_NAMES,
@@ -245,6 +245,24 @@ export class MetricsDto {
   scoreRange?: ScoreRangeDto;
 }
 
+export class CupedSettingsDto {
+  @ApiPropertyOptional({
+    enum: ['auto', 'on', 'off'],
+    default: 'auto',
+    description: 'Whether the decision uses the CUPED-adjusted figures: auto (once enough units have a covariate; shown either way), on (whenever computable), off (neither computed nor shown).',
+  })
+  @IsOptional()
+  @IsIn(['auto', 'on', 'off'])
+  mode?: CupedMode;
+
+  @ApiPropertyOptional({ default: 14, description: 'Days before a unit\'s first exposure whose outcomes make its pre-exposure covariate.' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_LOOKBACK_DAYS)
+  lookbackDays?: number;
+}
+
 export class StatsDto {
   @ApiPropertyOptional({ default: 0.05 })
   @IsOptional()
@@ -264,6 +282,12 @@ export class StatsDto {
   @Min(2)
   @Max(LIMITS.units)
   plannedUnits?: number;
+
+  @ApiPropertyOptional({ type: CupedSettingsDto, description: 'CUPED variance reduction from pre-exposure data (docs/cuped.md).' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => CupedSettingsDto)
+  cuped?: CupedSettingsDto;
 }
 
 export class LayerDto {

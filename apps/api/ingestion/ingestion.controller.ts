@@ -1,11 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../../../libs/auth/principal';
+import { CovariateService } from '../../../libs/ingestion/covariate.service';
 import { DeadLetterService } from '../../../libs/ingestion/dead-letter.service';
 import { IngestionService } from '../../../libs/ingestion/ingestion.service';
 import { CurrentPrincipal } from '../security/principal.decorator';
 import { Scopes } from '../security/scopes.decorator';
 import {
+  CovariatesDto,
   DeadLetterPage,
   DeadLetterQueryDto,
   DeletedResponse,
@@ -23,6 +25,7 @@ export class IngestionController {
   constructor(
     private readonly ingestion: IngestionService,
     private readonly deadLetters: DeadLetterService,
+    private readonly covariateService: CovariateService,
   ) {}
 
   // POST /v1/outcomes is a plain Fastify route (outcomes.route.ts, docs/adr/0012).
@@ -34,6 +37,17 @@ export class IngestionController {
   @ApiResponse({ status: 202, type: IngestResponse })
   feedback(@CurrentPrincipal() principal: Principal, @Body() body: FeedbackDto): Promise<IngestResponse> {
     return this.ingestion.recordFeedback(principal.projectId, body.items);
+  }
+
+  @Post('covariates')
+  @HttpCode(202)
+  @Scopes('sdk')
+  @ApiOperation({
+    summary: 'Client-supplied CUPED covariates: a value per unit and metric known before the experiment (the latest wins); they replace the pre-period covariate of that metric',
+  })
+  @ApiResponse({ status: 202, type: IngestResponse })
+  covariates(@CurrentPrincipal() principal: Principal, @Body() body: CovariatesDto): Promise<IngestResponse> {
+    return this.covariateService.record(principal.projectId, body.items);
   }
 
   @Get('admin/ingestion/failed')

@@ -53,6 +53,20 @@ export class FeedbackDto {
   items!: unknown[];
 }
 
+export class CovariateItemDto {
+  @ApiProperty({ example: 'user-42' }) unitId!: string;
+  @ApiProperty({ example: 'score', description: 'A built-in metric with a CUPED comparison (success_rate, score, latency_ms, ...)' }) metric!: string;
+  @ApiProperty({ example: 0.82, description: 'The unit\'s value before the experiment, for example its historical satisfaction score' }) value!: number;
+}
+
+@TextCheckedPerItem()
+export class CovariatesDto {
+  @ApiProperty({ type: [CovariateItemDto], maxItems: 1000 })
+  @IsArray()
+  @ArrayMaxSize(1000)
+  items!: unknown[];
+}
+
 export class RejectedOutcome {
   @ApiProperty() index!: number;
   @ApiProperty({ type: Object, isArray: true, example: [{ field: 'score', message: "must lie in the experiment's scoreRange [0, 1]" }] })

@@ -3,6 +3,8 @@ import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import type {
   Comparison,
+  CovariateSource,
+  CupedComparison,
   Decision,
   DecisionAction,
   GuardrailResult,
@@ -73,6 +75,25 @@ export class ComparisonResponse implements Comparison {
   @ApiProperty() significant!: boolean;
   @ApiProperty({ enum: ['sequential', 'fixed'] }) method!: 'sequential' | 'fixed';
   @ApiPropertyOptional() note?: string;
+  @ApiProperty({ type: () => CupedComparisonResponse, nullable: true, description: 'The CUPED-adjusted comparison beside this unadjusted one (docs/cuped.md); null without a covariate' })
+  cuped!: CupedComparison | null;
+}
+
+export class CupedComparisonResponse implements CupedComparison {
+  @ApiProperty({ enum: ['pre-period', 'client'], description: 'The metric over the lookback window before exposure, or a value the client supplied per unit' })
+  covariate!: CovariateSource;
+  @ApiProperty({ description: 'Units with a covariate (both arms); the others are kept with a covariate of 0' }) unitsWithCovariate!: number;
+  @ApiProperty() units!: number;
+  @ApiProperty({ nullable: true, type: Number }) absoluteLift!: number | null;
+  @ApiProperty(interval) absoluteCi!: Interval | null;
+  @ApiProperty({ description: 'CUPED-adjusted (treatment - control) / |control|' }) relativeLift!: number;
+  @ApiProperty() se!: number;
+  @ApiProperty({ type: [Number], minItems: 2, maxItems: 2, description: '[lower, upper] of the adjusted relative lift' }) ci!: Interval;
+  @ApiProperty() pValue!: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'Holm within its family' }) adjustedPValue!: number | null;
+  @ApiProperty() significant!: boolean;
+  @ApiProperty({ description: 'Share of the variance of the relative lift that CUPED removed' }) varianceReduction!: number;
+  @ApiProperty({ description: 'The decision, guardrails and planning use these figures' }) used!: boolean;
 }
 
 export class GuardrailResultResponse implements GuardrailResult {
@@ -91,7 +112,16 @@ export class PlanningResponse implements PlanningResult {
   @ApiProperty({ nullable: true, type: Number }) plannedUnits!: number | null;
   @ApiProperty({ nullable: true, type: Number }) targetMde!: number | null;
   @ApiProperty({ nullable: true, type: Number }) power!: number | null;
-  @ApiProperty({ nullable: true, type: Number }) additionalUnits!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Units still needed for 80 % power (with CUPED when the decision uses it)' }) additionalUnits!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'The same without CUPED' }) additionalUnitsUnadjusted!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Share of variance CUPED removed on the primary metric, when used' }) varianceReduction!: number | null;
+}
+
+export class CupedSummaryResponse {
+  @ApiProperty({ enum: ['auto', 'on', 'off'] }) mode!: 'auto' | 'on' | 'off';
+  @ApiProperty() lookbackDays!: number;
+  @ApiProperty({ description: 'Under auto, the share of units with a covariate from which the decision uses CUPED' }) minCovariateShare!: number;
+  @ApiProperty({ description: 'The decision used CUPED-adjusted figures for the primary metric' }) used!: boolean;
 }
 
 export class SrmResponse implements SrmSummary {
@@ -129,6 +159,7 @@ export class ResultsResponse {
   @ApiProperty({ type: [GuardrailResultResponse] }) guardrails!: GuardrailResult[];
   @ApiProperty({ type: [PlanningResponse] }) planning!: PlanningResult[];
   @ApiProperty({ type: DecisionResponse }) decision!: Decision;
+  @ApiProperty({ type: CupedSummaryResponse }) cuped!: CupedSummaryResponse;
   @ApiProperty() computedAt!: string;
   @ApiProperty({ description: 'Version of the aggregates the results were computed from' }) dataVersion!: string;
 }

@@ -16,7 +16,8 @@ export interface ExposureEvent {
 export interface OutcomeInput {
   /** Idempotency id; generated (crypto.randomUUID) when absent, reused on every retry. */
   id?: string;
-  experiment: string;
+  /** Absent: baseline logging, kept only as the unit's pre-exposure data for CUPED (no variant then). */
+  experiment?: string;
   unitId: string;
   variant?: string;
   timestamp?: string;

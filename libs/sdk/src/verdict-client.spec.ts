@@ -204,6 +204,16 @@ describe('outcomes', () => {
     expect(events[3]).toMatchObject({ experiment: 'model-ab', unitId: 'u3', latencyMs: 3, success: true, variant: c.assign('model-ab', 'u3').variant });
   });
 
+  it('tracks baseline outcomes with no experiment (pre-exposure data for CUPED) as they are, without a variant', async () => {
+    const c = client();
+    await c.ready();
+    const id = c.track({ unitId: 'u7', score: 0.8 });
+    expect(() => c.track({ unitId: 'u7', experiment: 42 } as never)).toThrow(TypeError);
+    await c.flush();
+    const [event] = server.accepted<OutcomeEvent>('/v1/outcomes', 'events');
+    expect(event).toEqual({ id, unitId: 'u7', score: 0.8, timestamp: expect.any(String) });
+  });
+
   it('sends a partial batch after the time bound without flush()', async () => {
     const c = client({ batch: { flushIntervalMs: 50 } });
     await c.ready();

@@ -111,11 +111,12 @@ export class VerdictClient {
 
   /** Queues an outcome; returns its idempotency id (for feedback). */
   track(event: OutcomeInput): string {
-    if (typeof event?.experiment !== 'string' || typeof event.unitId !== 'string') {
-      throw new TypeError('track: experiment and unitId are required strings');
+    if (typeof event?.unitId !== 'string' || (event.experiment !== undefined && typeof event.experiment !== 'string')) {
+      throw new TypeError('track: unitId is a required string, experiment an optional one');
     }
     const out: OutcomeEvent = { ...event, id: event.id ?? randomUUID(), timestamp: event.timestamp ?? new Date().toISOString() };
-    if (out.variant === undefined) {
+    // No experiment: baseline logging (the unit's pre-exposure data for CUPED), sent as is.
+    if (out.variant === undefined && event.experiment !== undefined) {
       const a = this.index.assign(event.experiment, event.unitId);
       if (a.inExperiment && a.variant !== null) out.variant = a.variant;
     }

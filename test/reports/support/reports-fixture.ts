@@ -13,9 +13,10 @@ export class ReportsFixture extends AnalysisFixture {
   /**
    * A running experiment with `units` users (two events each) assigned through
    * /v1/assign/batch (which logs their exposures) and outcomes from the per-variant arms;
-   * returns once the results count every event.
+   * returns once the results count every event. `history`: each user has a persistent success level and
+   * four baseline outcomes (no experiment) three days before, so the results carry CUPED figures.
    */
-  async seeded(options: { units: number; seed: number; arms: Record<string, Arm>; overrides?: Record<string, unknown> }): Promise<{ key: string; id: string }> {
+  async seeded(options: { units: number; seed: number; arms: Record<string, Arm>; overrides?: Record<string, unknown>; history?: boolean }): Promise<{ key: string; id: string }> {
     const body = experimentBody({
       variants: [
         { key: 'control', weight: 1, isControl: true },
@@ -36,6 +37,23 @@ export class ReportsFixture extends AnalysisFixture {
     const r = rng(options.seed);
     const events: Array<Record<string, unknown>> = [];
     const unitIds = Array.from({ length: options.units }, (_, u) => `${body.key}-u${u}`);
+    const shift = new Map(options.history ? unitIds.map((u) => [u, 0.25 * r.normal()]) : []);
+    const successOf = (unitId: string, base: number) => r.next() < Math.min(0.98, Math.max(0.02, base + (shift.get(unitId) ?? 0)));
+    if (options.history) {
+      const threeDaysAgo = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - 2.5 * 86_400_000).toISOString();
+      const baseline = unitIds.flatMap((unitId) =>
+        [0, 1, 2, 3].map((k) => ({ id: `${unitId}-pre${k}`, unitId, timestamp: threeDaysAgo, success: successOf(unitId, BASE_ARM.success), latencyMs: 800 })),
+      );
+      for (let i = 0; i < baseline.length; i += 1000) {
+        const res = await sdk.post('/v1/outcomes', { events: baseline.slice(i, i + 1000) });
+        expect(res.status).toBe(202);
+        expect(res.body.rejected).toEqual([]);
+      }
+      await eventually(async () => {
+        const [row] = await this.t.db.query('SELECT COALESCE(sum(events), 0)::int AS n FROM baseline_unit_day WHERE unit_id = ANY($1::text[])', [unitIds]);
+        return row.n === baseline.length;
+      }, 30_000, 100);
+    }
     for (let i = 0; i < unitIds.length; i += 1000) {
       const res = await sdk.post('/v1/assign/batch', { items: unitIds.slice(i, i + 1000).map((unitId) => ({ experiment: body.key, unitId })) });
       expect(res.status).toBe(200);
@@ -51,7 +69,7 @@ export class ReportsFixture extends AnalysisFixture {
             inputTokens: 300,
             outputTokens: 120,
             costUsd: Math.round(arm.costUsd * (0.5 + r.next()) * 1e6) / 1e6,
-            success: r.next() < arm.success,
+            success: successOf(unitIds[i + j], arm.success),
             score: Math.round(Math.min(1, Math.max(0, 0.7 + 0.15 * r.normal())) * 1000) / 1000,
           });
         }

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { AssignmentService } from '../assignment/assignment.service';
 import type { Assignment } from '../assignment/core/snapshot';
 import { SnapshotService } from '../assignment/snapshot.service';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
 import { DEFAULT_UPSTREAM_HEALTH, type Upstream } from '../experiments/experiment.types';
 import { IngestionService } from '../ingestion/ingestion.service';
+import { OperatorMetrics, type MetricFamily } from '../observability/operator-metrics';
 import { OutboundClient, type OutboundStreamResponse } from '../outbound/outbound-client';
 import { OutboundError } from '../outbound/outbound.errors';
 import { isStorableText, STORABLE_LIMITS } from '../storable/storable';
@@ -95,10 +96,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * variant's prices (computed by ingestion), and an error class.
  */
 @Injectable()
-export class GatewayService {
+export class GatewayService implements OnModuleInit {
   private readonly logger = new Logger(GatewayService.name);
   private inFlight = 0;
   private readonly pools = new InstancePools();
+  /** Calls answered on this replica since start, by result (`ok`, an error class, `fallback`). */
+  private readonly calls = new Map<string, number>();
+  private failovers = 0;
 
   constructor(
     private readonly snapshots: SnapshotService,
@@ -106,7 +110,28 @@ export class GatewayService {
     private readonly ingestion: IngestionService,
     @Inject(GATEWAY_OUTBOUND) private readonly outbound: OutboundClient,
     @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
+    private readonly metrics: OperatorMetrics,
   ) {}
+
+  onModuleInit(): void {
+    this.metrics.register(() => this.families());
+  }
+
+  /** This replica's gateway metrics for GET /metrics (counters since the process started). */
+  families(): MetricFamily[] {
+    const instances = this.pools.view(null);
+    const label = (i: (typeof instances)[number]) => ({ project: i.projectId, experiment: i.experiment, variant: i.variant, instance: i.baseUrl });
+    return [
+      { name: 'verdict_gateway_calls_total', help: 'Gateway calls answered by this replica, by result: ok, an error class, or fallback.', type: 'counter', samples: [...this.calls].map(([result, value]) => ({ labels: { result }, value })) },
+      { name: 'verdict_gateway_in_flight', help: 'Gateway calls in flight on this replica.', type: 'gauge', samples: [{ value: this.inFlight }] },
+      { name: 'verdict_gateway_failovers_total', help: 'Calls sent to a second instance of their pool after the first failed before any byte was answered.', type: 'counter', samples: [{ value: this.failovers }] },
+      { name: 'verdict_gateway_cooldowns_total', help: 'Instances cooled down by passive health on this replica.', type: 'counter', samples: [{ value: this.pools.coolDownsTotal }] },
+      { name: 'verdict_gateway_upstream_in_flight', help: 'Calls in flight per upstream instance on this replica.', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.inFlight })) },
+      { name: 'verdict_gateway_upstream_latency_ms', help: 'Moving average of successful calls per upstream instance (ms; NaN before the first).', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.latencyMs ?? Number.NaN })) },
+      { name: 'verdict_gateway_upstream_error_rate', help: 'Share of failed calls per upstream instance within its health window (NaN without calls).', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.errorRate ?? Number.NaN })) },
+      { name: 'verdict_gateway_upstream_cooled', help: '1 while an upstream instance is cooled down.', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.cooledUntil === null ? 0 : 1 })) },
+    ];
+  }
 
   /** Calls in flight on this replica (for tests and metrics). */
   get active(): number {
@@ -166,6 +191,8 @@ export class GatewayService {
       this.inFlight--;
     }
     plan.lease?.finish(healthVerdict(measured.error), measured.latencyMs);
+    const result = plan.fallback && measured.error === null ? 'fallback' : (measured.error ?? 'ok');
+    this.calls.set(result, (this.calls.get(result) ?? 0) + 1);
     this.record(plan, measured);
   }
 
@@ -314,7 +341,10 @@ export class GatewayService {
             if (next || this.fallBack(plan)) {
               await discard(opened);
               lease.finish(false, null);
-              if (next) plan.lease = next;
+              if (next) {
+                plan.lease = next;
+                this.failovers++;
+              }
               continue;
             }
           }
@@ -324,6 +354,7 @@ export class GatewayService {
           lease.finish(false, null);
           const next = this.nextLease(plan, retryable);
           plan.lease = next;
+          if (next) this.failovers++;
           if (next || this.fallBack(plan)) continue;
           const [errorClass, gatewayError] = upstreamFailure(error);
           writeError(res, headers, gatewayError);

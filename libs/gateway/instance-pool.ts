@@ -72,6 +72,8 @@ export function stickyPick(instances: readonly UpstreamInstance[], unitId: strin
  */
 export class InstancePools {
   private readonly states = new Map<string, InstanceState>();
+  /** Cool-downs begun on this replica since start (GET /metrics). */
+  coolDownsTotal = 0;
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -146,16 +148,17 @@ export class InstancePools {
     };
   }
 
-  /** Every instance state of a project's experiments (`GET /v1/gateway/upstreams`). */
-  view(projectId: string): InstanceView[] {
+  /** Every instance state of a project's experiments (`GET /v1/gateway/upstreams`), or of all projects. */
+  view(projectId: string | null): Array<InstanceView & { projectId: string }> {
     const now = this.now();
-    const out: InstanceView[] = [];
-    const prefix = `${projectId}\u0000`;
+    const out: Array<InstanceView & { projectId: string }> = [];
+    const prefix = projectId === null ? '' : `${projectId}\u0000`;
     for (const [key, state] of this.states) {
       if (!key.startsWith(prefix)) continue;
-      const [, experiment, variant] = key.split('\u0000');
+      const [project, experiment, variant] = key.split('\u0000');
       const calls = state.recent.length;
       out.push({
+        projectId: project,
         experiment,
         variant,
         baseUrl: state.baseUrl,
@@ -195,6 +198,7 @@ export class InstancePools {
     if (trial || failures >= health.failures) {
       const period = Math.min(health.coolDownMs * 2 ** state.coolDowns, health.maxCoolDownMs);
       state.coolDowns++;
+      this.coolDownsTotal++;
       state.cooledUntil = now + period;
       state.recent = [];
     }

@@ -110,6 +110,15 @@ describe('instance pools', () => {
     expect(b.requests.length).toBeGreaterThan(during + 1);
     const after = (await exp.admin.get('/v1/gateway/upstreams')).body.instances.find((i: any) => i.experiment === exp.key && i.baseUrl === b.url);
     expect(after).toMatchObject({ cooledUntil: null, coolDowns: 0 });
+
+    // The operator's metrics count the failovers and the cool-down, and show each instance.
+    const metrics = await exp.admin.get('/metrics');
+    expect(metrics.status).toBe(200);
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics.body as string)?.[1]);
+    expect(value('verdict_gateway_failovers_total')).toBeGreaterThanOrEqual(2);
+    expect(value('verdict_gateway_cooldowns_total')).toBeGreaterThanOrEqual(1);
+    expect(metrics.body).toContain(`verdict_gateway_upstream_cooled{project=`);
+    expect(metrics.body).toMatch(/verdict_gateway_calls_total\{result="ok"\} \d+/);
   });
 
   it('every instance down: error by default; with whenDown fallback_control the control answers and the variant records a fallback', async () => {

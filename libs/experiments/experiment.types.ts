@@ -143,4 +143,20 @@ export interface Upstream {
   timeoutMs: number;
   /** Bound on the whole call, stream included. */
   totalTimeoutMs: number;
+  /** How a call picks an instance: the fewest in flight per weight (default), or the unit's own instance (prompt-cache affinity). Absent on upstreams stored before pools. */
+  balance?: 'least_in_flight' | 'sticky';
+  /** Passive health of the instances (docs/adr/0030). Absent: the defaults. */
+  health?: UpstreamHealth;
+  /** Every instance cooled down or failed: answer an error (default), or serve the call by the control's upstream, recorded on this variant as a fallback. */
+  whenDown?: 'error' | 'fallback_control';
 }
+
+/** An instance with `failures` failed calls within `windowMs` is cooled down for `coolDownMs`, doubled at each cool-down in a row up to `maxCoolDownMs`; then one trial call decides. */
+export interface UpstreamHealth {
+  failures: number;
+  windowMs: number;
+  coolDownMs: number;
+  maxCoolDownMs: number;
+}
+
+export const DEFAULT_UPSTREAM_HEALTH: UpstreamHealth = { failures: 3, windowMs: 10_000, coolDownMs: 1_000, maxCoolDownMs: 60_000 };

@@ -1,5 +1,5 @@
 import type { FieldError } from '../errors/domain-error';
-import type { Upstream, UpstreamInstance } from './experiment.types';
+import { DEFAULT_UPSTREAM_HEALTH, type Upstream, type UpstreamHealth, type UpstreamInstance } from './experiment.types';
 
 /** An upstream as a client sends it (docs/gateway.md): `baseUrl` or `instances`, the rest optional. */
 export interface UpstreamInput {
@@ -13,6 +13,9 @@ export interface UpstreamInput {
   includeUsage?: boolean;
   timeoutMs?: number;
   totalTimeoutMs?: number;
+  balance?: 'least_in_flight' | 'sticky';
+  health?: Partial<UpstreamHealth>;
+  whenDown?: 'error' | 'fallback_control';
 }
 
 export const UPSTREAM_LIMITS = {
@@ -156,7 +159,7 @@ export function checkUpstream(input: unknown, field: string, errors: FieldError[
     return null;
   }
   const before = errors.length;
-  const known = new Set(['baseUrl', 'instances', 'model', 'apiKeyEnv', 'params', 'systemPromptPrefix', 'headers', 'includeUsage', 'timeoutMs', 'totalTimeoutMs']);
+  const known = new Set(['baseUrl', 'instances', 'model', 'apiKeyEnv', 'params', 'systemPromptPrefix', 'headers', 'includeUsage', 'timeoutMs', 'totalTimeoutMs', 'balance', 'health', 'whenDown']);
   for (const key of Object.keys(input)) if (!known.has(key)) errors.push({ field: `${field}.${key}`, message: 'is not a known upstream field' });
 
   const instances: UpstreamInstance[] = [];
@@ -239,6 +242,12 @@ export function checkUpstream(input: unknown, field: string, errors: FieldError[
   const totalTimeoutMs = checkTimeout(input.totalTimeoutMs, `${field}.totalTimeoutMs`, Math.max(L.defaultTotalTimeoutMs, timeoutMs), errors);
   if (totalTimeoutMs < timeoutMs) errors.push({ field: `${field}.totalTimeoutMs`, message: 'must not be shorter than timeoutMs' });
 
+  const balance = input.balance ?? 'least_in_flight';
+  if (balance !== 'least_in_flight' && balance !== 'sticky') errors.push({ field: `${field}.balance`, message: 'must be least_in_flight or sticky' });
+  const whenDown = input.whenDown ?? 'error';
+  if (whenDown !== 'error' && whenDown !== 'fallback_control') errors.push({ field: `${field}.whenDown`, message: 'must be error or fallback_control' });
+  const health = checkHealth(input.health, `${field}.health`, errors);
+
   checkNoLiteralSecrets({ params: input.params, headers: input.headers, systemPromptPrefix: input.systemPromptPrefix, model: input.model }, field, errors);
   if (errors.length > before) return null;
   return {
@@ -251,7 +260,33 @@ export function checkUpstream(input: unknown, field: string, errors: FieldError[
     includeUsage: includeUsage as boolean,
     timeoutMs,
     totalTimeoutMs,
+    balance: balance as 'least_in_flight' | 'sticky',
+    health,
+    whenDown: whenDown as 'error' | 'fallback_control',
   };
+}
+
+/** The passive health settings: whole numbers within bounds, defaults for what is left out. */
+function checkHealth(input: unknown, field: string, errors: FieldError[]): UpstreamHealth {
+  const health = { ...DEFAULT_UPSTREAM_HEALTH };
+  if (input === undefined || input === null) return health;
+  if (!isRecord(input)) {
+    errors.push({ field, message: 'must be an object' });
+    return health;
+  }
+  const bounds: Record<keyof UpstreamHealth, [number, number]> = { failures: [1, 1000], windowMs: [100, 3_600_000], coolDownMs: [10, 3_600_000], maxCoolDownMs: [10, 86_400_000] };
+  for (const key of Object.keys(input)) {
+    if (!(key in bounds)) {
+      errors.push({ field: `${field}.${key.slice(0, 64)}`, message: 'is not a known health field' });
+      continue;
+    }
+    const [min, max] = bounds[key as keyof UpstreamHealth];
+    const value = input[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) errors.push({ field: `${field}.${key}`, message: `must be a whole number in [${min}, ${max}]` });
+    else health[key as keyof UpstreamHealth] = value;
+  }
+  if (health.maxCoolDownMs < health.coolDownMs) errors.push({ field: `${field}.maxCoolDownMs`, message: 'must not be shorter than coolDownMs' });
+  return health;
 }
 
 /** Every base URL of an upstream (for the outbound guard's check at configuration time). */

@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { AssignmentService } from '../assignment/assignment.service';
 import type { Assignment } from '../assignment/core/snapshot';
 import { SnapshotService } from '../assignment/snapshot.service';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
-import type { Upstream, UpstreamInstance } from '../experiments/experiment.types';
+import { DEFAULT_UPSTREAM_HEALTH, type Upstream } from '../experiments/experiment.types';
 import { IngestionService } from '../ingestion/ingestion.service';
+import { OperatorMetrics, type MetricFamily } from '../observability/operator-metrics';
 import { OutboundClient, type OutboundStreamResponse } from '../outbound/outbound-client';
 import { OutboundError } from '../outbound/outbound.errors';
 import { isStorableText, STORABLE_LIMITS } from '../storable/storable';
 import { GATEWAY_OUTBOUND } from './gateway-outbound';
+import { InstancePools, type InstanceView, type Lease } from './instance-pool';
 import { GatewayError, type OpenAiErrorBody } from './openai-error';
 import { StreamMeter, usageOf, type GatewayEndpoint, type Usage } from './stream-meter';
 
@@ -27,6 +29,12 @@ import { StreamMeter, usageOf, type GatewayEndpoint, type Usage } from './stream
  * - client_cancelled: the client went away first (docs/gateway.md, "Cancellations").
  */
 export type GatewayErrorClass = 'timeout' | 'upstream_4xx' | 'upstream_5xx' | 'connect' | 'invalid_response' | 'client_cancelled';
+
+/** Whether a call's end says its instance is healthy (a 4xx is the caller's fault; a cancelled call says nothing). */
+function healthVerdict(error: GatewayErrorClass | null): boolean | null {
+  if (error === 'client_cancelled') return null;
+  return error === null || error === 'upstream_4xx';
+}
 
 const PATHS: Record<GatewayEndpoint, string> = {
   chat: '/chat/completions',
@@ -53,9 +61,16 @@ interface Plan {
   measured: boolean;
   eventId: string;
   upstream: Upstream;
-  instance: UpstreamInstance;
+  /** The variant whose pool serves the call (the assigned one; the control's after a fallback). */
+  servedBy: string;
+  /** The instance the call runs on now (changes once on failover); null when none is usable. */
+  lease: Lease | null;
+  /** Instances of the pool that already failed this call. */
+  tried: Set<string>;
+  fallback: boolean;
   stream: boolean;
-  body: string;
+  /** The client's body with the upstream's params; `model` is set per instance. */
+  outgoing: Record<string, unknown>;
 }
 
 interface Measured {
@@ -70,23 +85,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A stable pick among weighted instances for a unit (FNV-1a of the unit id): a unit keeps its instance, so prompt caches stay warm. */
-export function pickInstance(instances: readonly UpstreamInstance[], unitId: string): UpstreamInstance {
-  if (instances.length === 1) return instances[0];
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < unitId.length; i++) {
-    hash ^= unitId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  const total = instances.reduce((sum, x) => sum + x.weight, 0);
-  let point = ((hash >>> 0) / 0x100000000) * total;
-  for (const instance of instances) {
-    point -= instance.weight;
-    if (point < 0) return instance;
-  }
-  return instances[instances.length - 1];
-}
-
 /**
  * The OpenAI-compatible gateway (issue #17, docs/gateway.md): picks the variant of the unit
  * from the in-memory snapshot (the same assignment as /v1/assign, exposures included),
@@ -98,9 +96,13 @@ export function pickInstance(instances: readonly UpstreamInstance[], unitId: str
  * variant's prices (computed by ingestion), and an error class.
  */
 @Injectable()
-export class GatewayService {
+export class GatewayService implements OnModuleInit {
   private readonly logger = new Logger(GatewayService.name);
   private inFlight = 0;
+  private readonly pools = new InstancePools();
+  /** Calls answered on this replica since start, by result (`ok`, an error class, `fallback`). */
+  private readonly calls = new Map<string, number>();
+  private failovers = 0;
 
   constructor(
     private readonly snapshots: SnapshotService,
@@ -108,11 +110,37 @@ export class GatewayService {
     private readonly ingestion: IngestionService,
     @Inject(GATEWAY_OUTBOUND) private readonly outbound: OutboundClient,
     @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
+    private readonly metrics: OperatorMetrics,
   ) {}
+
+  onModuleInit(): void {
+    this.metrics.register(() => this.families());
+  }
+
+  /** This replica's gateway metrics for GET /metrics (counters since the process started). */
+  families(): MetricFamily[] {
+    const instances = this.pools.view(null);
+    const label = (i: (typeof instances)[number]) => ({ project: i.projectId, experiment: i.experiment, variant: i.variant, instance: i.baseUrl });
+    return [
+      { name: 'verdict_gateway_calls_total', help: 'Gateway calls answered by this replica, by result: ok, an error class, or fallback.', type: 'counter', samples: [...this.calls].map(([result, value]) => ({ labels: { result }, value })) },
+      { name: 'verdict_gateway_in_flight', help: 'Gateway calls in flight on this replica.', type: 'gauge', samples: [{ value: this.inFlight }] },
+      { name: 'verdict_gateway_failovers_total', help: 'Calls sent to a second instance of their pool after the first failed before any byte was answered.', type: 'counter', samples: [{ value: this.failovers }] },
+      { name: 'verdict_gateway_cooldowns_total', help: 'Instances cooled down by passive health on this replica.', type: 'counter', samples: [{ value: this.pools.coolDownsTotal }] },
+      { name: 'verdict_gateway_upstream_in_flight', help: 'Calls in flight per upstream instance on this replica.', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.inFlight })) },
+      { name: 'verdict_gateway_upstream_latency_ms', help: 'Moving average of successful calls per upstream instance (ms; NaN before the first).', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.latencyMs ?? Number.NaN })) },
+      { name: 'verdict_gateway_upstream_error_rate', help: 'Share of failed calls per upstream instance within its health window (NaN without calls).', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.errorRate ?? Number.NaN })) },
+      { name: 'verdict_gateway_upstream_cooled', help: '1 while an upstream instance is cooled down.', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.cooledUntil === null ? 0 : 1 })) },
+    ];
+  }
 
   /** Calls in flight on this replica (for tests and metrics). */
   get active(): number {
     return this.inFlight;
+  }
+
+  /** GET /v1/gateway/upstreams: the state of every instance of the project's pools on this replica. */
+  upstreams(projectId: string): InstanceView[] {
+    return this.pools.view(projectId);
   }
 
   /** GET /v1/models: the experiments of the project that the gateway can serve (some variant has an upstream). */
@@ -162,6 +190,9 @@ export class GatewayService {
     } finally {
       this.inFlight--;
     }
+    plan.lease?.finish(healthVerdict(measured.error), measured.latencyMs);
+    const result = plan.fallback && measured.error === null ? 'fallback' : (measured.error ?? 'ok');
+    this.calls.set(result, (this.calls.get(result) ?? 0) + 1);
     this.record(plan, measured);
   }
 
@@ -196,9 +227,8 @@ export class GatewayService {
         'model',
       );
     }
-    const instance = pickInstance(upstream.instances, unitId);
     const stream = body.stream === true && endpoint !== 'embeddings';
-    const outgoing: Record<string, unknown> = { ...body, ...upstream.params, model: instance.model ?? upstream.model };
+    const outgoing: Record<string, unknown> = { ...body, ...upstream.params };
     if (stream && upstream.includeUsage && (endpoint === 'chat' || endpoint === 'completions')) {
       outgoing.stream_options = { ...(isRecord(body.stream_options) ? body.stream_options : {}), include_usage: true };
     }
@@ -212,10 +242,24 @@ export class GatewayService {
       measured: assignment.inExperiment || assignment.reason === 'forced',
       eventId: randomUUID(),
       upstream,
-      instance,
+      servedBy: assignment.variant as string,
+      lease: this.acquire(projectId, model, assignment.variant as string, upstream, unitId, new Set()),
+      tried: new Set(),
+      fallback: false,
       stream,
-      body: JSON.stringify(outgoing),
+      outgoing,
     };
+  }
+
+  /** Starts the call on an instance of a variant's pool (null when none is usable). */
+  private acquire(projectId: string, experiment: string, variant: string, upstream: Upstream, unitId: string, tried: ReadonlySet<string>): Lease | null {
+    const pool = InstancePools.poolOf(projectId, experiment, variant);
+    return this.pools.acquire(pool, upstream.instances, upstream.health ?? DEFAULT_UPSTREAM_HEALTH, unitId, {
+      sticky: upstream.balance === 'sticky',
+      // Nowhere else to go: the instances are called anyway, and the client gets their own answer.
+      panic: upstream.whenDown !== 'fallback_control' && tried.size === 0,
+      exclude: tried,
+    });
   }
 
   /** The unit: the x-verdict-unit header, else the body's `user`; a request-unit experiment needs neither. */
@@ -253,42 +297,74 @@ export class GatewayService {
     const failed = (error: GatewayErrorClass, status: number | null = null): Measured => ({ status, ttftMs: null, latencyMs: cancelled ? null : elapsed(), usage: null, error });
     try {
       const requestHeaders: Record<string, string> = {
-        ...plan.upstream.headers,
         'content-type': 'application/json',
         accept: plan.stream ? 'text/event-stream' : 'application/json',
         // undici's request() does not decompress: ask for none, so usage can be read and bytes stay as sent.
         'accept-encoding': 'identity',
       };
-      const envName = plan.instance.apiKeyEnv ?? plan.upstream.apiKeyEnv;
-      if (envName) {
-        const credential = this.config.gateway.credential(envName);
-        if (!credential) {
-          writeError(res, headers, new GatewayError(502, `The upstream's credential is not available: the environment variable ${envName} is unset or not allowed (GATEWAY_CREDENTIAL_ENVS).`, 'upstream_error', 'upstream_credential_missing'));
+      let answer: OutboundStreamResponse | null = null;
+      // At most two instances of the pool (one failover), then, when the upstream says so, the control's pool.
+      for (let attempt = 0; answer === null; attempt++) {
+        const lease = plan.lease;
+        if (!lease) {
+          if (this.fallBack(plan)) continue;
+          writeError(res, headers, new GatewayError(503, `Every instance of variant "${plan.servedBy}" is cooled down or failed; retry shortly.`, 'server_error', 'no_instance', null, { 'retry-after': '1' }));
           return failed('connect');
         }
-        requestHeaders.authorization = `Bearer ${credential}`;
-      }
-      let answer: OutboundStreamResponse;
-      try {
-        answer = await this.outbound.open({
-          method: 'POST',
-          url: plan.instance.baseUrl + PATHS[plan.endpoint],
-          headers: requestHeaders,
-          body: plan.body,
-          timeoutMs: plan.upstream.totalTimeoutMs,
-          idleTimeoutMs: plan.upstream.timeoutMs,
-          maxResponseBytes: MAX_STREAM_BYTES,
-          signal: abort.signal,
-        });
-      } catch (error) {
-        if (cancelled) return failed('client_cancelled');
-        const [errorClass, gatewayError] = upstreamFailure(error);
-        writeError(res, headers, gatewayError);
-        return failed(errorClass);
+        const instance = lease.instance;
+        const upstream = plan.upstream;
+        const envName = instance.apiKeyEnv ?? upstream.apiKeyEnv;
+        const callHeaders = { ...requestHeaders, ...upstream.headers };
+        if (envName) {
+          const credential = this.config.gateway.credential(envName);
+          if (!credential) {
+            writeError(res, headers, new GatewayError(502, `The upstream's credential is not available: the environment variable ${envName} is unset or not allowed (GATEWAY_CREDENTIAL_ENVS).`, 'upstream_error', 'upstream_credential_missing'));
+            return failed('connect');
+          }
+          callHeaders.authorization = `Bearer ${credential}`;
+        }
+        const retryable = attempt === 0;
+        try {
+          const opened = await this.outbound.open({
+            method: 'POST',
+            url: instance.baseUrl + PATHS[plan.endpoint],
+            headers: callHeaders,
+            body: JSON.stringify({ ...plan.outgoing, ...upstream.params, model: instance.model ?? upstream.model }),
+            timeoutMs: upstream.totalTimeoutMs,
+            idleTimeoutMs: upstream.timeoutMs,
+            maxResponseBytes: MAX_STREAM_BYTES,
+            signal: abort.signal,
+          });
+          if (opened.status >= 500 && !cancelled) {
+            // Nothing reached the client yet: another instance may answer instead.
+            const next = this.nextLease(plan, retryable);
+            if (next || this.fallBack(plan)) {
+              await discard(opened);
+              lease.finish(false, null);
+              if (next) {
+                plan.lease = next;
+                this.failovers++;
+              }
+              continue;
+            }
+          }
+          answer = opened;
+        } catch (error) {
+          if (cancelled) return failed('client_cancelled');
+          lease.finish(false, null);
+          const next = this.nextLease(plan, retryable);
+          plan.lease = next;
+          if (next) this.failovers++;
+          if (next || this.fallBack(plan)) continue;
+          const [errorClass, gatewayError] = upstreamFailure(error);
+          writeError(res, headers, gatewayError);
+          return failed(errorClass);
+        }
       }
 
       const status = answer.status;
       const out: OutgoingHttpHeaders = { ...headers };
+      if (plan.fallback) out['x-verdict-served-by'] = plan.servedBy;
       for (const [name, value] of Object.entries(answer.headers)) {
         if (PASSED_HEADERS.test(name)) out[name] = value;
       }
@@ -341,6 +417,36 @@ export class GatewayService {
     } finally {
       res.off('close', onClose);
     }
+  }
+
+  /** The instance for the one retry of a call (another of the same pool), or null. */
+  private nextLease(plan: Plan, retryable: boolean): Lease | null {
+    if (!retryable || !plan.lease) return null;
+    plan.tried.add(plan.lease.instance.baseUrl);
+    const upstreams = this.snapshots.get(plan.projectId).upstreams.get(plan.experiment);
+    const upstream = upstreams?.[plan.servedBy] ?? plan.upstream;
+    return this.acquire(plan.projectId, plan.experiment, plan.servedBy, upstream, plan.unitId, plan.tried);
+  }
+
+  /**
+   * No instance of the assigned variant is left: when its upstream says `whenDown:
+   * fallback_control`, the call moves to the control's pool, once (recorded on the assigned
+   * variant as a failure of class `fallback`). False when there is nowhere to go.
+   */
+  private fallBack(plan: Plan): boolean {
+    if (plan.fallback || plan.upstream.whenDown !== 'fallback_control') return false;
+    const project = this.snapshots.get(plan.projectId);
+    const control = project.index.get(plan.experiment)?.variants.find((v) => v.isControl)?.key;
+    const upstream = control ? project.upstreams.get(plan.experiment)?.[control] : undefined;
+    if (!control || !upstream || control === plan.servedBy) return false;
+    const lease = this.acquire(plan.projectId, plan.experiment, control, upstream, plan.unitId, new Set());
+    if (!lease) return false;
+    plan.fallback = true;
+    plan.servedBy = control;
+    plan.upstream = upstream;
+    plan.tried = new Set();
+    plan.lease = lease;
+    return true;
   }
 
   /** Forwards an SSE answer chunk by chunk, as it arrives, honouring the client's backpressure; the meter watches it pass. */
@@ -408,11 +514,13 @@ export class GatewayService {
       variant: plan.assignment.variant,
       latencyMs: measured.latencyMs === null ? null : round(measured.latencyMs),
       ttftMs: measured.ttftMs === null ? null : round(measured.ttftMs),
-      inputTokens: measured.usage?.inputTokens ?? null,
-      outputTokens: measured.usage?.outputTokens ?? null,
-      // Cancelled: whether it would have succeeded is unknown (docs/gateway.md).
-      success: measured.error === 'client_cancelled' ? null : measured.error === null,
-      error: measured.error,
+      // A fallback's tokens were the control's, not this variant's: not priced at this variant's prices.
+      inputTokens: plan.fallback ? null : (measured.usage?.inputTokens ?? null),
+      outputTokens: plan.fallback ? null : (measured.usage?.outputTokens ?? null),
+      // Cancelled: whether it would have succeeded is unknown (docs/gateway.md). A fallback
+      // is a failure of the assigned variant, even when the control answered.
+      success: measured.error === 'client_cancelled' ? null : measured.error === null && !plan.fallback,
+      error: plan.fallback && measured.error === null ? 'fallback' : measured.error,
     };
     this.ingestion.recordOutcomes(plan.projectId, { events: [event] }).then(
       (result) => {
@@ -425,6 +533,17 @@ export class GatewayService {
   private unexpected(error: unknown): GatewayError {
     this.logger.error({ err: error }, 'gateway call failed unexpectedly');
     return new GatewayError(502, 'The gateway could not complete the call.', 'upstream_error', 'gateway_error');
+  }
+}
+
+/** Reads and drops an answer that will not be forwarded (the connection is then reused). */
+async function discard(answer: OutboundStreamResponse): Promise<void> {
+  try {
+    for await (const _chunk of answer.body) {
+      // dropped
+    }
+  } catch {
+    // A broken error answer: nothing to keep.
   }
 }
 

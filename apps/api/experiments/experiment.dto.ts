@@ -69,7 +69,7 @@ export class UpstreamInstanceDto {
 /** Documentation of a variant's upstream; checked by hand (libs/experiments/upstream-definition.ts). */
 export class UpstreamDto {
   @ApiPropertyOptional({ description: 'OpenAI-compatible base URL (or instances).', example: 'https://llm.internal/v1' }) baseUrl?: string;
-  @ApiPropertyOptional({ type: [UpstreamInstanceDto], description: 'Instances of the model server; units are spread by weight, sticky per unit.' })
+  @ApiPropertyOptional({ type: [UpstreamInstanceDto], description: 'Instances of the model server: each call goes to the one with the fewest calls in flight per weight (or the unit\'s own, balance: sticky); sick ones are cooled down; one failover before the first byte.' })
   instances?: UpstreamInstanceDto[];
   @ApiProperty({ description: "The upstream's model name.", example: 'llama-3.1-8b-instruct-q4' }) model!: string;
   @ApiPropertyOptional({ description: 'The NAME of an environment variable holding the credential (never the secret itself); allowed by GATEWAY_CREDENTIAL_ENVS.', example: 'OPENAI_API_KEY' })
@@ -80,6 +80,12 @@ export class UpstreamDto {
   @ApiPropertyOptional({ default: true, description: 'Ask for usage on streams (stream_options.include_usage); false for upstreams that reject it.' }) includeUsage?: boolean;
   @ApiPropertyOptional({ default: 60000, description: 'No headers, or no new chunk, within this many ms: timeout.' }) timeoutMs?: number;
   @ApiPropertyOptional({ default: 600000, description: 'Bound on the whole call (ms).' }) totalTimeoutMs?: number;
+  @ApiPropertyOptional({ enum: ['least_in_flight', 'sticky'], default: 'least_in_flight', description: 'How a call picks an instance: fewest in flight per weight (ties at random), or the unit\'s own instance (prompt-cache affinity) while it is usable.' })
+  balance?: 'least_in_flight' | 'sticky';
+  @ApiPropertyOptional({ type: Object, description: 'Passive health: {failures (3), windowMs (10000), coolDownMs (1000), maxCoolDownMs (60000)}. `failures` failed calls (connect, timeout, 5xx) in the window cool an instance down; each cool-down in a row doubles; then one trial call.' })
+  health?: Record<string, number>;
+  @ApiPropertyOptional({ enum: ['error', 'fallback_control'], default: 'error', description: "No instance left: answer the upstream's error (instances are called anyway when all are cooled down), or serve the call by the control's upstream, recorded on this variant with error 'fallback'." })
+  whenDown?: 'error' | 'fallback_control';
 }
 
 export class VariantDto {

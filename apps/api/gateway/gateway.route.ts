@@ -13,6 +13,7 @@ import type { GatewayEndpoint } from '../../../libs/gateway/stream-meter';
 import { boundedJsonParser } from '../http/bounded-json';
 
 const SDK_SCOPES: readonly ApiKeyScope[] = ['sdk'];
+const ADMIN_SCOPES: readonly ApiKeyScope[] = ['admin'];
 
 export const GATEWAY_ROUTES: ReadonlyArray<[string, GatewayEndpoint]> = [
   ['/v1/chat/completions', 'chat'],
@@ -80,6 +81,10 @@ export function registerGatewayRoutes(app: NestFastifyApplication, config: Verdi
       const principal = await authenticator.authorize(request.headers.authorization, SDK_SCOPES, request.ip);
       return gateway.models(principal.projectId);
     });
+    scope.get('/v1/gateway/upstreams', async (request) => {
+      const principal = await authenticator.authorize(request.headers.authorization, ADMIN_SCOPES, request.ip);
+      return { instances: gateway.upstreams(principal.projectId) };
+    });
     done();
   });
 }
@@ -126,6 +131,17 @@ export function documentGatewayRoutes(document: OpenAPIObject): OpenAPIObject {
       summary: 'The experiments this key may call through the gateway, as OpenAI models',
       parameters: [],
       responses: { '200': { description: '{object: "list", data: [{id, object: "model", created, owned_by}]}' }, '401': { description: 'No or unknown key.' } },
+      security: [{ bearer: [] }],
+      tags: ['gateway'],
+    },
+  };
+  paths['/v1/gateway/upstreams'] = {
+    get: {
+      operationId: 'Gateway_upstreams',
+      summary: "The state of every instance of the project's variant upstreams on this replica (admin)",
+      description: 'instances: [{experiment, variant, baseUrl, inFlight, latencyMs, errorRate, calls, cooledUntil, coolDowns}]; passive health as seen by the replica that answers (docs/gateway.md, "Pools").',
+      parameters: [],
+      responses: { '200': { description: '{instances: [...]}' }, '401': { description: 'No or unknown key.' }, '403': { description: 'Not an admin key.' } },
       security: [{ bearer: [] }],
       tags: ['gateway'],
     },

@@ -27,7 +27,15 @@ export interface FakeUpstream {
   /** The model this server calls itself in its answers ("70B", "8B"...). */
   name: string;
   requests: FakeRequest[];
+  /** What it does before answering, changeable while it runs (pool tests): wait, or fail every call. */
+  options: FakeOptions;
   close(): Promise<void>;
+}
+
+export interface FakeOptions {
+  firstTokenMs?: number;
+  /** Fail every call: a 500, or the connection dropped before any answer. */
+  fail?: '500' | 'reset';
 }
 
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
@@ -47,7 +55,7 @@ function commandOf(body: Record<string, any>): string {
 const chunk = (id: string, model: string, delta: Record<string, unknown>, finish: string | null = null) =>
   `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 
-export async function startFakeUpstream(name = 'fake', options: { firstTokenMs?: number } = {}): Promise<FakeUpstream> {
+export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}): Promise<FakeUpstream> {
   const sockets = new Set<Socket>();
   const requests: FakeRequest[] = [];
   const server: Server = createServer((req, res) => {
@@ -94,6 +102,8 @@ export async function startFakeUpstream(name = 'fake', options: { firstTokenMs?:
       res.end(text);
     };
     if (options.firstTokenMs) await sleep(options.firstTokenMs);
+    if (options.fail === 'reset') return void req.socket.destroy();
+    if (options.fail === '500') return json(500, { error: { message: `${name} is down`, type: 'server_error', param: null, code: null } });
 
     switch (scenario) {
       case 'hang':
@@ -211,6 +221,7 @@ export async function startFakeUpstream(name = 'fake', options: { firstTokenMs?:
     url: `http://127.0.0.1:${port}/v1`,
     name,
     requests,
+    options,
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));

@@ -1,0 +1,58 @@
+import { DEFAULT_UPSTREAM_HEALTH, type UpstreamInstance } from '../experiments/experiment.types';
+import { InstancePools } from './instance-pool';
+
+const inst = (baseUrl: string, weight = 1): UpstreamInstance => ({ baseUrl, weight, model: null, apiKeyEnv: null });
+const health = { ...DEFAULT_UPSTREAM_HEALTH, failures: 2, coolDownMs: 1000, maxCoolDownMs: 3000 };
+const opts = { sticky: false, panic: false };
+
+describe('InstancePools', () => {
+  let now = 0;
+  const pools = new InstancePools(() => now, () => 0.99);
+  const pool = InstancePools.poolOf('p', 'e', 'v');
+  const pair = [inst('a'), inst('b', 2)];
+
+  it('picks the fewest in flight per unit of weight', () => {
+    const first = pools.acquire(pool, pair, health, 'u', opts)!;
+    // a: 1/1 and b: 1/2 before the first call; b (weight 2) takes the first two.
+    expect(first.instance.baseUrl).toBe('b');
+    const second = pools.acquire(pool, pair, health, 'u', opts)!;
+    expect(second.instance.baseUrl).toBe('a');
+    const third = pools.acquire(pool, pair, health, 'u', opts)!;
+    expect(third.instance.baseUrl).toBe('b');
+    for (const lease of [first, second, third]) lease.finish(true, 10);
+    expect(pools.view('p').map((v) => v.inFlight)).toEqual([0, 0]);
+  });
+
+  it('cools an instance down after failures in the window, doubles the period, then lets one trial through', () => {
+    const fail = () => pools.acquire(pool, [inst('a')], health, 'u', { ...opts, exclude: new Set(['b']) })!.finish(false, null);
+    fail();
+    fail();
+    expect(pools.view('p').find((v) => v.baseUrl === 'a')).toMatchObject({ coolDowns: 1, cooledUntil: new Date(1000).toISOString() });
+    expect(pools.acquire(pool, pair, health, 'u', opts)!.instance.baseUrl).toBe('b');
+    expect(pools.acquire(pool, [inst('a')], health, 'u', opts)).toBeNull();
+    expect(pools.acquire(pool, [inst('a')], health, 'u', { ...opts, panic: true })).not.toBeNull();
+    now = 1000;
+    const trial = pools.acquire(pool, [inst('a')], health, 'u', opts)!;
+    expect(trial.instance.baseUrl).toBe('a');
+    // One trial at a time.
+    expect(pools.acquire(pool, [inst('a')], health, 'u', opts)).toBeNull();
+    trial.finish(false, null);
+    expect(pools.view('p').find((v) => v.baseUrl === 'a')).toMatchObject({ coolDowns: 2, cooledUntil: new Date(3000).toISOString() });
+    now = 3000;
+    pools.acquire(pool, [inst('a')], health, 'u', opts)!.finish(true, 5);
+    expect(pools.view('p').find((v) => v.baseUrl === 'a')).toMatchObject({ coolDowns: 0, cooledUntil: null });
+  });
+
+  it('sticky mode keeps a unit on its instance while it is usable', () => {
+    const three = [inst('x'), inst('y'), inst('z')];
+    const sticky = { sticky: true, panic: false };
+    const home = pools.acquire(pool, three, health, 'unit-7', sticky)!;
+    home.finish(true, 1);
+    for (let i = 0; i < 5; i++) {
+      const again = pools.acquire(pool, three, health, 'unit-7', sticky)!;
+      expect(again.instance.baseUrl).toBe(home.instance.baseUrl);
+    }
+    const elsewhere = pools.acquire(pool, three, health, 'unit-7', { ...sticky, exclude: new Set([home.instance.baseUrl]) })!;
+    expect(elsewhere.instance.baseUrl).not.toBe(home.instance.baseUrl);
+  });
+});

@@ -1,0 +1,224 @@
+import type { UpstreamHealth, UpstreamInstance } from '../experiments/experiment.types';
+
+/** What is known of one instance on this replica (passive health: only real calls feed it). */
+interface InstanceState {
+  baseUrl: string;
+  inFlight: number;
+  /** Finish times and whether each failed, within the health window (bounded: at most MAX_RECENT). */
+  recent: Array<{ at: number; failed: boolean }>;
+  /** Exponentially weighted latency of successful answers (ms), null before the first. */
+  latencyMs: number | null;
+  /** Cooled down until this time (ms since epoch); 0 when healthy. */
+  cooledUntil: number;
+  /** How many cool-downs in a row (each one twice as long as the last). */
+  coolDowns: number;
+  /** After a cool-down, one trial call is let through; the others wait for its verdict. */
+  trialInFlight: boolean;
+  lastUsed: number;
+}
+
+/** One instance's state as `GET /v1/gateway/upstreams` shows it. */
+export interface InstanceView {
+  experiment: string;
+  variant: string;
+  baseUrl: string;
+  inFlight: number;
+  latencyMs: number | null;
+  errorRate: number | null;
+  calls: number;
+  cooledUntil: string | null;
+  coolDowns: number;
+}
+
+/** A call started on an instance: finish it once with its verdict. */
+export interface Lease {
+  instance: UpstreamInstance;
+  /** `ok` false for a connect error, a timeout or a 5xx (not for a 4xx, nor a client that went away). */
+  finish(ok: boolean | null, latencyMs: number | null): void;
+}
+
+const MAX_RECENT = 256;
+const MAX_STATES = 10_000;
+const LATENCY_ALPHA = 0.2;
+
+function stickyHash(unitId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < unitId.length; i++) {
+    hash ^= unitId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) / 0x100000000;
+}
+
+/** A stable pick among weighted instances for a unit (FNV-1a of the unit id): a unit keeps its instance while it is usable. */
+export function stickyPick(instances: readonly UpstreamInstance[], unitId: string): UpstreamInstance {
+  if (instances.length === 1) return instances[0];
+  const total = instances.reduce((sum, x) => sum + x.weight, 0);
+  let point = stickyHash(unitId) * total;
+  for (const instance of instances) {
+    point -= instance.weight;
+    if (point < 0) return instance;
+  }
+  return instances[instances.length - 1];
+}
+
+/**
+ * The instances of every variant upstream, as this replica sees them (docs/adr/0030): how
+ * many calls each has in flight, its recent latency and failures, and whether it is cooled
+ * down. Picks the instance with the fewest calls in flight per unit of weight (ties at
+ * random), or, in sticky mode, the unit's own instance among the usable ones. State is keyed
+ * by experiment, variant and base URL, so a pool edited by a PATCH keeps the state of the
+ * instances it keeps, and calls in flight finish on the instance they started on.
+ */
+export class InstancePools {
+  private readonly states = new Map<string, InstanceState>();
+  /** Cool-downs begun on this replica since start (GET /metrics). */
+  coolDownsTotal = 0;
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /**
+   * Starts a call on an instance of the pool, or returns null when none is usable (every one
+   * cooled down, or excluded because it already failed this call). With `panic`, a pool
+   * whose every instance is cooled down is used anyway (the client then gets the upstream's
+   * own answer, error or not, rather than a refusal of the gateway).
+   */
+  acquire(
+    pool: string,
+    instances: readonly UpstreamInstance[],
+    health: UpstreamHealth,
+    unitId: string,
+    options: { sticky: boolean; panic: boolean; exclude?: ReadonlySet<string> },
+  ): Lease | null {
+    const now = this.now();
+    const exclude = options.exclude ?? new Set<string>();
+    let usable: Array<{ instance: UpstreamInstance; state: InstanceState; trial: boolean }> = [];
+    const cooled: typeof usable = [];
+    for (const instance of instances) {
+      if (exclude.has(instance.baseUrl)) continue;
+      const state = this.state(pool, instance.baseUrl, now);
+      const trial = state.cooledUntil > 0 && state.cooledUntil <= now;
+      if (state.cooledUntil > now || (trial && state.trialInFlight)) cooled.push({ instance, state, trial: false });
+      else usable.push({ instance, state, trial });
+    }
+    if (usable.length === 0 && options.panic) usable = cooled;
+    if (usable.length === 0) return null;
+    const sticky = options.sticky;
+    let chosen = usable[0];
+    if (sticky) {
+      const instance = stickyPick(
+        usable.map((u) => u.instance),
+        unitId,
+      );
+      chosen = usable.find((u) => u.instance === instance) ?? usable[0];
+    } else if (usable.length > 1) {
+      let best = Infinity;
+      let ties = 0;
+      for (const candidate of usable) {
+        const load = (candidate.state.inFlight + 1) / candidate.instance.weight;
+        if (load < best) {
+          best = load;
+          chosen = candidate;
+          ties = 1;
+        } else if (load === best) {
+          // Reservoir choice among equals: each tie is kept with the same chance.
+          ties++;
+          if (this.random() * ties < 1) chosen = candidate;
+        }
+      }
+    }
+    const { state, trial } = chosen;
+    state.inFlight++;
+    state.lastUsed = now;
+    if (trial) state.trialInFlight = true;
+    let done = false;
+    return {
+      instance: chosen.instance,
+      finish: (ok, latencyMs) => {
+        if (done) return;
+        done = true;
+        state.inFlight--;
+        if (trial) state.trialInFlight = false;
+        if (ok === null) return;
+        this.settle(state, health, ok, latencyMs, trial);
+      },
+    };
+  }
+
+  /** Every instance state of a project's experiments (`GET /v1/gateway/upstreams`), or of all projects. */
+  view(projectId: string | null): Array<InstanceView & { projectId: string }> {
+    const now = this.now();
+    const out: Array<InstanceView & { projectId: string }> = [];
+    const prefix = projectId === null ? '' : `${projectId}\u0000`;
+    for (const [key, state] of this.states) {
+      if (!key.startsWith(prefix)) continue;
+      const [project, experiment, variant] = key.split('\u0000');
+      const calls = state.recent.length;
+      out.push({
+        projectId: project,
+        experiment,
+        variant,
+        baseUrl: state.baseUrl,
+        inFlight: state.inFlight,
+        latencyMs: state.latencyMs === null ? null : Math.round(state.latencyMs * 10) / 10,
+        errorRate: calls === 0 ? null : state.recent.filter((r) => r.failed).length / calls,
+        calls,
+        cooledUntil: state.cooledUntil > now ? new Date(state.cooledUntil).toISOString() : null,
+        coolDowns: state.coolDowns,
+      });
+    }
+    return out.sort((a, b) => a.experiment.localeCompare(b.experiment) || a.variant.localeCompare(b.variant) || a.baseUrl.localeCompare(b.baseUrl));
+  }
+
+  /** The pool key of a variant's upstream. */
+  static poolOf(projectId: string, experiment: string, variant: string): string {
+    return `${projectId}\u0000${experiment}\u0000${variant}`;
+  }
+
+  private settle(state: InstanceState, health: UpstreamHealth, ok: boolean, latencyMs: number | null, trial: boolean): void {
+    const now = this.now();
+    state.recent.push({ at: now, failed: !ok });
+    while (state.recent.length > MAX_RECENT || (state.recent.length > 0 && state.recent[0].at < now - health.windowMs)) state.recent.shift();
+    if (ok) {
+      if (latencyMs !== null) state.latencyMs = state.latencyMs === null ? latencyMs : state.latencyMs + LATENCY_ALPHA * (latencyMs - state.latencyMs);
+      if (trial) {
+        // The trial answered: the instance is back, its failures forgotten.
+        state.cooledUntil = 0;
+        state.coolDowns = 0;
+        state.recent = [];
+      }
+      return;
+    }
+    // Calls that started before the cool-down and fail now say nothing new: no second cool-down.
+    if (state.cooledUntil > now) return;
+    const failures = state.recent.reduce((n, r) => n + (r.failed ? 1 : 0), 0);
+    if (trial || failures >= health.failures) {
+      const period = Math.min(health.coolDownMs * 2 ** state.coolDowns, health.maxCoolDownMs);
+      state.coolDowns++;
+      this.coolDownsTotal++;
+      state.cooledUntil = now + period;
+      state.recent = [];
+    }
+  }
+
+  private state(pool: string, baseUrl: string, now: number): InstanceState {
+    const key = `${pool}\u0000${baseUrl}`;
+    let state = this.states.get(key);
+    if (!state) {
+      if (this.states.size >= MAX_STATES) this.forgetIdle(now);
+      state = { baseUrl, inFlight: 0, recent: [], latencyMs: null, cooledUntil: 0, coolDowns: 0, trialInFlight: false, lastUsed: now };
+      this.states.set(key, state);
+    }
+    return state;
+  }
+
+  /** Bounded memory: states of instances idle for an hour (removed from their pool, or of a finished experiment) are forgotten. */
+  private forgetIdle(now: number): void {
+    for (const [key, state] of this.states) {
+      if (state.inFlight === 0 && state.lastUsed < now - 3_600_000 && state.cooledUntil < now) this.states.delete(key);
+    }
+  }
+}

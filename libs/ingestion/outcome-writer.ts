@@ -132,14 +132,16 @@ const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, varia
     FROM (SELECT (LEAST(
       (SELECT x.first_at FROM exposure x WHERE x.experiment_id = s.experiment_id AND x.phase = s.phase AND x.unit_id = s.unit_id),
       s.first_at, now()) AT TIME ZONE 'UTC')::date AS anchor) w
-  ) a ON e.unit_type <> 'request'
     -- Only a unit's first row takes a covariate: one probe of the page the upsert reads next, instead of two lookups.
-    AND NOT EXISTS (SELECT 1 FROM outcome_unit o WHERE o.experiment_id = s.experiment_id AND o.phase = s.phase AND o.variant = s.variant AND o.unit_id = s.unit_id)
+    -- Conditions inside the subqueries (not in ON) gate them: an existing unit's row skips the exposure and baseline probes.
+    WHERE e.unit_type <> 'request'
+      AND NOT EXISTS (SELECT 1 FROM outcome_unit o WHERE o.experiment_id = s.experiment_id AND o.phase = s.phase AND o.variant = s.variant AND o.unit_id = s.unit_id)
+  ) a ON true
   LEFT JOIN LATERAL (
     SELECT count(*) AS days, ${PRE_COLUMNS.map((c) => `sum(b.${c}) AS ${c}`).join(', ')}
     FROM baseline_unit_day b
-    WHERE b.project_id = e.project_id AND b.unit_id = s.unit_id AND b.day >= a.since AND b.day < a.anchor
-  ) p ON a.anchor IS NOT NULL
+    WHERE a.anchor IS NOT NULL AND b.project_id = e.project_id AND b.unit_id = s.unit_id AND b.day >= a.since AND b.day < a.anchor
+  ) p ON true
   ORDER BY s.experiment_id, s.phase, s.variant, s.unit_id
   ON CONFLICT ON CONSTRAINT outcome_unit_pkey DO UPDATE SET ${UNIT_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}
   RETURNING experiment_id, phase, variant, unit_id, ${DAILY_SUM_COLUMNS.join(', ')},

@@ -120,22 +120,24 @@ const CUPED_RETURNED = [...CUPED_AFTER, ...PRE_COLUMNS.map((c) => `pre_${c}`)];
  * Staged unit deltas added to the per-unit sums, in key order; returns the new sums the daily aggregate needs.
  * A unit's first row also takes its CUPED covariates (docs/adr/0026): the baseline sums of the lookback
  * window before its first exposure (or, when no exposure is stored, its first event here). Later rows
- * leave them as they are.
+ * leave them as they are. A unit without history keeps nulls (no room in the row), not zeros.
  */
 const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, variant, unit_id, ${UNIT_COLUMNS.join(', ')}, has_pre, ${PRE_COLUMNS.map((c) => `pre_${c}`).join(', ')})
   SELECT s.experiment_id, s.phase, s.variant, s.unit_id, ${UNIT_COLUMNS.map((c) => `s.${c}`).join(', ')},
-    COALESCE(p.days > 0, false), ${PRE_COLUMNS.map((c) => `COALESCE(p.${c}, 0)`).join(', ')}
+    COALESCE(p.days > 0, false), ${PRE_COLUMNS.map((c) => `p.${c}`).join(', ')}
   FROM ${STAGING_UNIT} s
   LEFT JOIN experiment e ON e.id = s.experiment_id
   LEFT JOIN LATERAL (
     SELECT w.anchor - COALESCE((e.stats -> 'cuped' ->> 'lookbackDays')::int, ${DEFAULT_CUPED.lookbackDays}) AS since, w.anchor
     FROM (SELECT (LEAST(
       (SELECT x.first_at FROM exposure x WHERE x.experiment_id = s.experiment_id AND x.phase = s.phase AND x.unit_id = s.unit_id),
-      s.first_at, now()) AT TIME ZONE 'UTC')::date AS anchor) w
+      s.first_at, now()) AT TIME ZONE 'UTC')::date AS anchor OFFSET 0) w
     -- Only a unit's first row takes a covariate: one probe of the page the upsert reads next, instead of two lookups.
     -- Conditions inside the subqueries (not in ON) gate them: an existing unit's row skips the exposure and baseline probes.
+    -- OFFSET 0 keeps the planner from flattening them (it would probe the exposure for every row, twice).
     WHERE e.unit_type <> 'request'
       AND NOT EXISTS (SELECT 1 FROM outcome_unit o WHERE o.experiment_id = s.experiment_id AND o.phase = s.phase AND o.variant = s.variant AND o.unit_id = s.unit_id)
+    OFFSET 0
   ) a ON true
   LEFT JOIN LATERAL (
     SELECT count(*) AS days, ${PRE_COLUMNS.map((c) => `sum(b.${c}) AS ${c}`).join(', ')}

@@ -20,8 +20,6 @@ const CUPED_SUMS = ['py', 'pyy', 'pz', 'pzz', 'pyz', 'y_py', 'z_pz', 'y_pz', 'py
  *   stores (any experiment, and outcomes sent with no experiment), kept by the outcome writer.
  * - outcome_unit.pre_*: the same sums over the lookback window before the unit's first exposure,
  *   taken from baseline_unit_day when the unit's row is created; has_pre says whether it had any.
- *   Null without (null takes no room in a row: the upsert of a unit without history writes a row as
- *   narrow as before CUPED, docs/adr/0026).
  * - outcome_cuped: per variant and metric, the sums CUPED needs (pre sums, their squares, the
  *   cross-products with the in-experiment sums), kept by the writer from the units' returned sums.
  * - unit_covariate: covariates a client supplies per unit and metric (POST /v1/covariates), and
@@ -40,7 +38,7 @@ export class CupedCovariates1795849170000 implements MigrationInterface {
     )`);
     await queryRunner.query(`ALTER TABLE "baseline_unit_day" SET (fillfactor = 70)`);
     await queryRunner.query(
-      `ALTER TABLE "outcome_unit" ADD "has_pre" boolean NOT NULL DEFAULT false, ${PRE_COLUMNS.map(([c, type]) => `ADD "pre_${c}" ${type}`).join(', ')}`,
+      `ALTER TABLE "outcome_unit" ADD "has_pre" boolean NOT NULL DEFAULT false, ${PRE_COLUMNS.map(([c, type]) => `ADD "pre_${c}" ${type} NOT NULL DEFAULT 0`).join(', ')}`,
     );
     await queryRunner.query(`CREATE TABLE "outcome_cuped" (
       "experiment_id" uuid NOT NULL,

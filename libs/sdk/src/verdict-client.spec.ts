@@ -58,7 +58,9 @@ describe('config', () => {
   it('applies stream updates (polling every 60 s, so only the stream can bring them)', async () => {
     const c = client({ refresh: { pollIntervalMs: 60_000 } });
     await c.ready();
-    await waitFor(() => c.stats().streamConnected);
+    // Once connected, the client fetches once to catch up on changes made meanwhile; wait until that
+    // request has reached the server so that it cannot be taken for a poll after the publish.
+    await waitFor(() => c.stats().streamConnected && server.requests.filter((r) => r.path === '/v1/sdk/config').length >= 2);
     const published = Date.now();
     server.publish(snapshot('v2', [experiment({ state: 'concluded', winner: 'treatment' })]));
     await waitFor(() => c.assign('model-ab', 'u1').reason === 'concluded', 10_000);

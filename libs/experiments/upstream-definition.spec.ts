@@ -23,6 +23,9 @@ describe('checkUpstream', () => {
       includeUsage: true,
       timeoutMs: 60_000,
       totalTimeoutMs: 600_000,
+      balance: 'least_in_flight',
+      health: { failures: 3, windowMs: 10_000, coolDownMs: 1_000, maxCoolDownMs: 60_000 },
+      whenDown: 'error',
     });
   });
 

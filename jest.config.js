@@ -21,6 +21,9 @@ const shared = {
 module.exports = {
   // Integration tests start real servers; a project-level testTimeout is ignored by jest.
   testTimeout: 60000,
+  // Integration files mostly wait (servers, timers, lock expiries): on 2 cores jest's default of one
+  // worker leaves the machine idle. Each file has its own database and Redis prefix, so they run side by side.
+  maxWorkers: 3,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
     {

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { UnavailableError } from '../errors/domain-error';
 import { QueueRegistry } from '../queue/queue.module';
 import { JOBS, QUEUES, type ExposureBatchJob, type ExposureRecord } from '../queue/queues';
 
@@ -10,7 +11,14 @@ export class ExposureProducer {
   async enqueue(projectId: string, exposures: ExposureRecord[]): Promise<void> {
     if (exposures.length === 0) return;
     const job: ExposureBatchJob = { projectId, exposures };
-    await this.queues.get(QUEUES.exposures).add(JOBS.exposureBatch, job);
+    // Like outcomes: a queue backend that fails (Redis away, Postgres out of connections) is a 503
+    // with nothing acknowledged, never a 500.
+    try {
+      await this.queues.get(QUEUES.exposures).add(JOBS.exposureBatch, job);
+    } catch (error) {
+      if (error instanceof UnavailableError) throw error;
+      throw new UnavailableError('Exposures cannot be enqueued right now; nothing in this request was accepted. Retry later.', 5);
+    }
   }
 
   /** Several projects' exposures in one round trip, one job each. */

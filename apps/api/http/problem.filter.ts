@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../../../libs/database/database-unavailable';
 import { DomainError, type FieldError } from '../../../libs/errors/domain-error';
 import { pathOnly, redactText } from '../../../libs/logging/redaction';
 
@@ -28,6 +29,14 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+function errorCode(error: unknown): string | undefined {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } };
+  const code = e?.code ?? e?.driverError?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /** Fastify's own errors (bad JSON, body too large...) carry a statusCode and a code. */
 interface FastifyError {
   statusCode?: number;
@@ -37,7 +46,8 @@ interface FastifyError {
 
 /**
  * Every error leaves as application/problem+json (RFC 9457) with the request id.
- * Client errors are answered as they are; anything else is a 500, logged with its id.
+ * Client errors are answered as they are; a database that is away is a 503 with Retry-After;
+ * anything else is a 500, logged with its id.
  */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
@@ -47,6 +57,24 @@ export class ProblemFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
+    if (isDatabaseUnavailable(exception)) {
+      // Not a bug of ours nor of the request: the database is away. Retry-After lets a load
+      // balancer or a client come back; the message says nothing of the database's address.
+      this.logger.warn({ requestId: request.id, url: request.url, code: errorCode(exception) }, 'database unavailable');
+      void reply
+        .status(503)
+        .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
+        .type('application/problem+json')
+        .send({
+          type: 'https://verdict.dev/problems/unavailable',
+          title: TITLES[503],
+          status: 503,
+          detail: 'The database is not answering; retry shortly.',
+          instance: pathOnly(request.url),
+          requestId: String(request.id),
+        } satisfies Problem);
+      return;
+    }
     const problem = this.toProblem(exception, request);
     if (problem.status >= 500) {
       // The logger drops query parameters and query-string values (page tokens) from err and url.

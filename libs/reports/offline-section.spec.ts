@@ -56,7 +56,8 @@ describe('offline stage inside the decision block (docs/adr/0035)', () => {
   it('names the stage, the run, and per treatment its verdict, dataset and reasons, escaped', () => {
     const html = offlineStageHtml(stage);
     expect(html).toContain('<div class="offline-stage" id="offline-stage" data-offline="not_ready" data-evaluation="r1">');
-    expect(html).toContain('<strong>Offline stage: not ready for live traffic (latest run r1, finished 2026-12-02T09:00:00.000Z)</strong>');
+    expect(html).toContain('<p class="offline-stage-title">Offline stage: not ready for live traffic (latest run r1, finished 2026-12-02T09:00:00.000Z)</p>');
+    expect(html).not.toContain('<strong>');
     expect(html).toContain('<li data-variant="small" data-offline="not_ready">small: not ready for live traffic (dataset qa&lt;1&gt; v2, run r1)<ul><li>small, exact: non-inferiority &lt;not&gt; shown.</li></ul></li>');
     expect(html).toContain('<li data-variant="judge" data-offline="not_evaluated">judge: not evaluated</li>');
     expect(html).not.toContain('<not>');

@@ -108,7 +108,8 @@ export function offlineStageHtml(stage: OfflineStage | undefined, inline = false
     .join('');
   return (
     `<div class="offline-stage" id="offline-stage" data-offline="${h(stage.action)}" data-evaluation="${h(stage.evaluationId ?? '')}"${inline ? ' style="margin:8px 0;padding:6px 10px;border-left:3px solid #9ca3af"' : ''}>` +
-    `<p${small}><strong>${h(stageHeading(stage))}</strong></p>` +
+    // Not a <strong>: the verdict's own <strong> stays the only one in the decision block (page tests read it).
+    `<p class="offline-stage-title"${inline ? ' style="margin:4px 0;color:#374151;font-weight:600"' : ''}>${h(stageHeading(stage))}</p>` +
     `<ul${small}>${items}</ul>` +
     `</div>`
   );

@@ -25,7 +25,7 @@ h1{font-size:1.4rem;margin:.2rem 0}
 .verdict.ship{border-color:#16a34a}.verdict.keep_control{border-color:#2563eb}.verdict.stop{border-color:#dc2626}.verdict.continue{border-color:#ca8a04}
 .verdict strong{font-size:1.3rem}
 .offline-stage{margin-top:8px;padding-top:8px;border-top:1px solid #e5e7eb;font-size:.9rem;overflow-wrap:anywhere}
-.offline-stage strong{font-size:1rem}
+.offline-stage-title{font-weight:600;margin:0 0 4px}
 .offline-stage li[data-offline="not_ready"]{color:#991b1b}.offline-stage li[data-offline="ready_for_live"]{color:#166534}
 .offline-stage li li{color:#374151}
 .cuped{margin:6px 0;color:#374151;font-size:.9rem}

@@ -131,7 +131,8 @@ describe('the offline stage in the decision', () => {
         const stage = page.locator('#verdict #offline-stage');
         await expect(stage.getAttribute('data-offline')).resolves.toBe('not_ready');
         await expect(stage.getAttribute('data-evaluation')).resolves.toBe(hard.id);
-        await expect(stage.locator('strong').textContent()).resolves.toBe(`Offline stage: not ready for live traffic (latest run ${hard.id}, finished ${hard.finishedAt})`);
+        await expect(page.locator('#verdict strong').textContent()).resolves.toBe('Keep running');
+        await expect(stage.locator('.offline-stage-title').textContent()).resolves.toBe(`Offline stage: not ready for live traffic (latest run ${hard.id}, finished ${hard.finishedAt})`);
         const item = stage.locator('li[data-variant="treatment"]');
         await expect(item.getAttribute('data-offline')).resolves.toBe('not_ready');
         await expect(item.textContent()).resolves.toContain(`treatment: not ready for live traffic (dataset hard v1, run ${hard.id})`);

@@ -1,5 +1,5 @@
 import type { MetricGoal } from '../experiments/experiment.types';
-import type { Decision, GuardrailStatus, Interval } from './results.types';
+import type { Decision, GuardrailStatus, Interval, OfflineCandidateStage, OfflineStage } from './results.types';
 
 /** What the rule needs about one treatment, already computed from the results. */
 export interface TreatmentEvidence {
@@ -26,6 +26,8 @@ export interface DecisionInput {
   /** Units in all arms of the analysed phase, and the planned total (null when not planned). */
   units: number;
   plannedUnits: number | null;
+  /** The offline stage per treatment, as found (treatments without a complete run are `not_evaluated`): docs/adr/0035. */
+  offline?: readonly OfflineCandidateStage[];
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
@@ -63,10 +65,64 @@ export function primaryVerdict(input: DecisionInput, t: TreatmentEvidence): Verd
  * The decision rule fixed when the experiment started (pure: same evidence, same answer).
  * In order: SRM -> stop; a shippable treatment -> ship the best one; a broken guardrail ->
  * stop; every treatment significantly worse, or the planned size reached without a winner
- * -> keep_control; otherwise continue, with the units still needed.
+ * -> keep_control; otherwise continue, with the units still needed. The offline stage
+ * (docs/adr/0035) gates ship only: a treatment whose latest complete offline run says
+ * not ready is never shipped on live evidence (continue, with that reason, when it was the
+ * one to ship); it never turns a stop into anything else. `decision.offline` carries the stage.
  */
 export function decide(input: DecisionInput): Decision {
+  const offline = offlineStage(input.treatments.map((t) => t.variant), input.offline ?? []);
+  const blocked = new Set<string>();
+  const live = liveRule(input, offline, blocked);
+  // A not-ready offline stage is always among the reasons (once: a blocked ship already names it).
+  const notes = offline.candidates
+    .filter((c) => c.action === 'not_ready' && !blocked.has(c.variant))
+    .map((c) => `Offline evaluation says ${c.variant} is not ready for live traffic (${offlineRun(c)}): ${c.reasons.join(' ')}`);
+  return { ...live, reasons: [...live.reasons, ...notes], offline };
+}
+
+/**
+ * The offline stage of the decision from what the latest complete runs say per treatment:
+ * `not_ready` when one of them is not ready, `ready_for_live` when the evaluated ones all are,
+ * `not_evaluated` when no treatment has a complete run (docs/adr/0035).
+ */
+export function offlineStage(treatments: readonly string[], found: readonly OfflineCandidateStage[]): OfflineStage {
+  const candidates: OfflineCandidateStage[] = treatments.map(
+    (variant) =>
+      found.find((f) => f.variant === variant) ?? {
+        variant,
+        action: 'not_evaluated',
+        evaluationId: null,
+        dataset: null,
+        datasetVersion: null,
+        finishedAt: null,
+        reasons: [`${variant}: no complete offline evaluation run compared it with the control.`],
+      },
+  );
+  const evaluated = candidates.filter((c) => c.action !== 'not_evaluated');
+  const action = evaluated.some((c) => c.action === 'not_ready') ? 'not_ready' : evaluated.length ? 'ready_for_live' : 'not_evaluated';
+  const latest = evaluated.reduce<OfflineCandidateStage | null>((a, c) => (a === null || (c.finishedAt ?? '') > (a.finishedAt ?? '') ? c : a), null);
+  return {
+    action,
+    evaluationId: latest?.evaluationId ?? null,
+    finishedAt: latest?.finishedAt ?? null,
+    reasons: evaluated.length ? [...new Set(evaluated.flatMap((c) => c.reasons))] : ['No complete offline evaluation run yet.'],
+    candidates,
+  };
+}
+
+function offlineRun(c: OfflineCandidateStage): string {
+  return `run ${c.evaluationId} on dataset ${c.dataset} v${c.datasetVersion}`;
+}
+
+/**
+ * The live rule, with the offline stage as a gate on ship only: a treatment whose latest
+ * complete offline run says not ready is not shipped on live evidence; SRM and broken
+ * guardrails stop as before, whatever the offline stage says.
+ */
+function liveRule(input: DecisionInput, offline: OfflineStage, blockedOut: Set<string>): Omit<Decision, 'offline'> {
   const { primary } = input;
+  const notReady = new Map(offline.candidates.filter((c) => c.action === 'not_ready').map((c) => [c.variant, c]));
   const reasons: string[] = [];
   if (input.srm.tested && !input.srm.ok) {
     const counts = Object.entries(input.srm.counts).map(([k, n]) => `${k} ${n}`).join(', ');
@@ -82,10 +138,18 @@ export function decide(input: DecisionInput): Decision {
   if (input.treatments.length === 0) return { action: 'continue', reasons: ['No treatment has data yet.'], unitsNeeded: null };
 
   const verdicts = input.treatments.map((t) => ({ t, verdict: primaryVerdict(input, t), breached: t.guardrails.filter((g) => g.status === 'breached') }));
-  const shippable = verdicts.filter(({ t, verdict, breached }) => {
+  const liveShippable = verdicts.filter(({ t, verdict, breached }) => {
     if (breached.length) return false;
     if (verdict === 'better') return true;
     return verdict === 'non_inferior' && primary.goal === 'non_inferior' && (t.cheaper || t.faster);
+  });
+  // The offline gate: live evidence alone never ships a treatment its offline run found not ready.
+  const blocked = liveShippable.filter(({ t }) => notReady.has(t.variant));
+  const shippable = liveShippable.filter(({ t }) => !notReady.has(t.variant));
+  const blockedReasons = blocked.map(({ t }) => {
+    blockedOut.add(t.variant);
+    const stage = notReady.get(t.variant)!;
+    return `${t.variant} would ship on live evidence, but offline evaluation says not ready (${offlineRun(stage)}): ${stage.reasons.join(' ')}`;
   });
   if (shippable.length) {
     const good = primary.goal === 'decrease' || (primary.goal === 'non_inferior' && primary.lowerIsBetter) ? -1 : 1;
@@ -101,6 +165,9 @@ export function decide(input: DecisionInput): Decision {
     }
     reasons.push(t.guardrails.length ? 'No guardrail is significantly worse than its margin.' : 'No guardrails are defined.');
     reasons.push('Sample ratio is as configured.');
+    const stage = offline.candidates.find((c) => c.variant === t.variant);
+    if (stage?.action === 'ready_for_live') reasons.push(`Offline evaluation says ${t.variant} is ready for live traffic (${offlineRun(stage)}).`);
+    reasons.push(...blockedReasons);
     return { action: 'ship', winner: t.variant, reasons };
   }
 
@@ -113,7 +180,14 @@ export function decide(input: DecisionInput): Decision {
       }
     }
     reasons.push('Stop the experiment to protect users; keep the control.');
+    reasons.push(...blockedReasons);
     return { action: 'stop', reasons };
+  }
+
+  if (blocked.length) {
+    reasons.push(...blockedReasons);
+    reasons.push('Keep running: fix the candidate and run the offline evaluation again, or conclude with an explicit winner to override.');
+    return { action: 'continue', reasons, unitsNeeded: null };
   }
 
   const worse = verdicts.filter((v) => v.verdict === 'worse' || v.verdict === 'inferior');

@@ -53,6 +53,7 @@ import type {
   CovariateSource,
   CupedComparison,
   Decision,
+  OfflineCandidateStage,
   GuardrailResult,
   Interval,
   MetricEstimate,
@@ -96,6 +97,8 @@ export interface CalculatorInput {
   phase: number;
   arms: ArmAggregates[];
   srm: SrmSummary;
+  /** What the latest complete offline runs say per treatment (docs/adr/0035); none: every treatment not_evaluated. */
+  offline?: readonly OfflineCandidateStage[];
 }
 
 export interface CalculatedResults {
@@ -459,6 +462,7 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
     treatments: evidence,
     units: variants.reduce((s, v) => s + v.units, 0),
     plannedUnits: planned,
+    offline: input.offline,
   });
   const cuped = { ...cupedSettings, minCovariateShare: MIN_COVARIATE_SHARE, used: comparisons.some((c) => c.role === 'primary' && c.cuped?.used) };
   return { variants, comparisons, guardrails, planning, decision, cuped };

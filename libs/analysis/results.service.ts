@@ -6,12 +6,13 @@ import { AuditService, SYSTEM_ACTOR, type Actor } from '../audit/audit.service';
 import type { ExperimentEntity } from '../experiments/experiment.entity';
 import { customMetric } from '../metrics/metric-registry';
 import { ExperimentsService } from '../experiments/experiments.service';
+import { OfflineVerdicts } from '../evaluation/offline-verdicts';
 import { DecisionNotActionableError, PhaseNotFoundError } from './analysis.errors';
 import { AnalysisStore } from './analysis-store';
 import { DailySeriesStore, type DailySeries } from './daily-series';
 import { VersionedCache } from './results-cache';
 import { calculateResults } from './results-calculator';
-import type { ExperimentResults, SrmSummary } from './results.types';
+import type { ExperimentResults, OfflineCandidateStage, SrmSummary } from './results.types';
 
 @Injectable()
 export class ResultsService {
@@ -24,6 +25,7 @@ export class ResultsService {
     private readonly store: AnalysisStore,
     private readonly daily: DailySeriesStore,
     private readonly audit: AuditService,
+    private readonly offline: OfflineVerdicts,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
@@ -31,7 +33,9 @@ export class ResultsService {
   async results(projectId: string, key: string, phase?: number): Promise<ExperimentResults> {
     const experiment = await this.experiments.get(projectId, key);
     const analysed = this.phaseOf(experiment, phase);
-    const version = await this.store.dataVersion(experiment);
+    // A run that finishes changes the offline stage of the decision: its version is part of the cache's.
+    const [data, offline] = await Promise.all([this.store.dataVersion(experiment), this.offline.version(experiment.id)]);
+    const version = `${data}|o${offline}`;
     const cacheKey = `${experiment.id}:${analysed}`;
     const cached = this.cache.get(cacheKey, version);
     if (cached) return cached;
@@ -89,12 +93,16 @@ export class ResultsService {
     const overAllEvents = (experiment.metrics.custom ?? []).filter((c) => customMetric(c).denominator === 'events').map((c) => c.name);
     // CUPED needs units with a history: not request units, and not when the experiment turned it off.
     const withCovariates = experiment.unitType !== 'request' && experiment.stats.cuped?.mode !== 'off';
-    const [arms, srmByPhase] = await Promise.all([this.store.arms(experiment.id, phase, overAllEvents, withCovariates ? { projectId: experiment.projectId } : null), this.exposures.srmByPhase(experiment.id)]);
+    const [arms, srmByPhase, offline] = await Promise.all([
+      this.store.arms(experiment.id, phase, overAllEvents, withCovariates ? { projectId: experiment.projectId } : null),
+      this.exposures.srmByPhase(experiment.id),
+      this.offlineStages(experiment),
+    ]);
     const found = srmByPhase.find((s) => s.phase === phase);
     const srm: SrmSummary = found
       ? { phase, pValue: found.pValue, ok: found.ok, tested: found.tested, counts: found.counts, weights: found.weights }
       : { phase, pValue: 1, ok: true, tested: false, counts: {}, weights: {} };
-    const calculated = calculateResults({ experiment, phase, arms, srm });
+    const calculated = calculateResults({ experiment, phase, arms, srm, offline });
     const { primary } = experiment.metrics;
     return {
       experiment: experiment.key,
@@ -108,6 +116,23 @@ export class ResultsService {
       computedAt: new Date().toISOString(),
       dataVersion: version,
     };
+  }
+
+  /** The latest complete offline verdict per treatment, from runs against the current control (a run against another control says nothing of this comparison). */
+  private async offlineStages(experiment: ExperimentEntity): Promise<OfflineCandidateStage[]> {
+    const control = experiment.variants.find((v) => v.isControl)?.key;
+    const verdicts = await this.offline.latest(experiment.id);
+    return verdicts
+      .filter((v) => v.control === control)
+      .map((v) => ({
+        variant: v.variant,
+        action: v.action,
+        evaluationId: v.runId,
+        dataset: v.dataset,
+        datasetVersion: v.datasetVersion,
+        finishedAt: v.finishedAt.toISOString(),
+        reasons: v.reasons,
+      }));
   }
 
   /** Audits decision.changed when the recommended action (or winner) differs from the last one recorded. */

@@ -124,6 +124,34 @@ export interface Decision {
   reasons: string[];
   /** Units still needed before the rule can conclude (continue only). */
   unitsNeeded?: number | null;
+  /** The offline stage: what the latest complete offline evaluation runs say of the treatments (docs/adr/0035). */
+  offline: OfflineStage;
+}
+
+export type OfflineAction = 'ready_for_live' | 'not_ready' | 'not_evaluated';
+
+/** One treatment's offline stage: the latest complete offline run that compared it with the current control. */
+export interface OfflineCandidateStage {
+  variant: string;
+  action: OfflineAction;
+  evaluationId: string | null;
+  dataset: string | null;
+  datasetVersion: number | null;
+  finishedAt: string | null;
+  reasons: string[];
+}
+
+/**
+ * The offline stage of the decision. `action`: `not_ready` when some treatment's is, else
+ * `not_evaluated` when some treatment has no run, else `ready_for_live`; `evaluationId` and
+ * `finishedAt` name the latest run used (null without one); `reasons` are the treatments' reasons.
+ */
+export interface OfflineStage {
+  action: OfflineAction;
+  evaluationId: string | null;
+  finishedAt: string | null;
+  reasons: string[];
+  candidates: OfflineCandidateStage[];
 }
 
 export interface ExperimentResults {

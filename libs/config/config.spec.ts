@@ -57,6 +57,14 @@ describe('loadConfig', () => {
     expect(message).not.toMatch(/hunter2/);
   });
 
+  it('keeps offline answers 30 days by default, pruned hourly; 0 keeps them for ever; a bad value is named', () => {
+    expect(loadConfig(base).evaluation).toEqual({ answerCacheDays: 30, answerPruneIntervalMs: 3_600_000 });
+    expect(loadConfig({ ...base, EVAL_ANSWER_CACHE_DAYS: '0', EVAL_ANSWER_PRUNE_INTERVAL_MS: '60000' }).evaluation).toEqual({ answerCacheDays: 0, answerPruneIntervalMs: 60_000 });
+    for (const [name, value] of [['EVAL_ANSWER_CACHE_DAYS', '-1'], ['EVAL_ANSWER_CACHE_DAYS', '1.5'], ['EVAL_ANSWER_CACHE_DAYS', 'month'], ['EVAL_ANSWER_PRUNE_INTERVAL_MS', '10']]) {
+      expect(() => loadConfig({ ...base, [name]: value })).toThrow(new RegExp(`${name}:`));
+    }
+  });
+
   it('coerces numeric settings', () => {
     expect(loadConfig({ ...base, PORT: '8080' }).http.port).toBe(8080);
   });

@@ -81,6 +81,9 @@ const schema = z.object({
   GATEWAY_MAX_STREAMS: z.coerce.number().int().positive().default(4096),
   GATEWAY_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(8 * 1_048_576),
   GATEWAY_CONNECTIONS_PER_UPSTREAM: z.coerce.number().int().positive().max(4096).default(256),
+  // Offline evaluation's answer cache (docs/adr/0035): answers older than this many days are pruned (0: kept for ever).
+  EVAL_ANSWER_CACHE_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
+  EVAL_ANSWER_PRUNE_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
 })
   .refine((s) => !(s.QUEUE_BACKEND === 'redis' && !s.REDIS_URL && s.NODE_ENV === 'production'), {
     path: ['QUEUE_BACKEND'],
@@ -138,6 +141,13 @@ export interface VerdictConfig {
     connectionsPerUpstream: number;
     /** Request bodies of the gateway routes (prompts with images are large); larger get a 413. */
     bodyLimitBytes: number;
+  };
+  /** Offline evaluation: the answer cache's retention (docs/adr/0035). */
+  evaluation: {
+    /** Answers older than this are deleted by the worker's prune job; 0 keeps them for ever. */
+    answerCacheDays: number;
+    /** How often the worker prunes. */
+    answerPruneIntervalMs: number;
   };
   logLevel: string;
 }
@@ -197,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       connectionsPerUpstream: s.GATEWAY_CONNECTIONS_PER_UPSTREAM,
       bodyLimitBytes: s.GATEWAY_BODY_LIMIT_BYTES,
     },
+    evaluation: { answerCacheDays: s.EVAL_ANSWER_CACHE_DAYS, answerPruneIntervalMs: s.EVAL_ANSWER_PRUNE_INTERVAL_MS },
     logLevel: s.LOG_LEVEL,
   };
 }

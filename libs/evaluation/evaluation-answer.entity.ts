@@ -1,11 +1,13 @@
-import { Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { ProjectEntity } from '../auth/project.entity';
 
 /**
  * The answer cache: one paid answer per (variant config hash, case hash, repetition), shared
  * by every run of the project. A resumed or repeated run reads it instead of paying again.
+ * Pruned by age (EVAL_ANSWER_CACHE_DAYS) through the created_at index: docs/adr/0035.
  */
 @Entity({ name: 'evaluation_answer' })
+@Index('evaluation_answer_created_idx', ['createdAt'])
 export class EvaluationAnswerEntity {
   @PrimaryColumn({ name: 'project_id', type: 'uuid', primaryKeyConstraintName: 'evaluation_answer_pkey' })
   projectId!: string;

@@ -4,6 +4,7 @@ import { AuditModule } from '../audit/audit.module';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
 import { ExperimentsModule } from '../experiments/experiments.module';
 import { OutboundClient } from '../outbound/outbound-client';
+import { AnswerCacheRetention } from './answer-cache-retention';
 import { DatasetsService } from './datasets.service';
 import { EVALUATION_CALLER } from './evaluation-caller';
 import { EvaluationRunner } from './evaluation-runner.service';
@@ -41,7 +42,8 @@ class EvaluationOutboundCloser implements OnApplicationShutdown {
     EvaluationProducer,
     EvaluationRunsService,
     EvaluationRunner,
+    AnswerCacheRetention,
   ],
-  exports: [DatasetsService, EvaluationRunsService, EvaluationRunner],
+  exports: [DatasetsService, EvaluationRunsService, EvaluationRunner, AnswerCacheRetention],
 })
 export class EvaluationModule {}

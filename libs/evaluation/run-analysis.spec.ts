@@ -1,6 +1,6 @@
 import { expectClose, pairedCase } from '../stats/reference-cases';
 import { parseEvaluators } from './evaluator-definition';
-import { analyseRun, type CaseRow } from './run-analysis';
+import { analyseRun, candidateVerdict, type CaseRow } from './run-analysis';
 
 const { evaluators } = parseEvaluators([{ type: 'exact' }, { type: 'similarity', name: 'sim', threshold: 0.5 }]);
 
@@ -81,5 +81,38 @@ describe('offline run analysis', () => {
     expect(exact.method).toBe('paired_t');
     expect(exact.pairs).toBe(20);
     expect(r.variants.find((v) => v.key === 'small')!.evaluators.exact.errors).toBe(1);
+  });
+});
+
+describe('candidateVerdict: one candidate of a run (docs/adr/0035)', () => {
+  const same = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+  const worse = same.map((v, i) => (i < 8 ? 0 : v));
+  const sim = same.map(() => 0.9);
+  const run = analyseRun({
+    control: 'big',
+    variants: ['big', 'good', 'bad'],
+    evaluators,
+    rows: [...rows('big', same, sim, () => 100), ...rows('good', same, sim, () => 50), ...rows('bad', worse, sim, () => 50)],
+    repetitions: 1,
+    margin: 0.05,
+    alpha: 0.05,
+    partial: false,
+  });
+
+  it('splits a run that is not ready as a whole into a ready and a not-ready candidate, each with its own reasons', () => {
+    expect(run.decision.action).toBe('not_ready');
+    const good = candidateVerdict(run, 'good', false);
+    expect(good.action).toBe('ready_for_live');
+    expect(good.reasons.length).toBe(2);
+    expect(good.reasons.every((r) => r.startsWith('good, '))).toBe(true);
+    const bad = candidateVerdict(run, 'bad', false);
+    expect(bad.action).toBe('not_ready');
+    expect(bad.reasons.some((r) => /^bad, exact: significantly worse than big/.test(r))).toBe(true);
+    expect(bad.reasons.every((r) => r.startsWith('bad, '))).toBe(true);
+  });
+
+  it('a partial run is never ready, and a variant the run did not compare is not ready either', () => {
+    expect(candidateVerdict(run, 'good', true).action).toBe('not_ready');
+    expect(candidateVerdict(run, 'other', false)).toEqual({ action: 'not_ready', reasons: ['other: the run compared no evaluator.'] });
   });
 });

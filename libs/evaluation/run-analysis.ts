@@ -265,3 +265,18 @@ export function analyseRun(input: AnalysisInput): RunResults {
   }
   return { variants, comparisons, decision: { action: ready ? 'ready_for_live' : 'not_ready', reasons } };
 }
+
+/**
+ * The offline verdict on one candidate of a run (a run with several candidates is `not_ready`
+ * as a whole when any of them is): ready when the run is complete and every evaluator's
+ * comparison of this candidate is non-inferior and not significantly worse (the rule of
+ * `analyseRun`, read back from the stored comparisons, so older runs need no migration).
+ * Its reasons are the run's reasons about this candidate.
+ */
+export function candidateVerdict(results: RunResults, candidate: string, partial: boolean): { action: RunResults['decision']['action']; reasons: string[] } {
+  const own = results.comparisons.filter((c) => c.variant === candidate && c.method !== 'wilcoxon');
+  const ready = !partial && own.length > 0 && own.every((c) => c.nonInferior === true && !c.significantlyWorse);
+  const reasons = results.decision.reasons.filter((r) => r.startsWith(`${candidate}, `) || (partial && r.startsWith('The run is partial')));
+  if (!own.length) reasons.push(`${candidate}: the run compared no evaluator.`);
+  return { action: ready ? 'ready_for_live' : 'not_ready', reasons };
+}

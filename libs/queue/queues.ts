@@ -33,6 +33,7 @@ export const JOBS = {
   alertDelivery: 'alert-delivery',
   trafficMonitor: 'traffic-monitor',
   evaluationRun: 'evaluation-run',
+  evaluationAnswerPrune: 'evaluation-answer-prune',
 } as const;
 
 /**
@@ -81,3 +82,6 @@ export interface AlertDeliveryJob {
 export interface EvaluationRunJob {
   runId: string;
 }
+
+/** Prunes the offline answer cache by age (one job scheduler on the evaluations queue: docs/adr/0035). */
+export type EvaluationAnswerPruneJob = Record<string, never>;

@@ -1,4 +1,5 @@
-import { offlineSectionHtml, offlineSectionText, type OfflineView } from './offline-section';
+import type { OfflineStage } from '../analysis/results.types';
+import { offlineSectionHtml, offlineSectionText, offlineStageHtml, offlineStageText, type OfflineView } from './offline-section';
 
 const view: OfflineView = {
   runId: 'r1',
@@ -37,5 +38,36 @@ describe('offline section of the page and the email', () => {
   it('is empty without a finished run', () => {
     expect(offlineSectionHtml(null)).toBe('');
     expect(offlineSectionText(undefined)).toBe('');
+  });
+});
+
+describe('offline stage inside the decision block (docs/adr/0035)', () => {
+  const stage: OfflineStage = {
+    action: 'not_ready',
+    evaluationId: 'r1',
+    finishedAt: '2026-12-02T09:00:00.000Z',
+    reasons: ['small, exact: non-inferiority <not> shown.'],
+    candidates: [
+      { variant: 'small', action: 'not_ready', evaluationId: 'r1', dataset: 'qa<1>', datasetVersion: 2, finishedAt: '2026-12-02T09:00:00.000Z', reasons: ['small, exact: non-inferiority <not> shown.'] },
+      { variant: 'judge', action: 'not_evaluated', evaluationId: null, dataset: null, datasetVersion: null, finishedAt: null, reasons: ['judge: no complete offline evaluation run compared it with the control.'] },
+    ],
+  };
+
+  it('names the stage, the run, and per treatment its verdict, dataset and reasons, escaped', () => {
+    const html = offlineStageHtml(stage);
+    expect(html).toContain('<div class="offline-stage" id="offline-stage" data-offline="not_ready" data-evaluation="r1">');
+    expect(html).toContain('<p class="offline-stage-title">Offline stage: not ready for live traffic (latest run r1, finished 2026-12-02T09:00:00.000Z)</p>');
+    expect(html).not.toContain('<strong>');
+    expect(html).toContain('<li data-variant="small" data-offline="not_ready">small: not ready for live traffic (dataset qa&lt;1&gt; v2, run r1)<ul><li>small, exact: non-inferiority &lt;not&gt; shown.</li></ul></li>');
+    expect(html).toContain('<li data-variant="judge" data-offline="not_evaluated">judge: not evaluated</li>');
+    expect(html).not.toContain('<not>');
+    expect(offlineStageHtml(stage, true)).toContain('style="margin:8px 0;');
+    expect(offlineStageText(stage).split('\n')).toEqual([
+      'Offline stage: not ready for live traffic (latest run r1, finished 2026-12-02T09:00:00.000Z)',
+      '  * small: not ready for live traffic (dataset qa<1> v2, run r1)',
+      '      - small, exact: non-inferiority <not> shown.',
+      '  * judge: not evaluated',
+    ]);
+    expect(offlineStageHtml(undefined)).toBe('');
   });
 });

@@ -1,3 +1,4 @@
+import type { OfflineAction, OfflineStage } from '../analysis/results.types';
 import type { RunResults } from '../evaluation/run-analysis';
 import { escapeHtml as h } from './html';
 
@@ -74,5 +75,50 @@ export function offlineSectionText(view: OfflineView | null | undefined): string
     `Offline decision: ${VERDICT[view.results.decision.action]}`,
     ...view.results.decision.reasons.map((r) => `  - ${r}`),
     ...lines(view).map((l) => `  ${l.variant} / ${l.evaluator}: ${l.value}; ${l.difference}${l.p ? `; ${l.p}` : ''}${l.worst ? `; worst: ${l.worst}` : ''}`),
+  ].join('\n');
+}
+
+const STAGE: Record<OfflineAction, string> = { ready_for_live: 'ready for live traffic', not_ready: 'not ready for live traffic', not_evaluated: 'not evaluated' };
+
+function stageHeading(stage: OfflineStage): string {
+  const run = stage.evaluationId ? ` (latest run ${stage.evaluationId}${stage.finishedAt ? `, finished ${stage.finishedAt}` : ''})` : '';
+  return `Offline stage: ${STAGE[stage.action]}${run}`;
+}
+
+function candidateLine(c: OfflineStage['candidates'][number]): string {
+  const where = c.evaluationId ? ` (dataset ${c.dataset} v${c.datasetVersion}, run ${c.evaluationId})` : '';
+  return `${c.variant}: ${STAGE[c.action]}${where}`;
+}
+
+/**
+ * The offline stage inside the decision block of the page and the email (docs/adr/0035): the
+ * stage's verdict and, per treatment, its own with the run and dataset it comes from and its
+ * reasons (the detailed offline section stays below the table).
+ */
+export function offlineStageHtml(stage: OfflineStage | undefined, inline = false): string {
+  if (!stage) return '';
+  const small = inline ? ' style="margin:4px 0;color:#374151"' : '';
+  const items = stage.candidates
+    .map(
+      (c) =>
+        `<li data-variant="${h(c.variant)}" data-offline="${h(c.action)}">${h(candidateLine(c))}` +
+        (c.action === 'not_evaluated' ? '' : `<ul>${c.reasons.map((r) => `<li>${h(r)}</li>`).join('')}</ul>`) +
+        `</li>`,
+    )
+    .join('');
+  return (
+    `<div class="offline-stage" id="offline-stage" data-offline="${h(stage.action)}" data-evaluation="${h(stage.evaluationId ?? '')}"${inline ? ' style="margin:8px 0;padding:6px 10px;border-left:3px solid #9ca3af"' : ''}>` +
+    // Not a <strong>: the verdict's own <strong> stays the only one in the decision block (page tests read it).
+    `<p class="offline-stage-title"${inline ? ' style="margin:4px 0;color:#374151;font-weight:600"' : ''}>${h(stageHeading(stage))}</p>` +
+    `<ul${small}>${items}</ul>` +
+    `</div>`
+  );
+}
+
+export function offlineStageText(stage: OfflineStage | undefined): string {
+  if (!stage) return '';
+  return [
+    stageHeading(stage),
+    ...stage.candidates.flatMap((c) => [`  * ${candidateLine(c)}`, ...(c.action === 'not_evaluated' ? [] : c.reasons.map((r) => `      - ${r}`))]),
   ].join('\n');
 }

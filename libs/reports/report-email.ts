@@ -1,7 +1,7 @@
 import type { ExperimentView } from './report-view';
 import { TABLE_METRICS, cupedLines, formatInterval, formatLift, formatValue, verdictText } from './report-view';
 import { escapeHtml as h } from './html';
-import { offlineSectionHtml, offlineSectionText } from './offline-section';
+import { offlineSectionHtml, offlineSectionText, offlineStageHtml, offlineStageText } from './offline-section';
 import { latencyChart, primaryLiftChart, svgToPng } from './report-charts';
 
 export interface InlineImage {
@@ -95,6 +95,7 @@ export function composeReportEmail(input: ReportEmailInput): ReportEmail {
         `<p style="margin:0 0 8px;color:#374151">Status: ${h(view.status)} · ${h(srmText)}</p>` +
         `<p style="font-size:16px;margin:8px 0"><strong data-decision="${decision.action}">Decision: ${h(verdict)}</strong></p>` +
         `<ul style="margin:0 0 8px">${decision.reasons.map((r) => `<li>${h(r)}</li>`).join('')}</ul>` +
+        offlineStageHtml(decision.offline, true) +
         cuped.map((c) => `<p data-cuped="${h(c.variant)}" data-variance-reduction="${c.varianceReduction}" style="margin:4px 0;color:#374151">${h(c.text)}</p>`).join('') +
         `<div style="overflow-x:auto">${tableHtml(view)}</div>` +
         offlineSectionHtml(view.offline, true) +
@@ -108,6 +109,7 @@ export function composeReportEmail(input: ReportEmailInput): ReportEmail {
         `Status: ${view.status}. ${srmText}.`,
         `Decision: ${verdict}`,
         ...decision.reasons.map((r) => `  - ${r}`),
+        offlineStageText(decision.offline),
         ...cuped.map((c) => c.text),
         tableText(view),
         offlineSectionText(view.offline),

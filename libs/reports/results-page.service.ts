@@ -3,7 +3,7 @@ import { ResultsService } from '../analysis/results.service';
 import { builtInMetric } from '../metrics/metric-registry';
 import { escapeHtml as h } from './html';
 import { cumulativeLiftChart, latencyChart, primaryLiftChart } from './report-charts';
-import { offlineSectionHtml } from './offline-section';
+import { offlineSectionHtml, offlineStageHtml } from './offline-section';
 import { PageLinkSigner } from './page-link';
 import { ReportContentService } from './report-content.service';
 import { TABLE_METRICS, cupedLines, formatInterval, formatLift, formatValue, verdictText, type ExperimentView } from './report-view';
@@ -24,6 +24,10 @@ h1{font-size:1.4rem;margin:.2rem 0}
 .verdict{border-radius:8px;padding:12px 16px;margin:12px 0;background:#fff;border-left:6px solid #6b7280}
 .verdict.ship{border-color:#16a34a}.verdict.keep_control{border-color:#2563eb}.verdict.stop{border-color:#dc2626}.verdict.continue{border-color:#ca8a04}
 .verdict strong{font-size:1.3rem}
+.offline-stage{margin-top:8px;padding-top:8px;border-top:1px solid #e5e7eb;font-size:.9rem;overflow-wrap:anywhere}
+.offline-stage-title{font-weight:600;margin:0 0 4px}
+.offline-stage li[data-offline="not_ready"]{color:#991b1b}.offline-stage li[data-offline="ready_for_live"]{color:#166534}
+.offline-stage li li{color:#374151}
 .cuped{margin:6px 0;color:#374151;font-size:.9rem}
 .badges span{display:inline-block;margin:2px 6px 2px 0;padding:2px 8px;border-radius:999px;background:#e5e7eb;font-size:.85rem}
 .badges .bad{background:#fee2e2;color:#991b1b}.badges .good{background:#dcfce7;color:#166534}
@@ -112,6 +116,7 @@ function page(view: ExperimentView, charts: Array<{ id: string; svg: string }>):
 <section class="verdict ${h(decision.action)}" id="verdict" data-decision="${h(decision.action)}">
 <strong>${h(verdictText(view.results))}</strong>
 <ul>${decision.reasons.map((r) => `<li>${h(r)}</li>`).join('')}</ul>
+${offlineStageHtml(decision.offline)}
 </section>
 <div class="badges" id="checks">${srmBadge}${guardrails}</div>
 ${cupedLines(view.results).map((c) => `<p class="cuped" data-cuped="${h(c.variant)}" data-variance-reduction="${c.varianceReduction}">${h(c.text)}</p>`).join('')}

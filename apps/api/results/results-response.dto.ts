@@ -10,6 +10,9 @@ import type {
   GuardrailResult,
   Interval,
   MetricEstimate,
+  OfflineAction,
+  OfflineCandidateStage,
+  OfflineStage,
   PlanningResult,
   QuantileEstimate,
   SrmSummary,
@@ -133,11 +136,33 @@ export class SrmResponse implements SrmSummary {
   @ApiProperty({ type: 'object', additionalProperties: { type: 'number' } }) weights!: Record<string, number>;
 }
 
+const OFFLINE_ACTIONS = ['ready_for_live', 'not_ready', 'not_evaluated'];
+
+export class OfflineCandidateStageResponse implements OfflineCandidateStage {
+  @ApiProperty() variant!: string;
+  @ApiProperty({ enum: OFFLINE_ACTIONS }) action!: OfflineAction;
+  @ApiProperty({ nullable: true, type: String, description: 'The offline evaluation run the verdict comes from' }) evaluationId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) dataset!: string | null;
+  @ApiProperty({ nullable: true, type: Number }) datasetVersion!: number | null;
+  @ApiProperty({ nullable: true, type: String }) finishedAt!: string | null;
+  @ApiProperty({ type: [String] }) reasons!: string[];
+}
+
+export class OfflineStageResponse implements OfflineStage {
+  @ApiProperty({ enum: OFFLINE_ACTIONS, description: 'not_ready when a treatment is; ready_for_live when every evaluated one is; not_evaluated without a complete run' }) action!: OfflineAction;
+  @ApiProperty({ nullable: true, type: String, description: 'The latest offline evaluation run used' }) evaluationId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) finishedAt!: string | null;
+  @ApiProperty({ type: [String] }) reasons!: string[];
+  @ApiProperty({ type: [OfflineCandidateStageResponse] }) candidates!: OfflineCandidateStage[];
+}
+
 export class DecisionResponse implements Decision {
   @ApiProperty({ enum: ['ship', 'keep_control', 'continue', 'stop'] }) action!: DecisionAction;
   @ApiPropertyOptional() winner?: string;
   @ApiProperty({ type: [String] }) reasons!: string[];
   @ApiPropertyOptional({ nullable: true, type: Number }) unitsNeeded?: number | null;
+  @ApiProperty({ type: OfflineStageResponse, description: 'The offline stage: the latest complete offline evaluation run per treatment; not_ready blocks ship (docs/adr/0035)' })
+  offline!: OfflineStage;
 }
 
 export class PrimaryMetricResponse {

@@ -22,8 +22,18 @@ export function compileRegexEvaluator(pattern: string, flags: string): { regex: 
   }
 }
 
-/** true/false as RegExp.test, or 'timeout' when it ran past `timeoutMs`. */
+/**
+ * true/false as RegExp.test, or 'timeout' when it ran past `timeoutMs` twice. The deadline is
+ * wall time: on a loaded machine a harmless test can be descheduled past it once, so a timeout
+ * is confirmed by a second try (a backtracking pattern costs two deadlines, a spurious error
+ * needs two stalls in a row).
+ */
 export function boundedRegexTest(regex: RegExp, subject: string, timeoutMs = REGEX_TIME_LIMIT_MS): boolean | 'timeout' {
+  const first = runOnce(regex, subject, timeoutMs);
+  return first === 'timeout' ? runOnce(regex, subject, timeoutMs) : first;
+}
+
+function runOnce(regex: RegExp, subject: string, timeoutMs: number): boolean | 'timeout' {
   context.re = new RegExp(regex.source, regex.flags.replace(/[gy]/g, ''));
   context.subject = subject;
   try {

@@ -1,9 +1,10 @@
 /**
- * The gateway's overhead (issue #17): the same fake upstream called directly, through
- * Verdict's gateway (the real API: key check, assignment from the snapshot, exposure and
- * outcome enqueued to Redis, outbound guard, SSE meter), and through a bare Fastify + undici
- * pass-through proxy written here (the reference: parse the JSON body, set the model, pipe
- * the answer with backpressure, nothing else), in interleaved rounds of one run.
+ * The gateway's overhead (issue #17) and its balance over a pool (issue #18, below).
+ * Overhead: the same fake upstream called directly, through Verdict's gateway (the real API:
+ * key check, assignment from the snapshot, exposure and outcome enqueued to Redis, outbound
+ * guard, SSE meter), and through a bare Fastify + undici pass-through proxy written here
+ * (the reference: parse the JSON body, set the model, pipe the answer with backpressure,
+ * nothing else), in interleaved rounds of one run.
  *
  * Figures: added TTFT (median of round medians, and pooled p99) at 1 and at 32 concurrent
  * streams; CPU microseconds per forwarded chunk of each proxy process; streams per second at
@@ -21,15 +22,30 @@
  * BENCH_SECONDS (per saturation round, 4). Portkey's gateway is not part of this run (not
  * installed; docs/gateway.md).
  *
- * Run (Postgres and Redis local): npm run bench:gateway
+ * Pool phase (issue #18): three fake instances serve one variant (a second set of three behind
+ * a random-choice proxy written here, the reference); BENCH_POOL_RATE (30) streams per second go
+ * to each, open loop, at the same moments, for BENCH_POOL_SECONDS (5) s, then instance 2 of each
+ * set is made slow for as long again: first +BENCH_POOL_SLOW_MS (200) to every answer, then, in a
+ * second run, +BENCH_POOL_LOAD_MS (40) per call already in flight there (slow only under load).
+ * Figures: the slow instance's share of calls and TTFT p50/p99 before and after, per balancer;
+ * gateway p99 / random p99 after the slowdown (target <= 0.7). JSON lines `gateway-pool` and
+ * `gateway-pool-under-load` come before the `gateway` one.
+ *
+ * BENCH_PHASES: `overhead` (the phases above), `pool`, or both (the default), comma-separated.
+ *
+ * Run (Postgres and Redis local): npm run bench:gateway (only the pool phase: BENCH_PHASES=pool npm run bench:gateway)
  */
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { SnapshotIndex } from '../libs/assignment/core/assign';
 import type { ConfigSnapshot } from '../libs/assignment/core/snapshot';
-import { REGISTER_SWC, startBenchApi } from './support/bench-api';
+import type { BenchApi } from './support/bench-api';
+
+/** The require hook of the child processes (as bench-api's REGISTER_SWC; that module, which loads the whole API, is imported by the orchestrator only, so children start in moments). */
+const REGISTER_SWC = join(__dirname, '..', 'scripts', 'register-swc.cjs');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 30);
@@ -375,13 +391,15 @@ const quantile = (xs: number[], q: number) => {
 };
 const f = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
-type BenchApiHandle = Awaited<ReturnType<typeof startBenchApi>>;
+type BenchApiHandle = BenchApi;
 type Child = Awaited<ReturnType<typeof child>>;
 
 async function main(): Promise<void> {
   const unknown = [...PHASES].filter((p) => p !== 'overhead' && p !== 'pool');
   if (unknown.length || PHASES.size === 0) throw new Error(`BENCH_PHASES: unknown phase ${unknown.join(', ') || '(none given)'}; use overhead, pool or both`);
   const load = await child('load');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded here, not at the top: the children need none of the API
+  const { startBenchApi } = require('./support/bench-api') as typeof import('./support/bench-api');
   const bench = await startBenchApi({ OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32' });
   const admin = { authorization: `Bearer ${bench.config.auth.bootstrapAdminKey}`, 'content-type': 'application/json' };
   const post = async (path: string, body: unknown, headers = admin) => {
@@ -542,7 +560,7 @@ async function poolPhase(bench: BenchApiHandle, load: Child, post: Post, sdkKey:
     const units = await unitsOf(bench.base, sdkKey, key, 'a', 500);
     await instances.ask({ cmd: 'slow', index: SLOW, mode: 'off' });
     // Warm-up: connections to every instance, JIT; not measured.
-    await load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: 1 });
+    await load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: 2 });
     const running = load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: 2 * POOL_SECONDS }) as Promise<{ results: PoolResult[][]; dropped: number[] }>;
     await new Promise((resolve) => setTimeout(resolve, POOL_SECONDS * 1000));
     await instances.ask({ cmd: 'slow', index: SLOW, mode: scenario.slow });

@@ -559,8 +559,8 @@ async function poolPhase(bench: BenchApiHandle, load: Child, post: Post, sdkKey:
     await post(`/v1/experiments/${key}/start`, {});
     const units = await unitsOf(bench.base, sdkKey, key, 'a', 500);
     await instances.ask({ cmd: 'slow', index: SLOW, mode: 'off' });
-    // Warm-up: connections to every instance, JIT; not measured.
-    await load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: 2 });
+    // Warm-up, not measured: connections to every instance, JIT (longer on a gateway that has not served yet).
+    await load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: scenario === scenarios[0] ? 6 : 2 });
     const running = load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: 2 * POOL_SECONDS }) as Promise<{ results: PoolResult[][]; dropped: number[] }>;
     await new Promise((resolve) => setTimeout(resolve, POOL_SECONDS * 1000));
     await instances.ask({ cmd: 'slow', index: SLOW, mode: scenario.slow });

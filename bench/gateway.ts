@@ -412,8 +412,10 @@ async function main(): Promise<void> {
   const children: Child[] = [load];
   const lines: string[] = [];
   try {
+    // Overhead first, as before the pool phase existed; its JSON line stays the last one.
+    const overhead = PHASES.has('overhead') ? await overheadPhases(bench, load, post, sdkKey, children) : null;
     if (PHASES.has('pool')) lines.push(...(await poolPhase(bench, load, post, sdkKey, children)));
-    if (PHASES.has('overhead')) lines.push(await overheadPhases(bench, load, post, sdkKey, children));
+    if (overhead) lines.push(overhead);
   } finally {
     await bench.dispose();
     for (const c of children) c.proc.kill();
@@ -559,8 +561,8 @@ async function poolPhase(bench: BenchApiHandle, load: Child, post: Post, sdkKey:
     await post(`/v1/experiments/${key}/start`, {});
     const units = await unitsOf(bench.base, sdkKey, key, 'a', 500);
     await instances.ask({ cmd: 'slow', index: SLOW, mode: 'off' });
-    // Warm-up, not measured: connections to every instance, JIT (longer on a gateway that has not served yet).
-    await load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: scenario === scenarios[0] ? 6 : 2 });
+    // Warm-up, not measured: connections to every instance, JIT (longer when the gateway has not served yet).
+    await load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: scenario === scenarios[0] && !PHASES.has('overhead') ? 6 : 2 });
     const running = load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: 2 * POOL_SECONDS }) as Promise<{ results: PoolResult[][]; dropped: number[] }>;
     await new Promise((resolve) => setTimeout(resolve, POOL_SECONDS * 1000));
     await instances.ask({ cmd: 'slow', index: SLOW, mode: scenario.slow });

@@ -562,7 +562,7 @@ async function poolPhase(bench: BenchApiHandle, load: Child, post: Post, sdkKey:
     const units = await unitsOf(bench.base, sdkKey, key, 'a', 500);
     await instances.ask({ cmd: 'slow', index: SLOW, mode: 'off' });
     // Warm-up, not measured: connections to every instance, JIT (longer when the gateway has not served yet).
-    await load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: scenario === scenarios[0] && !PHASES.has('overhead') ? 6 : 2 });
+    await load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: scenario === scenarios[0] && !PHASES.has('overhead') ? 6 : 1 });
     const running = load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: 2 * POOL_SECONDS }) as Promise<{ results: PoolResult[][]; dropped: number[] }>;
     await new Promise((resolve) => setTimeout(resolve, POOL_SECONDS * 1000));
     await instances.ask({ cmd: 'slow', index: SLOW, mode: scenario.slow });

@@ -3,21 +3,39 @@ import { UnavailableError } from '../errors/domain-error';
 import { QueueRegistry } from '../queue/queue.module';
 import { JOBS, QUEUES, type ExposureBatchJob, type ExposureRecord } from '../queue/queues';
 
+/** An enqueue not confirmed by the queue backend within this time is answered 503, as for outcomes. */
+export const EXPOSURE_ENQUEUE_TIMEOUT_MS = 3000;
+const RETRY_AFTER_SECONDS = 5;
+
 /** The one way exposures enter the queue: one job per project, never two projects' exposures in one job. */
 @Injectable()
 export class ExposureProducer {
   constructor(private readonly queues: QueueRegistry) {}
 
+  /**
+   * Like outcomes: a queue backend that fails (Redis away, Postgres out of connections) is a 503
+   * with Retry-After, never a 500. With Redis away it refuses at once rather than leave the job in
+   * ioredis' offline queue (sent later, after the client was told to retry), and every call is bounded.
+   */
   async enqueue(projectId: string, exposures: ExposureRecord[]): Promise<void> {
     if (exposures.length === 0) return;
     const job: ExposureBatchJob = { projectId, exposures };
-    // Like outcomes: a queue backend that fails (Redis away, Postgres out of connections) is a 503
-    // with nothing acknowledged, never a 500.
+    if (!this.queues.isConnected()) throw unavailable();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      // Not confirmed in time: the backend may still run the command later (a retry then counts an exposure twice, never a unit).
+      timer = setTimeout(
+        () => reject(new UnavailableError('The queue did not confirm the exposures in time. Retry later.', RETRY_AFTER_SECONDS)),
+        EXPOSURE_ENQUEUE_TIMEOUT_MS,
+      );
+    });
     try {
-      await this.queues.get(QUEUES.exposures).add(JOBS.exposureBatch, job);
+      await Promise.race([this.queues.get(QUEUES.exposures).add(JOBS.exposureBatch, job), timeout]);
     } catch (error) {
       if (error instanceof UnavailableError) throw error;
-      throw new UnavailableError('Exposures cannot be enqueued right now; nothing in this request was accepted. Retry later.', 5);
+      throw unavailable();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -29,4 +47,8 @@ export class ExposureProducer {
       .get(QUEUES.exposures)
       .addBulk(jobs.map(([projectId, exposures]) => ({ name: JOBS.exposureBatch, data: { projectId, exposures } satisfies ExposureBatchJob })));
   }
+}
+
+function unavailable(): UnavailableError {
+  return new UnavailableError('Exposures cannot be enqueued right now; nothing in this request was accepted. Retry later.', RETRY_AFTER_SECONDS);
 }

@@ -43,6 +43,7 @@ import { join } from 'node:path';
 import { SnapshotIndex } from '../libs/assignment/core/assign';
 import type { ConfigSnapshot } from '../libs/assignment/core/snapshot';
 import type { BenchApi } from './support/bench-api';
+import { startPortkey } from './support/portkey';
 
 /** The require hook of the child processes (as bench-api's REGISTER_SWC; that module, which loads the whole API, is imported by the orchestrator only, so children start in moments). */
 const REGISTER_SWC = join(__dirname, '..', 'scripts', 'register-swc.cjs');
@@ -448,13 +449,16 @@ async function overheadPhases(bench: BenchApiHandle, load: Child, post: Post, sd
     bare: { url: `http://127.0.0.1:${bare.port}/v1/chat/completions`, headers: {} },
   };
   const modes = Object.keys(targets);
+  // The peer people would pick instead: non-streamed calls only (its streams fail on Node 20).
+  const portkey = await startPortkey(upstreamBase);
+  if (portkey) targets.portkey = portkey.target;
   // Warm up every path (connections, JIT).
   for (const mode of modes) await load.ask({ cmd: 'calls', target: targets[mode], stream: true, count: 100, concurrency: 8 });
-  for (const mode of modes) await load.ask({ cmd: 'calls', target: targets[mode], stream: false, count: 100, concurrency: 8 });
+  for (const mode of Object.keys(targets)) await load.ask({ cmd: 'calls', target: targets[mode], stream: false, count: 100, concurrency: 8 });
 
   console.log(`fake upstream: first content at ${FIRST_MS} ms, ${CHUNKS} chunks ${PACE_MS} ms apart; ${ROUNDS} interleaved rounds`);
   const report: Record<string, number> = {};
-  const phase = async (name: string, stream: boolean, concurrency: number, count: number) => {
+  const phase = async (name: string, stream: boolean, concurrency: number, count: number, modes = Object.keys(targets).filter((m) => m !== 'portkey')) => {
     const roundMedians: Record<string, number[]> = Object.fromEntries(modes.map((m) => [m, []]));
     const pooled: Record<string, number[]> = Object.fromEntries(modes.map((m) => [m, []]));
     let failures = 0;
@@ -481,7 +485,8 @@ async function overheadPhases(bench: BenchApiHandle, load: Child, post: Post, sd
   };
   await phase('1 stream', true, 1, STREAMS);
   await phase('32 streams', true, 32, 32 * 4);
-  await phase('non-streamed', false, 1, STREAMS * 2);
+  await phase('non-streamed', false, 1, STREAMS * 2, Object.keys(targets));
+  portkey?.stop();
 
   // Saturation: streams per second and CPU per chunk of each proxy.
   const sat: Record<string, number[]> = { gateway: [], bare: [] };
@@ -509,6 +514,11 @@ async function overheadPhases(bench: BenchApiHandle, load: Child, post: Post, sd
   console.log(`\ntargets: added median TTFT at 1 stream ${f(added1)} ms (<= 2 ms: ${added1 <= 2 ? 'met' : 'NOT met'}), ` +
     `${f(added1 - bare1)} ms over the bare proxy's (<= 0.5 ms: ${added1 - bare1 <= 0.5 ? 'met' : 'NOT met'}), ` +
     `throughput ${f(gatewayRate / bareRate)} of the bare proxy's (>= 0.8: ${gatewayRate / bareRate >= 0.8 ? 'met' : 'NOT met'})`);
+  if (portkey) {
+    const ours = report['non-streamed.gateway.addedMedian'];
+    const theirs = report['non-streamed.portkey.addedMedian'];
+    console.log(`         non-streamed added median ${f(ours)} ms against Portkey's ${f(theirs)} ms (<= half: ${ours <= theirs / 2 ? 'met' : 'NOT met'})`);
+  }
 
   return JSON.stringify({ bench: 'gateway', value: Math.round(gatewayRate), unit: 'streams/s', reference: Math.round(bareRate), ratio: Number((gatewayRate / bareRate).toFixed(3)) });
 }

@@ -43,7 +43,10 @@ export async function startPortkey(upstreamBase: string): Promise<Portkey | null
     try {
       // Any HTTP answer means it listens; the call itself goes to the fake upstream.
       await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) });
-      return { target: { url, headers }, stop: () => child.kill() };
+      const stop = () => child.kill();
+      // Never left behind, even when the bench fails half-way.
+      process.once('exit', stop);
+      return { target: { url, headers }, stop };
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

@@ -81,6 +81,7 @@ const schema = z.object({
   GATEWAY_MAX_STREAMS: z.coerce.number().int().positive().default(4096),
   GATEWAY_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(8 * 1_048_576),
   GATEWAY_CONNECTIONS_PER_UPSTREAM: z.coerce.number().int().positive().max(4096).default(256),
+  GATEWAY_SHADOW_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(4096).default(32),
 })
   .refine((s) => !(s.QUEUE_BACKEND === 'redis' && !s.REDIS_URL && s.NODE_ENV === 'production'), {
     path: ['QUEUE_BACKEND'],
@@ -138,6 +139,8 @@ export interface VerdictConfig {
     connectionsPerUpstream: number;
     /** Request bodies of the gateway routes (prompts with images are large); larger get a 413. */
     bodyLimitBytes: number;
+    /** Shadow copies in flight per replica at most (docs/adr/0031); past it a copy is dropped, never queued. 0 turns shadows off. */
+    shadowMaxInFlight: number;
   };
   logLevel: string;
 }
@@ -196,6 +199,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxInFlight: s.GATEWAY_MAX_STREAMS,
       connectionsPerUpstream: s.GATEWAY_CONNECTIONS_PER_UPSTREAM,
       bodyLimitBytes: s.GATEWAY_BODY_LIMIT_BYTES,
+      shadowMaxInFlight: s.GATEWAY_SHADOW_MAX_IN_FLIGHT,
     },
     logLevel: s.LOG_LEVEL,
   };

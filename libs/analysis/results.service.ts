@@ -11,6 +11,7 @@ import { AnalysisStore } from './analysis-store';
 import { DailySeriesStore, type DailySeries } from './daily-series';
 import { VersionedCache } from './results-cache';
 import { calculateResults } from './results-calculator';
+import { shadowResults } from './shadow-results';
 import type { ExperimentResults, SrmSummary } from './results.types';
 
 @Injectable()
@@ -89,7 +90,11 @@ export class ResultsService {
     const overAllEvents = (experiment.metrics.custom ?? []).filter((c) => customMetric(c).denominator === 'events').map((c) => c.name);
     // CUPED needs units with a history: not request units, and not when the experiment turned it off.
     const withCovariates = experiment.unitType !== 'request' && experiment.stats.cuped?.mode !== 'off';
-    const [arms, srmByPhase] = await Promise.all([this.store.arms(experiment.id, phase, overAllEvents, withCovariates ? { projectId: experiment.projectId } : null), this.exposures.srmByPhase(experiment.id)]);
+    const [arms, srmByPhase, shadowRows] = await Promise.all([
+      this.store.arms(experiment.id, phase, overAllEvents, withCovariates ? { projectId: experiment.projectId } : null),
+      this.exposures.srmByPhase(experiment.id),
+      this.store.shadowPairs(experiment.id),
+    ]);
     const found = srmByPhase.find((s) => s.phase === phase);
     const srm: SrmSummary = found
       ? { phase, pValue: found.pValue, ok: found.ok, tested: found.tested, counts: found.counts, weights: found.weights }
@@ -105,6 +110,7 @@ export class ResultsService {
       primaryMetric: { name: primary.name, goal: primary.goal, margin: primary.margin ?? null },
       srm,
       ...calculated,
+      shadow: shadowResults(shadowRows, experiment.shadow ?? null, experiment.stats.alpha),
       computedAt: new Date().toISOString(),
       dataVersion: version,
     };

@@ -5,7 +5,8 @@
  * pair is loaded one by one).
  */
 import { mcnemarExact, pairedTFromMoments, StatsInputError, wilsonInterval } from '../stats';
-import type { Interval } from './results.types';
+/** A two-sided interval (as results.types' Interval; not imported, which would make a cycle). */
+type Interval = [number, number];
 
 /** Compared per pair: shadow value - served value. `error` is 1 for a call with an error class, else 0. */
 export const SHADOW_METRICS = ['latency_ms', 'ttft_ms', 'input_tokens', 'output_tokens', 'cost_usd', 'error_rate'] as const;

@@ -196,7 +196,13 @@ export class GatewayService implements OnModuleInit {
       return;
     }
     this.inFlight++;
-    const shadow = this.startShadow(plan, body as Record<string, unknown>);
+    let shadow: ShadowLink | null = null;
+    try {
+      shadow = this.startShadow(plan, body as Record<string, unknown>);
+    } catch (error) {
+      // Never let a copy's set-up touch the served call.
+      this.logger.warn({ err: error, eventId: plan.eventId }, 'shadow copy not started');
+    }
     plan.capture = shadow?.capture ?? null;
     const verdictHeaders: OutgoingHttpHeaders = {
       ...baseHeaders,

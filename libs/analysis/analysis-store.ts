@@ -47,7 +47,7 @@ const CLIENT_COVARIATE_METRICS = `SELECT m FROM unnest($2::text[]) AS m WHERE EX
 /**
  * The shadow pairs' sums (docs/adr/0031): every shadow outcome joined to the served call's stored
  * outcome by event id (the key table gives its time, the partition key of outcome_event), summed per
- * shadow variant in one pass. All phases: a pair compares two answers to one request, whatever the
+ * shadow variant in one pass. The key table is probed by its primary key (project, event, experiment). All phases: a pair compares two answers to one request, whatever the
  * allocation then.
  */
 const SHADOW_METRIC_COLUMNS: ReadonlyArray<[string, string, string]> = [
@@ -58,7 +58,7 @@ const SHADOW_METRIC_COLUMNS: ReadonlyArray<[string, string, string]> = [
   ['cost_usd', 's.cost_usd', 'e.cost_usd'],
   ['error_rate', '(s.error IS NOT NULL)::int::float8', 'CASE WHEN e.event_id IS NULL THEN NULL ELSE (e.error IS NOT NULL)::int::float8 END'],
 ];
-const SHADOW_SQL = `SELECT s.variant, count(*)::float8 AS shadows, count(e.event_id)::float8 AS pairs,
+export const SHADOW_SQL = `SELECT s.variant, count(*)::float8 AS shadows, count(e.event_id)::float8 AS pairs,
   ${SHADOW_METRIC_COLUMNS.map(([m, y, x]) => {
     const both = `FILTER (WHERE ${y} IS NOT NULL AND ${x} IS NOT NULL)`;
     return `(count(*) ${both})::float8 AS "${m}.n", sum(${x}) ${both} AS "${m}.served", sum(${y}) ${both} AS "${m}.shadow", sum(${y} - ${x}) ${both} AS "${m}.d", sum((${y} - ${x}) ^ 2) ${both} AS "${m}.dd"`;
@@ -68,7 +68,7 @@ const SHADOW_SQL = `SELECT s.variant, count(*)::float8 AS shadows, count(e.event
   count(s.exact_match)::float8 AS exact_n, (count(*) FILTER (WHERE s.exact_match))::float8 AS exact_matches,
   count(s.json_match)::float8 AS json_n, (count(*) FILTER (WHERE s.json_match))::float8 AS json_matches
   FROM shadow_outcome s
-  LEFT JOIN outcome_event_key k ON k.experiment_id = s.experiment_id AND k.event_id = s.paired_event_id
+  LEFT JOIN outcome_event_key k ON k.project_id = s.project_id AND k.event_id = s.paired_event_id AND k.experiment_id = s.experiment_id
   LEFT JOIN outcome_event e ON e.experiment_id = k.experiment_id AND e.occurred_at = k.occurred_at AND e.event_id = k.event_id
   WHERE s.experiment_id = $1
   GROUP BY s.variant ORDER BY s.variant`;

@@ -47,8 +47,8 @@ const CLIENT_COVARIATE_METRICS = `SELECT m FROM unnest($2::text[]) AS m WHERE EX
 /**
  * The shadow pairs' sums (docs/adr/0031): every shadow outcome joined to the served call's stored
  * outcome by event id (the key table gives its time, the partition key of outcome_event), summed per
- * shadow variant in one pass. The key table is probed by its primary key (project, event, experiment). All phases: a pair compares two answers to one request, whatever the
- * allocation then.
+ * shadow variant in one pass; the key table is probed by its whole primary key (project, event,
+ * experiment). All phases: a pair compares two answers to one request, whatever the allocation then.
  */
 const SHADOW_METRIC_COLUMNS: ReadonlyArray<[string, string, string]> = [
   ['latency_ms', 's.latency_ms', 'e.latency_ms'],

@@ -239,7 +239,7 @@ export class GatewayService implements OnModuleInit {
     if (!plan.measured) return null;
     const project = this.snapshots.get(plan.projectId);
     const shadow = project.shadows.get(plan.experiment);
-    if (!shadow || shadow.variant === plan.assignment.variant) return null;
+    if (!shadow || shadow.variant === plan.assignment.variant || this.config.gateway.shadowMaxInFlight === 0) return null;
     const upstream = project.upstreams.get(plan.experiment)?.[shadow.variant];
     if (!upstream || Math.random() >= shadow.sampleRate) return null;
     if (this.shadowInFlight >= this.config.gateway.shadowMaxInFlight) {

@@ -254,7 +254,7 @@ describe('shadow variants: the gateway', () => {
 
   it('drops copies past the bound of shadow calls in flight, counts them, and never queues them', async () => {
     const exp = await shadowed();
-    shadow.options.firstTokenMs = 2000;
+    shadow.options.firstTokenMs = 4000;
     const gateway = t.app.get(GatewayService);
     await eventually(async () => gateway.shadowActive === 0, 20_000);
     const before = shadow.requests.length;

@@ -5,6 +5,7 @@ import { sumMetrics } from '../metrics/metric-registry';
 import type { BucketRow, MomentStats, RatioStats } from '../stats';
 import { EVENTS_METRIC } from '../ingestion/outcome-aggregator';
 import type { ArmAggregates } from './results-calculator';
+import type { ShadowRow } from './shadow-results';
 
 /** Built-in metrics as ratios of per-unit sums: the numerator and denominator columns of outcome_unit, from the registry. */
 const ratioColumns = sumMetrics()
@@ -42,6 +43,35 @@ const CUPED_SQL = `SELECT variant, metric, with_pre::float8 AS with_pre, py, pyy
 
 /** The metrics (of $2) for which the project holds client-supplied covariates. */
 const CLIENT_COVARIATE_METRICS = `SELECT m FROM unnest($2::text[]) AS m WHERE EXISTS (SELECT 1 FROM unit_covariate c WHERE c.project_id = $1 AND c.metric = m)`;
+
+/**
+ * The shadow pairs' sums (docs/adr/0031): every shadow outcome joined to the served call's stored
+ * outcome by event id (the key table gives its time, the partition key of outcome_event), summed per
+ * shadow variant in one pass; the key table is probed by its whole primary key (project, event,
+ * experiment). All phases: a pair compares two answers to one request, whatever the allocation then.
+ */
+const SHADOW_METRIC_COLUMNS: ReadonlyArray<[string, string, string]> = [
+  ['latency_ms', 's.latency_ms', 'e.latency_ms'],
+  ['ttft_ms', 's.ttft_ms', 'e.ttft_ms'],
+  ['input_tokens', 's.input_tokens::float8', 'e.input_tokens::float8'],
+  ['output_tokens', 's.output_tokens::float8', 'e.output_tokens::float8'],
+  ['cost_usd', 's.cost_usd', 'e.cost_usd'],
+  ['error_rate', '(s.error IS NOT NULL)::int::float8', 'CASE WHEN e.event_id IS NULL THEN NULL ELSE (e.error IS NOT NULL)::int::float8 END'],
+];
+export const SHADOW_SQL = `SELECT s.variant, count(*)::float8 AS shadows, count(e.event_id)::float8 AS pairs,
+  ${SHADOW_METRIC_COLUMNS.map(([m, y, x]) => {
+    const both = `FILTER (WHERE ${y} IS NOT NULL AND ${x} IS NOT NULL)`;
+    return `(count(*) ${both})::float8 AS "${m}.n", sum(${x}) ${both} AS "${m}.served", sum(${y}) ${both} AS "${m}.shadow", sum(${y} - ${x}) ${both} AS "${m}.d", sum((${y} - ${x}) ^ 2) ${both} AS "${m}.dd"`;
+  }).join(',\n  ')},
+  (count(*) FILTER (WHERE e.error IS NOT NULL AND s.error IS NULL AND e.event_id IS NOT NULL))::float8 AS only_served_failed,
+  (count(*) FILTER (WHERE s.error IS NOT NULL AND e.error IS NULL AND e.event_id IS NOT NULL))::float8 AS only_shadow_failed,
+  count(s.exact_match)::float8 AS exact_n, (count(*) FILTER (WHERE s.exact_match))::float8 AS exact_matches,
+  count(s.json_match)::float8 AS json_n, (count(*) FILTER (WHERE s.json_match))::float8 AS json_matches
+  FROM shadow_outcome s
+  LEFT JOIN outcome_event_key k ON k.project_id = s.project_id AND k.event_id = s.paired_event_id AND k.experiment_id = s.experiment_id
+  LEFT JOIN outcome_event e ON e.experiment_id = k.experiment_id AND e.occurred_at = k.occurred_at AND e.event_id = k.event_id
+  WHERE s.experiment_id = $1
+  GROUP BY s.variant ORDER BY s.variant`;
 
 type Row = Record<string, string | number | null>;
 const num = (x: unknown): number => (x === null || x === undefined ? 0 : Number(x));
@@ -175,6 +205,23 @@ export class AnalysisStore {
         return { metric: m, rows };
       }),
     );
+  }
+
+  /** Sums of the shadow pairs per shadow variant (SHADOW_SQL). */
+  async shadowPairs(experimentId: string): Promise<ShadowRow[]> {
+    const rows: Row[] = await this.dataSource.query(SHADOW_SQL, [experimentId]);
+    return rows.map((r) => ({
+      variant: String(r.variant),
+      shadows: num(r.shadows),
+      pairs: num(r.pairs),
+      metrics: Object.fromEntries(
+        SHADOW_METRIC_COLUMNS.map(([m]) => [m, { n: num(r[`${m}.n`]), served: num(r[`${m}.served`]), shadow: num(r[`${m}.shadow`]), d: num(r[`${m}.d`]), dd: num(r[`${m}.dd`]) }]),
+      ) as ShadowRow['metrics'],
+      onlyServedFailed: num(r.only_served_failed),
+      onlyShadowFailed: num(r.only_shadow_failed),
+      exact: { n: num(r.exact_n), matches: num(r.exact_matches) },
+      json: { n: num(r.json_n), matches: num(r.json_matches) },
+    }));
   }
 
   /**

@@ -93,7 +93,7 @@ export interface ArmCovariate {
 }
 
 export interface CalculatorInput {
-  experiment: Pick<ExperimentEntity, 'key' | 'unitType' | 'variants' | 'metrics' | 'stats'>;
+  experiment: Pick<ExperimentEntity, 'key' | 'unitType' | 'variants' | 'metrics' | 'stats'> & { shadow?: ExperimentEntity['shadow'] };
   phase: number;
   arms: ArmAggregates[];
   srm: SrmSummary;
@@ -321,7 +321,8 @@ export function calculateResults(input: CalculatorInput): CalculatedResults {
   });
 
   const metrics = comparedMetrics(experiment);
-  const treatments = experiment.variants.filter((v) => !v.isControl);
+  // The shadow variant is never served (weight 0): it has no place in the served comparisons or the decision (docs/adr/0031).
+  const treatments = experiment.variants.filter((v) => !v.isControl && v.key !== experiment.shadow?.variant);
   const comparisons: Comparison[] = [];
   const effectsByKey = new Map<string, Effect>();
   /** The unadjusted effect of comparisons whose decision figures are CUPED's (effectsByKey then holds the adjusted one). */

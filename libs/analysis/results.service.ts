@@ -12,6 +12,7 @@ import { AnalysisStore } from './analysis-store';
 import { DailySeriesStore, type DailySeries } from './daily-series';
 import { VersionedCache } from './results-cache';
 import { calculateResults } from './results-calculator';
+import { shadowResults } from './shadow-results';
 import type { ExperimentResults, OfflineCandidateStage, SrmSummary } from './results.types';
 
 @Injectable()
@@ -93,10 +94,11 @@ export class ResultsService {
     const overAllEvents = (experiment.metrics.custom ?? []).filter((c) => customMetric(c).denominator === 'events').map((c) => c.name);
     // CUPED needs units with a history: not request units, and not when the experiment turned it off.
     const withCovariates = experiment.unitType !== 'request' && experiment.stats.cuped?.mode !== 'off';
-    const [arms, srmByPhase, offline] = await Promise.all([
+    const [arms, srmByPhase, offline, shadowRows] = await Promise.all([
       this.store.arms(experiment.id, phase, overAllEvents, withCovariates ? { projectId: experiment.projectId } : null),
       this.exposures.srmByPhase(experiment.id),
       this.offlineStages(experiment),
+      this.store.shadowPairs(experiment.id),
     ]);
     const found = srmByPhase.find((s) => s.phase === phase);
     const srm: SrmSummary = found
@@ -113,6 +115,7 @@ export class ResultsService {
       primaryMetric: { name: primary.name, goal: primary.goal, margin: primary.margin ?? null },
       srm,
       ...calculated,
+      shadow: shadowResults(shadowRows, experiment.shadow ?? null, experiment.stats.alpha),
       computedAt: new Date().toISOString(),
       dataVersion: version,
     };

@@ -1,3 +1,4 @@
+import type { ShadowResult } from './shadow-results';
 import type { CupedMode, MetricGoal } from '../experiments/experiment.types';
 
 export type Interval = [number, number];
@@ -167,6 +168,8 @@ export interface ExperimentResults {
   guardrails: GuardrailResult[];
   planning: PlanningResult[];
   decision: Decision;
+  /** Shadow variants (docs/adr/0031): paired comparisons against what was served, and agreement; empty when the experiment never had one. */
+  shadow: ShadowResult[];
   /** The CUPED setting and whether the decision used adjusted figures. */
   cuped: { mode: CupedMode; lookbackDays: number; minCovariateShare: number; used: boolean };
   computedAt: string;

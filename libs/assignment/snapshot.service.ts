@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { ExperimentEntity } from '../experiments/experiment.entity';
-import type { Upstream } from '../experiments/experiment.types';
+import type { ShadowSettings, Upstream } from '../experiments/experiment.types';
 import { ExperimentsService, EXPERIMENTS_CHANGED } from '../experiments/experiments.service';
 import { ChangeBus } from '../bus/change-bus';
 import { SnapshotIndex } from './core/assign';
@@ -23,6 +23,8 @@ export interface ProjectSnapshot {
    * `snapshot` or `json`: SDKs do not receive upstreams.
    */
   upstreams: Map<string, Readonly<Record<string, Upstream>>>;
+  /** Experiment key -> its shadow variant and sample rate, for the gateway (docs/adr/0031); absent when none. Not in `json` either. */
+  shadows: Map<string, Readonly<ShadowSettings>>;
   /** Changes whenever the etag or any upstream changes. */
   revision: string;
 }
@@ -118,9 +120,11 @@ export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
     const version = createHash('sha256').update(JSON.stringify(experiments)).digest('base64url').slice(0, 22);
     const snapshot: ConfigSnapshot = { version, generatedAt: new Date().toISOString(), experiments };
     const upstreams = new Map(entities.map((e) => [e.key, e.upstreams ?? {}]));
-    const revision = `${version}:${createHash('sha256').update(JSON.stringify([...upstreams])).digest('base64url').slice(0, 22)}`;
+    const shadows = new Map(entities.filter((e) => e.shadow).map((e) => [e.key, e.shadow!]));
+    const revision = `${version}:${createHash('sha256').update(JSON.stringify(shadows.size ? [[...upstreams], [...shadows]] : [...upstreams])).digest('base64url').slice(0, 22)}`;
     return {
       upstreams,
+      shadows,
       revision,
       snapshot,
       index: new SnapshotIndex(snapshot), json: JSON.stringify(snapshot),

@@ -84,6 +84,7 @@ const schema = z.object({
   // Offline evaluation's answer cache (docs/adr/0035): answers older than this many days are pruned (0: kept for ever).
   EVAL_ANSWER_CACHE_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
   EVAL_ANSWER_PRUNE_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
+  GATEWAY_SHADOW_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(4096).default(32),
 })
   .refine((s) => !(s.QUEUE_BACKEND === 'redis' && !s.REDIS_URL && s.NODE_ENV === 'production'), {
     path: ['QUEUE_BACKEND'],
@@ -141,6 +142,8 @@ export interface VerdictConfig {
     connectionsPerUpstream: number;
     /** Request bodies of the gateway routes (prompts with images are large); larger get a 413. */
     bodyLimitBytes: number;
+    /** Shadow copies in flight per replica at most (docs/adr/0031); past it a copy is dropped, never queued. 0 turns shadows off. */
+    shadowMaxInFlight: number;
   };
   /** Offline evaluation: the answer cache's retention (docs/adr/0035). */
   evaluation: {
@@ -206,6 +209,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxInFlight: s.GATEWAY_MAX_STREAMS,
       connectionsPerUpstream: s.GATEWAY_CONNECTIONS_PER_UPSTREAM,
       bodyLimitBytes: s.GATEWAY_BODY_LIMIT_BYTES,
+      shadowMaxInFlight: s.GATEWAY_SHADOW_MAX_IN_FLIGHT,
     },
     evaluation: { answerCacheDays: s.EVAL_ANSWER_CACHE_DAYS, answerPruneIntervalMs: s.EVAL_ANSWER_PRUNE_INTERVAL_MS },
     logLevel: s.LOG_LEVEL,

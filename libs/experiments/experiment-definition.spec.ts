@@ -1,4 +1,4 @@
-import { checkForced, checkMetrics, checkVariants, LIMITS } from './experiment-definition';
+import { checkForced, checkMetrics, checkShadow, checkVariants, LIMITS } from './experiment-definition';
 import type { Variant } from './experiment.types';
 
 const config = (bytes: number) => ({ prompt: 'x'.repeat(bytes - '{"prompt":""}'.length) });
@@ -76,5 +76,35 @@ describe('checkMetrics', () => {
   it('refuses custom names taken by built-ins, duplicates, and unknown names', () => {
     const { errors } = checkMetrics({ primary: { name: 'nope', goal: 'increase' }, custom: [{ name: 'score' }, { name: 'x' }, { name: 'x' }] });
     expect(errors.map((e) => e.field)).toEqual(['metrics.custom.0.name', 'metrics.custom.2.name', 'metrics.primary.name']);
+  });
+});
+
+describe('shadow variants (docs/adr/0031)', () => {
+  const inputs = [
+    { key: 'v1', weight: 1, isControl: true },
+    { key: 'v2', weight: 0 },
+  ];
+  const upstreams = { v1: {}, v2: {} };
+  const plans = { ramp: false, bandit: false };
+
+  it('allows weight 0 for the shadow variant only, never for the control', () => {
+    expect(checkVariants(inputs, undefined, 'v2').errors).toEqual([]);
+    expect(checkVariants(inputs).errors.map((e) => e.field)).toEqual(['variants.1.weight']);
+    expect(checkVariants([{ key: 'v1', weight: 0, isControl: true }, { key: 'v2', weight: 1 }], undefined, 'v1').errors.map((e) => e.field)).toEqual(['variants.0.weight']);
+    expect(checkVariants(inputs, undefined, 'v2').variants.map((v) => v.weight)).toEqual([1, 0]);
+  });
+
+  it('names the field and the reason of each bad shadow', () => {
+    const { variants } = checkVariants(inputs, undefined, 'v2');
+    const check = (shadow: { variant: string; sampleRate: number }, p = plans, u: Record<string, unknown> = upstreams) => checkShadow(shadow, variants, u, p).map((e) => `${e.field}: ${e.message}`);
+    expect(check({ variant: 'v2', sampleRate: 1 })).toEqual([]);
+    expect(check({ variant: 'v2', sampleRate: 0 })).toEqual([expect.stringMatching(/^shadow.sampleRate: must be a number in \(0, 1\]/)]);
+    expect(check({ variant: 'v2', sampleRate: Number.NaN })).toHaveLength(1);
+    expect(check({ variant: 'v3', sampleRate: 0.5 })).toEqual([expect.stringMatching(/^shadow.variant: "v3" is not a variant/)]);
+    expect(check({ variant: 'v1', sampleRate: 0.5 })).toEqual([expect.stringMatching(/^shadow.variant: the control/)]);
+    expect(check({ variant: 'v2', sampleRate: 0.5 }, plans, { v1: {} })).toEqual([expect.stringMatching(/no upstream/)]);
+    expect(check({ variant: 'v2', sampleRate: 0.5 }, { ramp: true, bandit: true }).map((m) => m.split(':')[0])).toEqual(['shadow', 'shadow']);
+    const weighted = checkVariants([inputs[0], { key: 'v2', weight: 1 }]).variants;
+    expect(checkShadow({ variant: 'v2', sampleRate: 0.5 }, weighted, upstreams, plans)).toEqual([{ field: 'shadow.variant', message: expect.stringMatching(/weight > 0/) }]);
   });
 });

@@ -6,6 +6,7 @@ import {
   type MetricSpec,
   type MetricsSpec,
   type Pricing,
+  type ShadowSettings,
   type CupedSettings,
   type StatsSettings,
   type Variant,
@@ -64,7 +65,7 @@ export const DEFAULT_SCORE_RANGE = { min: 0, max: 1 };
  * metric names known or declared, margins where goals need them. Returns the
  * normalised variants (weights summing to 1) and the problems found.
  */
-export function checkVariants(inputs: VariantInput[], existing?: Variant[]): { variants: Variant[]; errors: FieldError[] } {
+export function checkVariants(inputs: VariantInput[], existing?: Variant[], shadowVariant: string | null = null): { variants: Variant[]; errors: FieldError[] } {
   const errors: FieldError[] = [];
   if (inputs.length < 2) errors.push({ field: 'variants', message: 'needs at least two variants' });
   const seen = new Set<string>();
@@ -72,7 +73,10 @@ export function checkVariants(inputs: VariantInput[], existing?: Variant[]): { v
   inputs.forEach((v, i) => {
     if (seen.has(v.key)) errors.push({ field: `variants.${i}.key`, message: `duplicates variant key "${v.key}"` });
     seen.add(v.key);
-    if (!(v.weight > 0)) errors.push({ field: `variants.${i}.weight`, message: 'must be greater than 0' });
+    // Weight 0 is for a shadow variant only (docs/adr/0031): no unit is assigned to it.
+    if (v.weight === 0 && v.key === shadowVariant && v.isControl !== true) {
+      // allowed
+    } else if (!(v.weight > 0)) errors.push({ field: `variants.${i}.weight`, message: 'must be greater than 0 (0 only for the variant named in shadow.variant)' });
     else if (!(v.weight <= LIMITS.variantWeight)) errors.push({ field: `variants.${i}.weight`, message: `must not be greater than ${LIMITS.variantWeight}` });
     const config = v.config === undefined ? existing?.find((e) => e.key === v.key)?.config : v.config;
     const bytes = config ? Buffer.byteLength(JSON.stringify(config)) : 0;
@@ -104,6 +108,32 @@ export function checkVariants(inputs: VariantInput[], existing?: Variant[]): { v
     };
   });
   return { variants, errors };
+}
+
+/**
+ * A shadow (docs/adr/0031): the variant exists, is not the control, has weight 0 (no unit is
+ * ever assigned to it, so the SDK and /v1/assign never serve it) and an upstream (the gateway
+ * sends it the copies); the rate is in (0, 1]. A ramp or a bandit would give it weight, so
+ * neither may be combined with a shadow.
+ */
+export function checkShadow(
+  shadow: ShadowSettings,
+  variants: readonly Variant[],
+  upstreams: Readonly<Record<string, unknown>>,
+  plans: { ramp: boolean; bandit: boolean },
+): FieldError[] {
+  const errors: FieldError[] = [];
+  if (typeof shadow.sampleRate !== 'number' || !(shadow.sampleRate > 0 && shadow.sampleRate <= 1)) {
+    errors.push({ field: 'shadow.sampleRate', message: 'must be a number in (0, 1]' });
+  }
+  const variant = variants.find((v) => v.key === shadow.variant);
+  if (!variant) errors.push({ field: 'shadow.variant', message: `"${String(shadow.variant).slice(0, 64)}" is not a variant of this experiment` });
+  else if (variant.isControl) errors.push({ field: 'shadow.variant', message: 'the control cannot be the shadow: it is what is served' });
+  else if (variant.weight > 0) errors.push({ field: 'shadow.variant', message: `"${variant.key}" has weight > 0: a shadow variant must have weight 0 (it is never assigned)` });
+  else if (!upstreams[variant.key]) errors.push({ field: 'shadow.variant', message: `"${variant.key}" has no upstream: set variants[].upstream so the gateway can send it copies` });
+  if (plans.ramp) errors.push({ field: 'shadow', message: 'cannot be combined with a ramp plan (the ramp would give the shadow variant weight)' });
+  if (plans.bandit) errors.push({ field: 'shadow', message: 'cannot be combined with bandit allocation (the bandit would give the shadow variant weight)' });
+  return errors;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import type { UnitType } from '../assignment/core/snapshot';
-import type { BanditSettings, ExperimentStatus, LayerSpec, MetricsSpec, RampState, StatsSettings, Upstream, Variant } from './experiment.types';
+import type { BanditSettings, ExperimentStatus, LayerSpec, MetricsSpec, RampState, ShadowSettings, StatsSettings, Upstream, Variant } from './experiment.types';
 
 @Entity({ name: 'experiment' })
 @Index('experiment_project_key_key', ['projectId', 'key'], { unique: true })
@@ -43,6 +43,10 @@ export class ExperimentEntity {
    */
   @Column({ type: 'jsonb', default: {} })
   upstreams!: Record<string, Upstream>;
+
+  /** The shadow variant and its sample rate (docs/adr/0031); null when none. Gateway-only, like the upstreams. */
+  @Column({ type: 'jsonb', nullable: true })
+  shadow!: ShadowSettings | null;
 
   @Column({ type: 'jsonb' })
   metrics!: MetricsSpec;

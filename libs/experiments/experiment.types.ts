@@ -110,6 +110,18 @@ export interface BanditSettings {
   lastReallocatedAt: string | null;
 }
 
+/**
+ * A shadow variant (issue #18, docs/adr/0031): copies of a sampled share of the gateway's
+ * served calls go to this variant's upstream; its answers never reach a client and its
+ * outcomes are stored apart, paired with the served call's event id.
+ */
+export interface ShadowSettings {
+  /** A variant of weight 0 with an upstream, not the control. */
+  variant: string;
+  /** Share of served gateway calls copied to it, in (0, 1]. */
+  sampleRate: number;
+}
+
 /** One instance of a variant's model server; the gateway spreads units over instances by weight, sticky per unit. */
 export interface UpstreamInstance {
   /** The OpenAI-compatible base URL, e.g. `https://models.internal/v1` (the gateway appends `/chat/completions`...). */

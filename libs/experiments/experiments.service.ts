@@ -12,6 +12,7 @@ import type { UnitType } from '../assignment/core/snapshot';
 import {
   checkForced,
   checkMetrics,
+  checkShadow,
   checkVariants,
   DEFAULT_CUPED,
   DEFAULT_STATS,
@@ -21,7 +22,7 @@ import {
 } from './experiment-definition';
 import { ExperimentPhaseEntity } from './experiment-phase.entity';
 import { ExperimentEntity } from './experiment.entity';
-import type { BanditSettings, ExperimentStatus, LayerSpec, RampPlan, CupedSettings, StatsSettings, Upstream, Variant } from './experiment.types';
+import type { BanditSettings, ExperimentStatus, LayerSpec, RampPlan, CupedSettings, ShadowSettings, StatsSettings, Upstream, Variant } from './experiment.types';
 import {
   ExperimentExistsError,
   ExperimentLockedError,
@@ -45,6 +46,8 @@ export interface CreateExperimentInput {
   forced?: Record<string, string>;
   ramp?: RampPlan | null;
   bandit?: Pick<BanditSettings, 'floor' | 'minUnitsPerArm' | 'everyMinutes'> | null;
+  /** A shadow variant for the gateway (docs/adr/0031). */
+  shadow?: ShadowSettings | null;
 }
 
 export interface UpdateExperimentInput {
@@ -57,6 +60,8 @@ export interface UpdateExperimentInput {
   stats?: Partial<Omit<StatsSettings, 'cuped'>> & { cuped?: Partial<CupedSettings> };
   layer?: LayerSpec | null;
   forced?: Record<string, string>;
+  /** Adds, changes (absent keeps) or, with null, removes the shadow variant (docs/adr/0031). */
+  shadow?: ShadowSettings | null;
 }
 
 export type Transition = 'start' | 'pause' | 'resume' | 'stop';
@@ -124,13 +129,15 @@ export class ExperimentsService {
   }
 
   async create(projectId: string, actor: Actor, input: CreateExperimentInput): Promise<ExperimentEntity> {
-    const { variants, errors: variantErrors } = checkVariants(input.variants);
+    const shadow = input.shadow ?? null;
+    const { variants, errors: variantErrors } = checkVariants(input.variants, undefined, shadow?.variant ?? null);
     const { metrics, errors: metricErrors } = checkMetrics(input.metrics);
     const { upstreams, errors: upstreamErrors } = await this.checkUpstreams(input.variants, {});
     const forced = input.forced ?? {};
     const errors = [
       ...variantErrors,
       ...upstreamErrors,
+      ...(shadow ? checkShadow(shadow, variants, upstreams, { ramp: !!input.ramp, bandit: !!input.bandit }) : []),
       ...metricErrors,
       ...checkForced(forced, variants),
       ...checkTrafficPlan(variants, input.ramp ?? null, input.bandit ?? null),
@@ -151,6 +158,7 @@ export class ExperimentsService {
         trafficAllocation: input.trafficAllocation ?? 1,
         variants,
         upstreams,
+        shadow: shadow ? { variant: shadow.variant, sampleRate: shadow.sampleRate } : null,
         metrics,
         stats: { ...DEFAULT_STATS, ...input.stats, cuped: { ...DEFAULT_CUPED, ...input.stats?.cuped } },
         layer: input.layer ?? null,
@@ -261,13 +269,25 @@ export class ExperimentsService {
           // Keep the control flag as it was when a running patch omits it.
           patch.variants = patch.variants.map((v) => ({ ...v, isControl: v.key === control }));
         }
-        const { variants, errors: variantErrors } = checkVariants(patch.variants, experiment.variants);
+        const shadowKey = patch.shadow === undefined ? (experiment.shadow?.variant ?? null) : (patch.shadow?.variant ?? null);
+        const { variants, errors: variantErrors } = checkVariants(patch.variants, experiment.variants, shadowKey);
         errors.push(...variantErrors);
         reallocated ||= JSON.stringify(effectiveWeights(variants)) !== JSON.stringify(effectiveWeights(experiment.variants));
         experiment.variants = variants;
         const { upstreams, errors: upstreamErrors } = await this.checkUpstreams(patch.variants, experiment.upstreams ?? {});
         errors.push(...upstreamErrors);
         experiment.upstreams = upstreams;
+      }
+      if (patch.shadow !== undefined || patch.variants) {
+        const shadow = patch.shadow === undefined ? experiment.shadow : patch.shadow;
+        if (shadow) errors.push(...checkShadow(shadow, experiment.variants, experiment.upstreams ?? {}, { ramp: !!experiment.ramp, bandit: !!experiment.bandit }));
+        // A variant of weight 0 is a shadow or nothing: removing the shadow gives it a weight in the same PATCH.
+        experiment.variants.forEach((v, i) => {
+          if (v.weight === 0 && !v.rolledBack && v.key !== shadow?.variant && !errors.some((e) => e.field.startsWith('variants'))) {
+            errors.push({ field: patch.variants ? `variants.${i}.weight` : 'shadow', message: `"${v.key}" has weight 0, allowed only for the shadow variant: give it a weight in the same PATCH` });
+          }
+        });
+        experiment.shadow = shadow ? { variant: shadow.variant, sampleRate: shadow.sampleRate } : null;
       }
       if (patch.metrics) {
         const { metrics, errors: metricErrors } = checkMetrics(patch.metrics);
@@ -547,6 +567,7 @@ function describe(e: ExperimentEntity) {
     trafficAllocation: e.trafficAllocation,
     variants: e.variants,
     upstreams: e.upstreams,
+    shadow: e.shadow,
     metrics: e.metrics,
     stats: e.stats,
     layer: e.layer,

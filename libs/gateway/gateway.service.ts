@@ -6,12 +6,13 @@ import { AssignmentService } from '../assignment/assignment.service';
 import type { Assignment } from '../assignment/core/snapshot';
 import { SnapshotService } from '../assignment/snapshot.service';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
-import { DEFAULT_UPSTREAM_HEALTH, type Upstream } from '../experiments/experiment.types';
+import { DEFAULT_UPSTREAM_HEALTH, type Upstream, type UpstreamInstance } from '../experiments/experiment.types';
 import { IngestionService } from '../ingestion/ingestion.service';
 import { OperatorMetrics, type MetricFamily } from '../observability/operator-metrics';
 import { OutboundClient, type OutboundStreamResponse } from '../outbound/outbound-client';
 import { OutboundError } from '../outbound/outbound.errors';
 import { isStorableText, STORABLE_LIMITS } from '../storable/storable';
+import { agreementOf, AnswerCapture, parsedBodyText, type Agreement } from './answer-text';
 import { GATEWAY_OUTBOUND } from './gateway-outbound';
 import { InstancePools, type InstanceView, type Lease } from './instance-pool';
 import { GatewayError, type OpenAiErrorBody } from './openai-error';
@@ -71,6 +72,14 @@ interface Plan {
   stream: boolean;
   /** The client's body with the upstream's params; `model` is set per instance. */
   outgoing: Record<string, unknown>;
+  /** Collects the served answer when a shadow copy runs beside it, for the agreement (docs/adr/0031); null otherwise. */
+  capture: AnswerCapture | null;
+}
+
+/** A shadow copy running beside a served call: told the served answer's final text when the served call ends. */
+interface ShadowLink {
+  capture: AnswerCapture;
+  settle(servedText: string | null): void;
 }
 
 interface Measured {
@@ -103,6 +112,12 @@ export class GatewayService implements OnModuleInit {
   /** Calls answered on this replica since start, by result (`ok`, an error class, `fallback`). */
   private readonly calls = new Map<string, number>();
   private failovers = 0;
+  /** Shadow copies in flight on this replica (bounded by GATEWAY_SHADOW_MAX_IN_FLIGHT). */
+  private shadowInFlight = 0;
+  /** Shadow copies finished, by result (`ok` or an error class). */
+  private readonly shadowCalls = new Map<string, number>();
+  /** Shadow copies dropped because the bound was reached, by project and experiment. */
+  private readonly shadowDropped = new Map<string, { project: string; experiment: string; value: number }>();
 
   constructor(
     private readonly snapshots: SnapshotService,
@@ -125,6 +140,9 @@ export class GatewayService implements OnModuleInit {
       { name: 'verdict_gateway_calls_total', help: 'Gateway calls answered by this replica, by result: ok, an error class, or fallback.', type: 'counter', samples: [...this.calls].map(([result, value]) => ({ labels: { result }, value })) },
       { name: 'verdict_gateway_in_flight', help: 'Gateway calls in flight on this replica.', type: 'gauge', samples: [{ value: this.inFlight }] },
       { name: 'verdict_gateway_failovers_total', help: 'Calls sent to a second instance of their pool after the first failed before any byte was answered.', type: 'counter', samples: [{ value: this.failovers }] },
+      { name: 'verdict_gateway_shadow_calls_total', help: 'Shadow copies finished on this replica, by result: ok or an error class.', type: 'counter', samples: [...this.shadowCalls].map(([result, value]) => ({ labels: { result }, value })) },
+      { name: 'verdict_gateway_shadow_in_flight', help: 'Shadow copies in flight on this replica.', type: 'gauge', samples: [{ value: this.shadowInFlight }] },
+      { name: 'verdict_gateway_shadow_dropped_total', help: 'Shadow copies dropped (not sent) because GATEWAY_SHADOW_MAX_IN_FLIGHT were in flight, by experiment.', type: 'counter', samples: [...this.shadowDropped.values()].map((d) => ({ labels: { project: d.project, experiment: d.experiment }, value: d.value })) },
       { name: 'verdict_gateway_cooldowns_total', help: 'Instances cooled down by passive health on this replica.', type: 'counter', samples: [{ value: this.pools.coolDownsTotal }] },
       { name: 'verdict_gateway_upstream_in_flight', help: 'Calls in flight per upstream instance on this replica.', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.inFlight })) },
       { name: 'verdict_gateway_upstream_latency_ms', help: 'Moving average of successful calls per upstream instance (ms; NaN before the first).', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.latencyMs ?? Number.NaN })) },
@@ -136,6 +154,11 @@ export class GatewayService implements OnModuleInit {
   /** Calls in flight on this replica (for tests and metrics). */
   get active(): number {
     return this.inFlight;
+  }
+
+  /** Shadow copies in flight on this replica (for tests). */
+  get shadowActive(): number {
+    return this.shadowInFlight;
   }
 
   /** GET /v1/gateway/upstreams: the state of every instance of the project's pools on this replica. */
@@ -173,6 +196,14 @@ export class GatewayService implements OnModuleInit {
       return;
     }
     this.inFlight++;
+    let shadow: ShadowLink | null = null;
+    try {
+      shadow = this.startShadow(plan, body as Record<string, unknown>);
+    } catch (error) {
+      // Never let a copy's set-up touch the served call.
+      this.logger.warn({ err: error, eventId: plan.eventId }, 'shadow copy not started');
+    }
+    plan.capture = shadow?.capture ?? null;
     const verdictHeaders: OutgoingHttpHeaders = {
       ...baseHeaders,
       'x-verdict-experiment': plan.experiment,
@@ -194,6 +225,168 @@ export class GatewayService implements OnModuleInit {
     const result = plan.fallback && measured.error === null ? 'fallback' : (measured.error ?? 'ok');
     this.calls.set(result, (this.calls.get(result) ?? 0) + 1);
     this.record(plan, measured);
+    // Only an answer that reached the client whole is compared.
+    shadow?.settle(measured.error === null && plan.capture ? plan.capture.text(plan.endpoint, plan.capture.sse) : null);
+  }
+
+  /**
+   * Starts the shadow copy of a served call when the experiment has a shadow and the call is
+   * sampled (at random, `sampleRate`), and fewer than GATEWAY_SHADOW_MAX_IN_FLIGHT copies are in
+   * flight on this replica; otherwise the copy is dropped (counted), never queued. The copy runs
+   * on its own: the served call never waits for it and never sees its answer (docs/adr/0031).
+   */
+  private startShadow(plan: Plan, body: Record<string, unknown>): ShadowLink | null {
+    if (!plan.measured) return null;
+    const project = this.snapshots.get(plan.projectId);
+    const shadow = project.shadows.get(plan.experiment);
+    if (!shadow || shadow.variant === plan.assignment.variant || this.config.gateway.shadowMaxInFlight === 0) return null;
+    const upstream = project.upstreams.get(plan.experiment)?.[shadow.variant];
+    if (!upstream || Math.random() >= shadow.sampleRate) return null;
+    if (this.shadowInFlight >= this.config.gateway.shadowMaxInFlight) {
+      const key = `${plan.projectId}\u0000${plan.experiment}`;
+      const dropped = this.shadowDropped.get(key);
+      if (dropped) dropped.value++;
+      // Bounded: one entry per experiment that ever dropped a copy, and experiments are bounded per project.
+      else this.shadowDropped.set(key, { project: plan.projectId, experiment: plan.experiment, value: 1 });
+      return null;
+    }
+    this.shadowInFlight++;
+    let settle!: (text: string | null) => void;
+    const served = new Promise<string | null>((resolve) => (settle = resolve));
+    void this.runShadow(plan, body, shadow.variant, upstream, served).finally(() => this.shadowInFlight--);
+    return { capture: new AnswerCapture(), settle };
+  }
+
+  /** The shadow copy: one call on the shadow's pool (no failover, no fallback), read to the end, measured like a served call, recorded once paired. Never throws. */
+  private async runShadow(plan: Plan, body: Record<string, unknown>, variant: string, upstream: Upstream, served: Promise<string | null>): Promise<void> {
+    const started = performance.now();
+    const elapsed = () => performance.now() - started;
+    const eventId = randomUUID();
+    let measured: Measured;
+    let text: string | null = null;
+    const lease = this.acquire(plan.projectId, plan.experiment, variant, upstream, plan.unitId, new Set());
+    try {
+      if (!lease) measured = { status: null, ttftMs: null, latencyMs: elapsed(), usage: null, error: 'connect' };
+      else ({ measured, text } = await this.callShadow(plan, body, upstream, lease.instance, elapsed));
+    } catch (error) {
+      this.logger.warn({ err: error, eventId }, 'shadow call failed unexpectedly');
+      measured = { status: null, ttftMs: null, latencyMs: elapsed(), usage: null, error: 'connect' };
+    }
+    lease?.finish(healthVerdict(measured.error), measured.latencyMs);
+    const result = measured.error ?? 'ok';
+    this.shadowCalls.set(result, (this.shadowCalls.get(result) ?? 0) + 1);
+    const servedText = await served;
+    const agreement = measured.error === null ? agreementOf(servedText, text) : { exactMatch: null, jsonMatch: null };
+    this.recordShadow(plan, variant, eventId, measured, agreement);
+  }
+
+  private async callShadow(
+    plan: Plan,
+    body: Record<string, unknown>,
+    upstream: Upstream,
+    instance: UpstreamInstance,
+    elapsed: () => number,
+  ): Promise<{ measured: Measured; text: string | null }> {
+    const failed = (error: GatewayErrorClass, status: number | null = null) => ({ measured: { status, ttftMs: null, latencyMs: elapsed(), usage: null, error }, text: null });
+    const outgoing: Record<string, unknown> = { ...body, ...upstream.params };
+    if (plan.stream && upstream.includeUsage && (plan.endpoint === 'chat' || plan.endpoint === 'completions')) {
+      outgoing.stream_options = { ...(isRecord(body.stream_options) ? body.stream_options : {}), include_usage: true };
+    }
+    if (upstream.systemPromptPrefix) prefixSystemPrompt(outgoing, plan.endpoint, upstream.systemPromptPrefix);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: plan.stream ? 'text/event-stream' : 'application/json',
+      'accept-encoding': 'identity',
+      ...upstream.headers,
+    };
+    const envName = instance.apiKeyEnv ?? upstream.apiKeyEnv;
+    if (envName) {
+      const credential = this.config.gateway.credential(envName);
+      if (!credential) return failed('connect');
+      headers.authorization = `Bearer ${credential}`;
+    }
+    let answer: OutboundStreamResponse;
+    try {
+      answer = await this.outbound.open({
+        method: 'POST',
+        url: instance.baseUrl + PATHS[plan.endpoint],
+        headers,
+        body: JSON.stringify({ ...outgoing, model: instance.model ?? upstream.model }),
+        timeoutMs: upstream.totalTimeoutMs,
+        idleTimeoutMs: upstream.timeoutMs,
+        maxResponseBytes: MAX_BUFFERED_BYTES,
+      });
+    } catch (error) {
+      return failed(upstreamFailure(error)[0]);
+    }
+    const status = answer.status;
+    if (status >= 400) {
+      await discard(answer);
+      return failed(status >= 500 ? 'upstream_5xx' : 'upstream_4xx', status);
+    }
+    const capture = new AnswerCapture();
+    if (String(answer.headers['content-type'] ?? '').startsWith('text/event-stream') && status < 300) {
+      const meter = new StreamMeter(plan.endpoint, elapsed);
+      let failure: GatewayErrorClass | null = null;
+      try {
+        await answer.consume(
+          (chunk) => {
+            meter.feed(chunk);
+            capture.feed(chunk);
+            return true;
+          },
+          (resume) => resume(),
+        );
+      } catch (error) {
+        failure = upstreamFailure(error)[0];
+      }
+      meter.end();
+      const latencyMs = elapsed();
+      const error: GatewayErrorClass | null = failure ?? (meter.streamError ? 'upstream_5xx' : meter.complete ? null : 'invalid_response');
+      return {
+        measured: { status, ttftMs: meter.firstTokenAt, latencyMs, usage: error === null ? meter.usage : null, error },
+        text: error === null ? capture.text(plan.endpoint, true) : null,
+      };
+    }
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of answer.body) chunks.push(chunk);
+    } catch (error) {
+      return failed(upstreamFailure(error)[0], status);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return failed('invalid_response', status);
+    }
+    if (!isRecord(parsed) || status >= 300) return failed('invalid_response', status);
+    return { measured: { status, ttftMs: null, latencyMs: elapsed(), usage: usageOf(parsed.usage, plan.endpoint), error: null }, text: parsedBodyText(plan.endpoint, parsed) };
+  }
+
+  /** The shadow copy's outcome: on the shadow variant, paired with the served call's event id, through ingestion (stored apart, docs/adr/0031). */
+  private recordShadow(plan: Plan, variant: string, eventId: string, measured: Measured, agreement: Agreement): void {
+    const event = {
+      id: eventId,
+      experiment: plan.experiment,
+      unitId: plan.unitId,
+      variant,
+      latencyMs: measured.latencyMs === null ? null : round(measured.latencyMs),
+      ttftMs: measured.ttftMs === null ? null : round(measured.ttftMs),
+      inputTokens: measured.usage?.inputTokens ?? null,
+      outputTokens: measured.usage?.outputTokens ?? null,
+      success: measured.error === null,
+      error: measured.error,
+      shadowOf: plan.eventId,
+      exactMatch: agreement.exactMatch,
+      jsonMatch: agreement.jsonMatch,
+    };
+    this.ingestion.recordOutcomes(plan.projectId, { events: [event] }).then(
+      (result) => {
+        if (result.rejected.length > 0) this.logger.warn({ eventId, shadowOf: plan.eventId, errors: result.rejected[0].errors }, 'shadow outcome not recorded');
+      },
+      (error: unknown) => this.logger.warn({ eventId, shadowOf: plan.eventId, err: error }, 'shadow outcome not recorded'),
+    );
   }
 
   /** Which experiment, unit, variant and upstream; the body to send. Throws GatewayError for bad input. */
@@ -248,6 +441,7 @@ export class GatewayService implements OnModuleInit {
       fallback: false,
       stream,
       outgoing,
+      capture: null,
     };
   }
 
@@ -410,6 +604,7 @@ export class GatewayService implements OnModuleInit {
         writeError(res, headers, new GatewayError(502, `The upstream answered ${status} with a body that is not a JSON object.`, 'upstream_error', 'invalid_response'));
         return failed('invalid_response', status);
       }
+      plan.capture?.feed(raw);
       writeBody(res, status, out, raw);
       await finished(res);
       if (cancelled) return failed('client_cancelled', status);
@@ -465,10 +660,18 @@ export class GatewayService implements OnModuleInit {
     res.writeHead(answer.status, headers);
     let failure: GatewayErrorClass | null = null;
     let failureMessage = '';
-    const feed = (chunk: Buffer) => {
-      meter.feed(chunk);
-      return res.write(chunk);
-    };
+    const capture = plan.capture;
+    if (capture) capture.sse = true;
+    const feed = capture
+      ? (chunk: Buffer) => {
+          meter.feed(chunk);
+          capture.feed(chunk);
+          return res.write(chunk);
+        }
+      : (chunk: Buffer) => {
+          meter.feed(chunk);
+          return res.write(chunk);
+        };
     // Paused until the client drains what it was sent (or goes away: then the upstream call is aborted).
     const whenDrained = (resume: () => void) => {
       const go = () => {

@@ -19,6 +19,7 @@ function toRules(e: ExperimentEntity): ExperimentOutcomeRules {
     scoreRange: e.metrics.scoreRange ?? DEFAULT_SCORE_RANGE,
     customMetrics: new Set((e.metrics.custom ?? []).map((c) => c.name)),
     pricing,
+    shadowVariant: e.shadow?.variant ?? null,
   };
 }
 

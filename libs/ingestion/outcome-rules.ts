@@ -9,6 +9,8 @@ export interface ExperimentOutcomeRules {
   customMetrics: ReadonlySet<string>;
   /** Variant key -> prices per million tokens (absent when the variant declares none). */
   pricing: ReadonlyMap<string, Pricing>;
+  /** The experiment's shadow variant (docs/adr/0031), the only variant a shadow outcome may name; null when none. */
+  shadowVariant: string | null;
 }
 
 /** Cost of an event from its variant's prices, or null when it cannot be computed (then it is unknown, never 0). */

@@ -14,7 +14,7 @@ const index = new SnapshotIndex([experiment]);
 const ctx: ValidationContext = {
   index,
   ids: new Map([['exp', '00000000-0000-4000-8000-000000000001']]),
-  rules: () => ({ experimentId: 'x', createdAt: Date.parse('2026-11-01T00:00:00Z'), scoreRange: { min: 0, max: 1 }, customMetrics: new Set(['thumbs']), pricing: new Map([['a', { inputPer1M: 2, outputPer1M: 4 }], ['b', { inputPer1M: 2, outputPer1M: 4 }]]) }),
+  rules: () => ({ experimentId: 'x', createdAt: Date.parse('2026-11-01T00:00:00Z'), scoreRange: { min: 0, max: 1 }, customMetrics: new Set(['thumbs']), pricing: new Map([['a', { inputPer1M: 2, outputPer1M: 4 }], ['b', { inputPer1M: 2, outputPer1M: 4 }]]), shadowVariant: null }),
   now: Date.parse('2026-11-28T12:00:00Z'),
 };
 
@@ -91,5 +91,27 @@ describe('validateFeedback', () => {
     ]);
     expect(errors(null)).toEqual([{ field: 'events', message: 'must be an array' }]);
     expect(errors({ events: new Array(1001).fill({}) })).toEqual([{ field: 'events', message: 'must contain no more than 1000 elements' }]);
+  });
+});
+
+describe('validateOutcome, shadow outcomes (docs/adr/0031)', () => {
+  const withShadow: ValidationContext = { ...ctx, rules: (key) => ({ ...ctx.rules(key)!, shadowVariant: 'b' }) };
+  const unitOfA = Array.from({ length: 200 }, (_, i) => `u${i}`).find((u) => index.assign('exp', u).variant === 'a' && index.assign('exp', u).inExperiment)!;
+
+  it('accepts the shadow variant for a unit assigned another one, keeps the pairing and the match flags, and prices it at the shadow\'s prices', () => {
+    const r = validateOutcome({ id: 's1', experiment: 'exp', unitId: unitOfA, variant: 'b', shadowOf: 'served-1', exactMatch: true, jsonMatch: null, inputTokens: 1_000_000, outputTokens: 0 }, withShadow);
+    expect(r.ok && r.value).toMatchObject({ variant: 'b', shadowOf: 'served-1', exactMatch: true, jsonMatch: null, costUsd: 2 });
+  });
+
+  it('refuses a shadow outcome naming another variant, or for an experiment without a shadow', () => {
+    const wrong = validateOutcome({ id: 's2', experiment: 'exp', unitId: unitOfA, variant: 'a', shadowOf: 'served-2' }, withShadow);
+    expect(!wrong.ok && wrong.errors).toEqual([expect.objectContaining({ field: 'variant' })]);
+    const none = validateOutcome({ id: 's3', experiment: 'exp', unitId: unitOfA, variant: 'b', shadowOf: 'served-3' }, ctx);
+    expect(!none.ok && none.errors).toEqual([expect.objectContaining({ field: 'shadowOf' })]);
+  });
+
+  it('refuses match flags on an ordinary outcome', () => {
+    const r = validateOutcome({ id: 's4', experiment: 'exp', unitId: unitOfA, exactMatch: true }, withShadow);
+    expect(!r.ok && r.errors).toEqual([expect.objectContaining({ field: 'exactMatch' })]);
   });
 });

@@ -68,7 +68,13 @@ export function validateOutcome(input: unknown, ctx: ValidationContext): Checked
     const given = event.variant;
     const assignment = ctx.index.assign(snapshot.key, event.unitId);
     phase = assignment.phase;
-    if (assignment.reason === 'forced') {
+    if (event.shadowOf !== null) {
+      // A shadow outcome (docs/adr/0031): the shadow variant answered a copy of a call served to a unit of the experiment.
+      if (rules.shadowVariant === null) errors.push({ field: 'shadowOf', message: 'the experiment has no shadow variant' });
+      else if (given !== rules.shadowVariant) errors.push({ field: 'variant', message: `must be the experiment's shadow variant "${rules.shadowVariant}" for a shadow outcome` });
+      else if (!assignment.inExperiment && assignment.reason !== 'forced') errors.push({ field: 'unitId', message: `is not in the experiment (${assignment.reason})` });
+      else variant = given;
+    } else if (assignment.reason === 'forced') {
       // A QA override: the unit may report the variant it was made to see, or any variant of the experiment.
       variant = given ?? assignment.variant;
       if (!snapshot.variants.some((v) => v.key === variant)) {
@@ -112,6 +118,7 @@ export function validateOutcome(input: unknown, ctx: ValidationContext): Checked
       score: event.score,
       error: event.error,
       metrics: event.metrics,
+      ...(event.shadowOf !== null ? { shadowOf: event.shadowOf, exactMatch: event.exactMatch, jsonMatch: event.jsonMatch } : {}),
     },
   };
 }
@@ -122,6 +129,7 @@ export function validateOutcome(input: unknown, ctx: ValidationContext): Checked
  */
 function baselineOutcome(event: StorableOutcomeEvent, errors: FieldError[], now: number): Checked<OutcomeRecord> {
   if (event.variant !== null) errors.push({ field: 'variant', message: 'needs an experiment: an outcome without one is baseline logging' });
+  if (event.shadowOf !== null) errors.push({ field: 'shadowOf', message: 'needs an experiment with a shadow variant' });
   if (errors.length) return { ok: false, errors };
   return {
     ok: true,

@@ -149,6 +149,29 @@ const UPSERT_UNITS = `INSERT INTO outcome_unit AS u (experiment_id, phase, varia
   RETURNING experiment_id, phase, variant, unit_id, ${DAILY_SUM_COLUMNS.join(', ')},
     CASE WHEN has_pre THEN ARRAY[${CUPED_RETURNED.join(', ')}]::float8[] END AS cuped`;
 
+/**
+ * Shadow outcomes (docs/adr/0031) go to shadow_outcome only: no outcome_event, no aggregate,
+ * no baseline, so nothing served ever counts them. Idempotent on the event id and on the
+ * served call's id (one shadow copy per served call); the experiment's data version is bumped
+ * so that cached results see them.
+ */
+const INSERT_SHADOWS = `WITH s AS (
+    INSERT INTO shadow_outcome (experiment_id, event_id, paired_event_id, project_id, occurred_at, phase, unit_id, variant,
+      latency_ms, ttft_ms, input_tokens, output_tokens, cost_usd, success, error, exact_match, json_match, received_at)
+    SELECT * FROM json_to_recordset($1::json) AS t(experiment_id uuid, event_id text, paired_event_id text, project_id uuid,
+      occurred_at timestamptz, phase int, unit_id text, variant text, latency_ms float8, ttft_ms float8, input_tokens int8,
+      output_tokens int8, cost_usd float8, success bool, error text, exact_match bool, json_match bool, received_at timestamptz)
+    ORDER BY experiment_id, event_id
+    ON CONFLICT DO NOTHING
+    RETURNING experiment_id
+  ),
+  versions AS (
+    INSERT INTO outcome_version AS v (experiment_id, version)
+    SELECT DISTINCT experiment_id, 1 FROM s
+    ON CONFLICT ON CONSTRAINT outcome_version_pkey DO UPDATE SET version = v.version + 1
+  )
+  SELECT count(*)::int AS n FROM s`;
+
 const UNIT_TYPES = `SELECT id, unit_type FROM experiment WHERE id = ANY($1::uuid[])`;
 
 /**
@@ -315,16 +338,20 @@ export class OutcomeWriter {
     // One row per (experiment, event id): a key inserted twice in one statement would write two raw rows.
     // An experiment belongs to one project, so the pair identifies the event across jobs too.
     const unique = new Map<string, StagedEvent>();
+    const shadows = new Map<string, StagedEvent>();
     for (const job of jobs) {
       for (const e of job.events) {
         const k = `${e.eventId}\u0000${e.experimentId}`;
-        if (!unique.has(k)) unique.set(k, { job, e });
+        const into = e.shadowOf === undefined ? unique : shadows;
+        if (!into.has(k)) into.set(k, { job, e });
       }
     }
     // No sort here: INSERT_EVENTS takes the keys in primary-key order, so concurrent batches lock alike.
     const staged = [...unique.values()];
-    if (staged.length === 0) return { inserted: 0 };
+    if (staged.length === 0 && shadows.size === 0) return { inserted: 0 };
     const inserted = await this.inStagingTransaction(async (manager) => {
+      const shadowed = shadows.size === 0 ? 0 : await this.writeShadows(manager, [...shadows.values()]);
+      if (staged.length === 0) return shadowed;
       await copyInto(manager, STAGING_EVENT, copyText(staged, STAGED_FIELDS));
       // Request units are no one's history: their events stay out of the baseline (a row per event otherwise).
       const requestUnits = await this.requestUnitExperiments(manager, staged.filter((x) => x.e.experimentId !== BASELINE_EXPERIMENT_ID).map((x) => x.e.experimentId));
@@ -339,7 +366,7 @@ export class OutcomeWriter {
       // Baseline outcomes (no experiment) only feed baseline_unit_day, in INSERT_EVENTS.
       for (const e of fresh) if (e.experimentId !== BASELINE_EXPERIMENT_ID) deltas.addEvent(e, requestUnits.has(e.experimentId));
       await this.applyDeltas(manager, deltas, fresh.length);
-      return fresh.length;
+      return shadowed + fresh.length;
     });
     // Feedback that arrived before its event: applied now, after the event is committed (see applyFeedback).
     // Almost always there is none: one indexed probe, outside a transaction, decides whether to look.
@@ -366,6 +393,32 @@ export class OutcomeWriter {
       }
     }
     return { inserted };
+  }
+
+  /** Stores shadow outcomes (INSERT_SHADOWS); returns how many were new. */
+  private async writeShadows(manager: EntityManager, shadows: readonly StagedEvent[]): Promise<number> {
+    const rows = shadows.map(({ job, e }) => ({
+      experiment_id: e.experimentId,
+      event_id: e.eventId,
+      paired_event_id: e.shadowOf,
+      project_id: job.projectId,
+      occurred_at: e.at,
+      phase: e.phase,
+      unit_id: e.unitId,
+      variant: e.variant,
+      latency_ms: e.latencyMs,
+      ttft_ms: e.ttftMs,
+      input_tokens: e.inputTokens,
+      output_tokens: e.outputTokens,
+      cost_usd: e.costUsd,
+      success: e.success,
+      error: e.error,
+      exact_match: e.exactMatch ?? null,
+      json_match: e.jsonMatch ?? null,
+      received_at: job.receivedAt,
+    }));
+    const [{ n }]: Array<{ n: number }> = await manager.query(INSERT_SHADOWS, [JSON.stringify(rows)]);
+    return n;
   }
 
   /** Stores the latest feedback per event (a repeat with the same content changes nothing), then applies it. */

@@ -4,6 +4,7 @@ import { builtInMetric } from '../metrics/metric-registry';
 import { escapeHtml as h } from './html';
 import { cumulativeLiftChart, latencyChart, primaryLiftChart } from './report-charts';
 import { offlineSectionHtml, offlineStageHtml } from './offline-section';
+import { shadowSectionHtml } from './shadow-section';
 import { PageLinkSigner } from './page-link';
 import { ReportContentService } from './report-content.service';
 import { TABLE_METRICS, cupedLines, formatInterval, formatLift, formatValue, verdictText, type ExperimentView } from './report-view';
@@ -41,6 +42,7 @@ th{background:#f3f4f6}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px}
 .chart{background:#fff;border-radius:8px;padding:8px}
 .chart svg{width:100%;height:auto;display:block}
+h2{font-size:1.1rem;margin:1rem 0 .2rem}
 @media (max-width:600px){main{padding:10px}h1{font-size:1.15rem}.charts{grid-template-columns:1fr}}
 `;
 
@@ -122,6 +124,7 @@ ${offlineStageHtml(decision.offline)}
 ${cupedLines(view.results).map((c) => `<p class="cuped" data-cuped="${h(c.variant)}" data-variance-reduction="${c.varianceReduction}">${h(c.text)}</p>`).join('')}
 <div class="table-wrap"><table id="variants"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></div>
 ${offlineSectionHtml(view.offline)}
+${shadowSectionHtml(view.results.shadow ?? [], view.results.alpha)}
 <div class="charts">${charts.map((c) => `<figure class="chart" id="chart-${c.id}" style="margin:0">${c.svg}</figure>`).join('')}</div>
 <p class="muted">Computed ${h(view.results.computedAt)} · refreshes every ${PAGE_REFRESH_SECONDS} s · lifts are relative to the control with their ${view.results.sequential ? 'always-valid' : 'fixed-horizon'} intervals.</p>
 </main></body></html>`;

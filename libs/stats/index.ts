@@ -18,5 +18,6 @@ export * from './quantile';
 export * from './thompson';
 export * from './alpha-spending';
 export * from './paired-test';
+export * from './wilson';
 export { seededRng } from './rng';
 export type { Rng } from './rng';

@@ -343,3 +343,24 @@ export function bootstrapMeanDifference(control: readonly number[], candidate: r
   const tail = (1 - confidence) / 2;
   return { meanDifference: mean, ci: [sortedQuantile(sorted, tail), sortedQuantile(sorted, 1 - tail)], standardError };
 }
+
+/**
+ * Paired t-test of candidate - control from the sufficient statistics of the differences
+ * (`MomentStats` of d_i: n, sum, raw sum of squares), so that pairs can be summed in SQL and
+ * never loaded one by one (the gateway's shadow pairs, docs/adr/0031). Same result as
+ * `pairedTTest` on the pairs, up to rounding of the raw sum of squares; n < 2 or zero variance throws.
+ */
+export function pairedTFromMoments(d: { n: number; sum: number; sumSquares: number }, options: PairedTOptions = {}): PairedTResult {
+  const { n, sum, sumSquares } = d;
+  if (!Number.isInteger(n) || n < 2) throw new StatsInputError('a paired test needs at least 2 pairs');
+  if (!Number.isFinite(sum) || !Number.isFinite(sumSquares)) throw new StatsInputError('sums must be finite');
+  const mean = sum / n;
+  const ss = Math.max(0, sumSquares - n * mean * mean);
+  const se = Math.sqrt(ss / (n - 1) / n);
+  if (!(se > 0)) throw new StatsInputError('paired differences have zero variance');
+  const alpha = options.alpha ?? 0.05;
+  const dof = n - 1;
+  const statistic = mean / se;
+  const q = tQuantile(1 - alpha / 2, dof);
+  return { n, meanDifference: mean, se, statistic, dof, pValue: Math.min(1, 2 * tCdf(-Math.abs(statistic), dof)), ci: [mean - q * se, mean + q * se] };
+}

@@ -253,7 +253,7 @@ function unknownFields(raw: Raw, allowed: ReadonlySet<string>, issues: StorableI
 
 const OUTCOME_FIELDS: ReadonlySet<string> = new Set([
   'id', 'experiment', 'unitId', 'variant', 'timestamp', 'latencyMs', 'ttftMs', 'inputTokens', 'outputTokens',
-  'costUsd', 'success', 'score', 'error', 'metrics',
+  'costUsd', 'success', 'score', 'error', 'metrics', 'shadowOf', 'exactMatch', 'jsonMatch',
 ]);
 
 /** An outcome event as a client sends it, its storable values normalised. */
@@ -273,6 +273,24 @@ export interface StorableOutcomeEvent {
   score: number | null;
   error: string | null;
   metrics: Record<string, number> | null;
+  /** A shadow outcome (docs/adr/0031): the event id of the served call it copies; null for an ordinary outcome. */
+  shadowOf: string | null;
+  /** Shadow outcomes only: the final texts of both answers are equal; null when unknown. */
+  exactMatch: boolean | null;
+  /** Shadow outcomes only: both answers are JSON and equal once parsed; null when either is not JSON or unknown. */
+  jsonMatch: boolean | null;
+}
+
+/** The shadow fields of an outcome (event or record): `shadowOf` an event id; the two match flags only with it. */
+function checkShadowFields(input: Raw, issues: StorableIssue[]): { shadowOf: string | null; exactMatch: boolean | null; jsonMatch: boolean | null } {
+  const shadowOf = absent(input.shadowOf) ? null : checkText(input.shadowOf, 'shadowOf', 1, L.eventIdLength, issues, 'must be the event id of the served call');
+  const exactMatch = checkBoolean(input.exactMatch, 'exactMatch', issues);
+  const jsonMatch = checkBoolean(input.jsonMatch, 'jsonMatch', issues);
+  if (absent(input.shadowOf)) {
+    if (exactMatch !== null) issues.push({ field: 'exactMatch', message: 'is for shadow outcomes only (with shadowOf)' });
+    if (jsonMatch !== null) issues.push({ field: 'jsonMatch', message: 'is for shadow outcomes only (with shadowOf)' });
+  }
+  return { shadowOf, exactMatch, jsonMatch };
 }
 
 /**
@@ -312,7 +330,8 @@ export function checkOutcomeEvent(
     if (text) error = text;
   }
   const metrics = checkMetrics(input.metrics, 'metrics', issues, declaredMetrics);
-  return { id, experiment, unitId, variant, at, latencyMs, ttftMs, inputTokens, outputTokens, costUsd, success, score, error, metrics };
+  const shadow = checkShadowFields(input, issues);
+  return { id, experiment, unitId, variant, at, latencyMs, ttftMs, inputTokens, outputTokens, costUsd, success, score, error, metrics, ...shadow };
 }
 
 /** An outcome event as the API enqueues it (libs/queue/queues.ts OutcomeRecord), checked again by the worker. */
@@ -336,6 +355,10 @@ export interface StorableOutcomeRecord {
   score: number | null;
   error: string | null;
   metrics: Record<string, number> | null;
+  /** Present on shadow outcomes only (docs/adr/0031): the served call's event id; stored in shadow_outcome, not outcome_event. */
+  shadowOf?: string;
+  exactMatch?: boolean | null;
+  jsonMatch?: boolean | null;
 }
 
 /**
@@ -399,14 +422,14 @@ export function checkOutcomeRecord(input: unknown, window: TimeWindow): { ok: tr
   const score = checkMeasure(input.score, 'score', issues);
   const error = absent(input.error) ? null : checkText(input.error, 'error', 0, L.errorLength, issues, 'must be a string');
   const metrics = checkMetrics(input.metrics, 'metrics', issues);
+  const shadow = checkShadowFields(input, issues);
   if (issues.length) return { ok: false, issues };
-  return {
-    ok: true,
-    record: {
-      experimentId: experimentId!, eventId: eventId!, phase: phase!, unitId: unitId!, variant: variant!, at: at!, latencyMs, ttftMs,
-      inputTokens, outputTokens, costUsd, costComputed, success, score, error: error || null, metrics,
-    },
+  const record: StorableOutcomeRecord = {
+    experimentId: experimentId!, eventId: eventId!, phase: phase!, unitId: unitId!, variant: variant!, at: at!, latencyMs, ttftMs,
+    inputTokens, outputTokens, costUsd, costComputed, success, score, error: error || null, metrics,
   };
+  if (shadow.shadowOf !== null) Object.assign(record, shadow);
+  return { ok: true, record };
 }
 
 // ---------------------------------------------------------------- feedback

@@ -121,7 +121,7 @@ describe('the monitor reads the metric registry and the results', () => {
     const strict = at(0.01);
     const width = (r: typeof loose) => r.guardrails[0].ci![1] - r.guardrails[0].ci![0];
     expect(width(strict)).toBeGreaterThan(width(loose) * 1.1);
-    const phases = (r: typeof loose) => [{ ...r, experiment: 'x', unitType: 'request', phase: 1, alpha: 0, sequential: true, primaryMetric: { name: 'cost_usd', goal: 'non_inferior' as const, margin: 0.05 }, srm: srm(), computedAt: '', dataVersion: '' }];
+    const phases = (r: typeof loose) => [{ ...r, experiment: 'x', unitType: 'request', phase: 1, alpha: 0, sequential: true, primaryMetric: { name: 'cost_usd', goal: 'non_inferior' as const, margin: 0.05 }, srm: srm(), computedAt: '', dataVersion: '', shadow: [] }];
     const [c, b] = pooledArms(variants, 'cost_usd', phases(strict));
     expect(c.se).toBeCloseTo(0.004 / Math.sqrt(400), 12);
     expect(b.se).toBeCloseTo(0.003 / Math.sqrt(400), 12);

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { AuditEntryEntity } from '../../../libs/audit/audit-entry.entity';
 import type { ExperimentPhaseEntity } from '../../../libs/experiments/experiment-phase.entity';
 import type { ExperimentEntity } from '../../../libs/experiments/experiment.entity';
-import type { BanditSettings, LayerSpec, MetricsSpec, RampState, StatsSettings, Upstream, Variant } from '../../../libs/experiments/experiment.types';
+import type { BanditSettings, LayerSpec, MetricsSpec, RampState, ShadowSettings, StatsSettings, Upstream, Variant } from '../../../libs/experiments/experiment.types';
 import { EXPERIMENT_STATUSES } from '../../../libs/experiments/experiment.types';
 
 export class VariantResponse {
@@ -33,6 +33,7 @@ export class ExperimentResponse {
   @ApiPropertyOptional({ nullable: true, type: String }) winner!: string | null;
   @ApiPropertyOptional({ type: Object, nullable: true, description: 'Ramp plan and the step served.' }) ramp!: RampState | null;
   @ApiPropertyOptional({ type: Object, nullable: true }) bandit!: BanditSettings | null;
+  @ApiPropertyOptional({ type: Object, nullable: true, description: 'The shadow variant {variant, sampleRate} (docs/gateway.md, "Shadow variants").' }) shadow!: ShadowSettings | null;
   @ApiProperty({ description: 'Current allocation phase (0 in draft).' }) phase!: number;
   @ApiProperty() revision!: number;
   @ApiProperty() createdAt!: string;
@@ -57,6 +58,7 @@ export class ExperimentResponse {
       winner: e.winner,
       ramp: e.ramp,
       bandit: e.bandit,
+      shadow: e.shadow ?? null,
       phase: e.phase,
       revision: e.revision,
       createdAt: e.createdAt.toISOString(),

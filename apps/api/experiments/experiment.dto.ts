@@ -356,6 +356,17 @@ export class BanditDto {
   everyMinutes!: number;
 }
 
+export class ShadowDto {
+  @ApiProperty({ example: 'candidate-q4', description: 'A variant of weight 0 with an upstream, not the control: copies of sampled gateway calls go to it; its answers never reach the client.' })
+  @IsString()
+  @Matches(KEY_PATTERN, { message: KEY_MESSAGE })
+  variant!: string;
+
+  @ApiProperty({ example: 0.1, description: 'Share of served gateway calls copied to the shadow, in (0, 1].' })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  sampleRate!: number;
+}
+
 export class CreateExperimentDto {
   @ApiProperty({ example: 'chat-8b-vs-70b' })
   @IsString()
@@ -426,6 +437,12 @@ export class CreateExperimentDto {
   @ValidateNested()
   @Type(() => BanditDto)
   bandit?: BanditDto;
+
+  @ApiPropertyOptional({ type: ShadowDto, nullable: true, description: 'A shadow variant for the gateway (docs/gateway.md, "Shadow variants"); null removes it (PATCH).' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ShadowDto)
+  shadow?: ShadowDto | null;
 }
 
 /** Every definition field but the key (fixed) and the traffic plans (fixed at creation), all optional. */

@@ -18,6 +18,7 @@ import type {
   SrmSummary,
   VariantResult,
 } from '../../../libs/analysis/results.types';
+import { SHADOW_METRICS, type ShadowResult } from '../../../libs/analysis/shadow-results';
 import type { DailyPoint } from '../../../libs/analysis/daily-series';
 import { BUILT_IN_METRICS } from '../../../libs/metrics/metric-registry';
 
@@ -171,6 +172,40 @@ export class PrimaryMetricResponse {
   @ApiProperty({ nullable: true, type: Number }) margin!: number | null;
 }
 
+export class ShadowComparisonResponse {
+  @ApiProperty({ enum: SHADOW_METRICS }) metric!: string;
+  @ApiProperty({ description: 'Pairs where both values are known' }) n!: number;
+  @ApiProperty({ nullable: true, type: Number }) servedMean!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) shadowMean!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Mean of shadow - served (error_rate: shadow rate - served rate)' }) difference!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) relativeDifference!: number | null;
+  @ApiProperty({ nullable: true, type: [Number] }) ci!: [number, number] | null;
+  @ApiProperty({ nullable: true, type: Number }) pValue!: number | null;
+  @ApiProperty({ enum: ['paired_t', 'mcnemar_exact'] }) method!: string;
+}
+
+export class AgreementRateResponse {
+  @ApiProperty() n!: number;
+  @ApiProperty({ nullable: true, type: Number }) rate!: number | null;
+  @ApiProperty({ nullable: true, type: [Number], description: 'Wilson interval' }) ci!: [number, number] | null;
+}
+
+export class AgreementResponse {
+  @ApiProperty({ type: AgreementRateResponse, description: 'The final texts are equal' }) exact!: AgreementRateResponse;
+  @ApiProperty({ type: AgreementRateResponse, description: 'Both answers JSON and equal once parsed (pairs where at least one is JSON)' }) json!: AgreementRateResponse;
+}
+
+export class ShadowResultResponse {
+  @ApiProperty() variant!: string;
+  @ApiProperty({ description: "The variant is the experiment's shadow now" }) active!: boolean;
+  @ApiProperty({ nullable: true, type: Number }) sampleRate!: number | null;
+  @ApiProperty({ description: 'Shadow outcomes recorded' }) shadows!: number;
+  @ApiProperty({ description: "Of them, those paired with the served call's stored outcome" }) pairs!: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'Not known here: GET /metrics, verdict_gateway_shadow_dropped_total' }) dropped!: null;
+  @ApiProperty({ type: [ShadowComparisonResponse] }) comparisons!: ShadowComparisonResponse[];
+  @ApiProperty({ type: AgreementResponse }) agreement!: AgreementResponse;
+}
+
 export class ResultsResponse {
   @ApiProperty() experiment!: string;
   @ApiProperty() unitType!: string;
@@ -185,6 +220,7 @@ export class ResultsResponse {
   @ApiProperty({ type: [PlanningResponse] }) planning!: PlanningResult[];
   @ApiProperty({ type: DecisionResponse }) decision!: Decision;
   @ApiProperty({ type: CupedSummaryResponse }) cuped!: CupedSummaryResponse;
+  @ApiProperty({ type: [ShadowResultResponse], description: 'Shadow variants: paired comparisons against what was served, and agreement (docs/gateway.md, "Shadow variants")' }) shadow!: ShadowResult[];
   @ApiProperty() computedAt!: string;
   @ApiProperty({ description: 'Version of the aggregates the results were computed from' }) dataVersion!: string;
 }

@@ -36,6 +36,8 @@ export interface FakeOptions {
   firstTokenMs?: number;
   /** Fail every call: a 500, or the connection dropped before any answer. */
   fail?: '500' | 'reset';
+  /** Chat answers carry this text (a stream sends it in two content chunks) instead of the default (shadow agreement tests). */
+  reply?: string;
 }
 
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
@@ -171,7 +173,7 @@ export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}
           usage: USAGE,
         });
       }
-      return json(200, { id, object: 'chat.completion', created: 1_700_000_000, model, choices: [{ index: 0, message: { role: 'assistant', content: `Hello from ${name}` }, finish_reason: 'stop' }], usage: USAGE });
+      return json(200, { id, object: 'chat.completion', created: 1_700_000_000, model, choices: [{ index: 0, message: { role: 'assistant', content: options.reply ?? `Hello from ${name}` }, finish_reason: 'stop' }], usage: USAGE });
     }
 
     // Streams.
@@ -196,6 +198,13 @@ export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}
         write(chunk(id, model, { tool_calls: [{ index: 0, function: { arguments: piece } }] }));
       }
       write(chunk(id, model, {}, 'tool_calls'));
+    } else if (options.reply !== undefined) {
+      const half = Math.floor(options.reply.length / 2);
+      for (const piece of [options.reply.slice(0, half), options.reply.slice(half)]) {
+        await sleep(pace);
+        write(chunk(id, model, { content: piece }));
+      }
+      write(chunk(id, model, {}, 'stop'));
     } else {
       for (let i = 0; i < count; i++) {
         await sleep(pace);

@@ -8,7 +8,8 @@ import { SnapshotService } from '../assignment/snapshot.service';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
 import { DEFAULT_UPSTREAM_HEALTH, type Upstream } from '../experiments/experiment.types';
 import { IngestionService } from '../ingestion/ingestion.service';
-import { OperatorMetrics, type MetricFamily } from '../observability/operator-metrics';
+import { Counter, Histogram } from 'prom-client';
+import { DURATION_BUCKETS, LabelBudget, OperatorMetrics, type MetricSample } from '../observability/operator-metrics';
 import { OutboundClient, type OutboundStreamResponse } from '../outbound/outbound-client';
 import { OutboundError } from '../outbound/outbound.errors';
 import { isStorableText, STORABLE_LIMITS } from '../storable/storable';
@@ -45,6 +46,9 @@ const PATHS: Record<GatewayEndpoint, string> = {
 
 /** A non-streamed answer is read whole (to check it and read its usage) up to this size; larger is an invalid_response. */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+/** Distinct (project, experiment, variant) label tuples in the gateway's metrics before `other`; the same per instance. */
+const MAX_VARIANT_SERIES = 500;
+const MAX_INSTANCE_SERIES = 500;
 /** Streams are cut past this size (a runaway upstream). */
 const MAX_STREAM_BYTES = 1024 * 1024 * 1024;
 /** Answer headers passed through from the upstream (the OpenAI client reads them for retries and request ids). */
@@ -99,10 +103,17 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export class GatewayService implements OnModuleInit {
   private readonly logger = new Logger(GatewayService.name);
   private inFlight = 0;
-  private readonly pools = new InstancePools();
+  private readonly pools: InstancePools;
+  /** Label tuples (project, experiment, variant[, instance]) the gateway's metrics may show before `other` (docs/adr/0033). */
+  private readonly variantLabels = new LabelBudget(MAX_VARIANT_SERIES);
+  private readonly instanceLabels = new LabelBudget(MAX_INSTANCE_SERIES);
   /** Calls answered on this replica since start, by result (`ok`, an error class, `fallback`). */
-  private readonly calls = new Map<string, number>();
-  private failovers = 0;
+  private readonly calls: Counter<'result'>;
+  private readonly failovers: Counter;
+  private readonly requests: Counter<'project' | 'experiment' | 'variant' | 'status_class'>;
+  private readonly duration: Histogram<'project' | 'experiment' | 'variant' | 'status_class'>;
+  private readonly errors: Counter<'project' | 'experiment' | 'variant' | 'class'>;
+  private readonly upstreamLatency: Histogram<'project' | 'experiment' | 'variant' | 'instance'>;
 
   constructor(
     private readonly snapshots: SnapshotService,
@@ -111,26 +122,51 @@ export class GatewayService implements OnModuleInit {
     @Inject(GATEWAY_OUTBOUND) private readonly outbound: OutboundClient,
     @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
     private readonly metrics: OperatorMetrics,
-  ) {}
-
-  onModuleInit(): void {
-    this.metrics.register(() => this.families());
+  ) {
+    const registers = [metrics.registry];
+    const variant = ['project', 'experiment', 'variant'] as const;
+    this.calls = new Counter({ name: 'verdict_gateway_calls_total', help: 'Gateway calls answered by this replica, by result: ok, an error class, or fallback.', labelNames: ['result'], registers });
+    this.failovers = new Counter({ name: 'verdict_gateway_failovers_total', help: 'Calls sent to a second instance of their pool after the first failed before any byte was answered.', registers });
+    this.requests = new Counter({ name: 'verdict_gateway_requests_total', help: 'Gateway calls by experiment, assigned variant and the status class the client got (2xx, 4xx, 5xx; none when no answer started).', labelNames: [...variant, 'status_class'], registers });
+    this.duration = new Histogram({ name: 'verdict_gateway_request_duration_seconds', help: 'Gateway calls from the request to the last byte, by experiment, assigned variant and status class.', labelNames: [...variant, 'status_class'], buckets: DURATION_BUCKETS, registers });
+    this.errors = new Counter({ name: 'verdict_gateway_errors_total', help: 'Gateway calls that failed, by experiment, assigned variant and error class (as in the outcome event; fallback included).', labelNames: [...variant, 'class'], registers });
+    this.upstreamLatency = new Histogram({ name: 'verdict_gateway_upstream_latency_seconds', help: 'Calls per upstream instance, to their last byte (failed calls with a known duration included).', labelNames: [...variant, 'instance'], buckets: DURATION_BUCKETS, registers });
+    this.pools = new InstancePools(Date.now, Math.random, (pool, baseUrl, _ok, latencyMs) => {
+      if (latencyMs === null) return;
+      const [project, experiment, variantKey] = pool.split('\u0000');
+      this.upstreamLatency.observe(this.instanceLabels.labels({ project, experiment, variant: variantKey, instance: baseUrl }), latencyMs / 1000);
+    });
   }
 
-  /** This replica's gateway metrics for GET /metrics (counters since the process started). */
-  families(): MetricFamily[] {
-    const instances = this.pools.view(null);
-    const label = (i: (typeof instances)[number]) => ({ project: i.projectId, experiment: i.experiment, variant: i.variant, instance: i.baseUrl });
-    return [
-      { name: 'verdict_gateway_calls_total', help: 'Gateway calls answered by this replica, by result: ok, an error class, or fallback.', type: 'counter', samples: [...this.calls].map(([result, value]) => ({ labels: { result }, value })) },
-      { name: 'verdict_gateway_in_flight', help: 'Gateway calls in flight on this replica.', type: 'gauge', samples: [{ value: this.inFlight }] },
-      { name: 'verdict_gateway_failovers_total', help: 'Calls sent to a second instance of their pool after the first failed before any byte was answered.', type: 'counter', samples: [{ value: this.failovers }] },
-      { name: 'verdict_gateway_cooldowns_total', help: 'Instances cooled down by passive health on this replica.', type: 'counter', samples: [{ value: this.pools.coolDownsTotal }] },
-      { name: 'verdict_gateway_upstream_in_flight', help: 'Calls in flight per upstream instance on this replica.', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.inFlight })) },
-      { name: 'verdict_gateway_upstream_latency_ms', help: 'Moving average of successful calls per upstream instance (ms; NaN before the first).', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.latencyMs ?? Number.NaN })) },
-      { name: 'verdict_gateway_upstream_error_rate', help: 'Share of failed calls per upstream instance within its health window (NaN without calls).', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.errorRate ?? Number.NaN })) },
-      { name: 'verdict_gateway_upstream_cooled', help: '1 while an upstream instance is cooled down.', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.cooledUntil === null ? 0 : 1 })) },
-    ];
+  onModuleInit(): void {
+    const instanceLabels = ['project', 'experiment', 'variant', 'instance'];
+    this.metrics.sampled({ name: 'verdict_gateway_in_flight', help: 'Gateway calls in flight on this replica.', type: 'gauge', read: () => [{ value: this.inFlight }] });
+    this.metrics.sampled({ name: 'verdict_gateway_cooldowns_total', help: 'Instances cooled down by health checks (passive or probes) on this replica.', type: 'counter', read: () => [{ value: this.pools.coolDownsTotal }] });
+    const perInstance = (name: string, help: string, type: 'gauge' | 'counter', value: (i: InstanceView) => number | null, summed: boolean) =>
+      this.metrics.sampled({ name, help, type, labelNames: instanceLabels, read: () => this.instanceSamples(value, summed) });
+    perInstance('verdict_gateway_upstream_in_flight', 'Calls in flight per upstream instance on this replica.', 'gauge', (i) => i.inFlight, true);
+    perInstance('verdict_gateway_upstream_latency_ms', 'Moving average of successful calls per upstream instance (ms; NaN before the first).', 'gauge', (i) => i.latencyMs ?? Number.NaN, false);
+    perInstance('verdict_gateway_upstream_error_rate', 'Share of failed calls per upstream instance within its health window (NaN without calls).', 'gauge', (i) => i.errorRate ?? Number.NaN, false);
+    perInstance('verdict_gateway_upstream_cooled', '1 while an upstream instance is cooled down.', 'gauge', (i) => (i.cooledUntil === null ? 0 : 1), true);
+    perInstance('verdict_gateway_upstream_cooldowns_total', 'Cool-downs per upstream instance on this replica since it started.', 'counter', (i) => i.coolDownsTotal, true);
+  }
+
+  /** One sample per instance; past the label budget, `other`: summed for counts, left out for rates and latencies. */
+  private instanceSamples(value: (i: InstanceView) => number | null, summed: boolean): MetricSample[] {
+    const out = new Map<string, MetricSample>();
+    for (const i of this.pools.view(null)) {
+      const labels = this.instanceLabels.labels({ project: i.projectId, experiment: i.experiment, variant: i.variant, instance: i.baseUrl });
+      const v = value(i) ?? Number.NaN;
+      if (labels.instance === 'other') {
+        if (!summed) continue;
+        const other = out.get('other') ?? { labels, value: 0 };
+        other.value += v;
+        out.set('other', other);
+      } else {
+        out.set(JSON.stringify(labels), { labels, value: v });
+      }
+    }
+    return [...out.values()];
   }
 
   /** Calls in flight on this replica (for tests and metrics). */
@@ -192,7 +228,12 @@ export class GatewayService implements OnModuleInit {
     }
     plan.lease?.finish(healthVerdict(measured.error), measured.latencyMs);
     const result = plan.fallback && measured.error === null ? 'fallback' : (measured.error ?? 'ok');
-    this.calls.set(result, (this.calls.get(result) ?? 0) + 1);
+    this.calls.inc({ result });
+    const labels = this.variantLabels.labels({ project: plan.projectId, experiment: plan.experiment, variant: plan.assignment.variant ?? '' });
+    const statusClass = res.headersSent ? `${Math.floor(res.statusCode / 100)}xx` : 'none';
+    this.requests.inc({ ...labels, status_class: statusClass });
+    this.duration.observe({ ...labels, status_class: statusClass }, (performance.now() - started) / 1000);
+    if (result !== 'ok') this.errors.inc({ ...labels, class: result });
     this.record(plan, measured);
   }
 
@@ -343,7 +384,7 @@ export class GatewayService implements OnModuleInit {
               lease.finish(false, null);
               if (next) {
                 plan.lease = next;
-                this.failovers++;
+                this.failovers.inc();
               }
               continue;
             }
@@ -354,7 +395,7 @@ export class GatewayService implements OnModuleInit {
           lease.finish(false, null);
           const next = this.nextLease(plan, retryable);
           plan.lease = next;
-          if (next) this.failovers++;
+          if (next) this.failovers.inc();
           if (next || this.fallBack(plan)) continue;
           const [errorClass, gatewayError] = upstreamFailure(error);
           writeError(res, headers, gatewayError);

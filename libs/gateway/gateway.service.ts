@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { AssignmentService } from '../assignment/assignment.service';
 import type { Assignment } from '../assignment/core/snapshot';
 import { SnapshotService } from '../assignment/snapshot.service';
@@ -14,6 +14,7 @@ import { OutboundClient, type OutboundStreamResponse } from '../outbound/outboun
 import { OutboundError } from '../outbound/outbound.errors';
 import { isStorableText, STORABLE_LIMITS } from '../storable/storable';
 import { GATEWAY_OUTBOUND } from './gateway-outbound';
+import { HealthProber } from './health-prober';
 import { InstancePools, type InstanceView, type Lease } from './instance-pool';
 import { GatewayError, type OpenAiErrorBody } from './openai-error';
 import { StreamMeter, usageOf, type GatewayEndpoint, type Usage } from './stream-meter';
@@ -53,6 +54,36 @@ const MAX_INSTANCE_SERIES = 500;
 const MAX_STREAM_BYTES = 1024 * 1024 * 1024;
 /** Answer headers passed through from the upstream (the OpenAI client reads them for retries and request ids). */
 const PASSED_HEADERS = /^(content-type|content-encoding|x-request-id|request-id|openai-[a-z-]+|x-ratelimit-[a-z0-9-]+|ratelimit(-[a-z-]+)?|retry-after(-ms)?|x-should-retry)$/;
+
+/** One instance of a variant's pool as the results page shows it. */
+export interface InstanceState {
+  variant: string;
+  /** Without user:password@ (never stored, stripped anyway). */
+  baseUrl: string;
+  weight: number;
+  inFlight: number;
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
+  /** Share of failed calls in the health window; null without calls. */
+  errorRate: number | null;
+  calls: number;
+  cooledUntil: string | null;
+  /** Cool-downs on this replica since it started. */
+  coolDowns: number;
+  /** Whether active health probes watch it. */
+  probe: boolean;
+}
+
+function withoutCredentials(baseUrl: string): string {
+  try {
+    const url = new URL(baseUrl);
+    url.username = '';
+    url.password = '';
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    return baseUrl;
+  }
+}
 
 /** What the gateway decided for a call before sending it. */
 interface Plan {
@@ -100,10 +131,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * variant's prices (computed by ingestion), and an error class.
  */
 @Injectable()
-export class GatewayService implements OnModuleInit {
+export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(GatewayService.name);
   private inFlight = 0;
   private readonly pools: InstancePools;
+  private readonly prober: HealthProber;
   /** Label tuples (project, experiment, variant[, instance]) the gateway's metrics may show before `other` (docs/adr/0033). */
   private readonly variantLabels = new LabelBudget(MAX_VARIANT_SERIES);
   private readonly instanceLabels = new LabelBudget(MAX_INSTANCE_SERIES);
@@ -136,9 +168,16 @@ export class GatewayService implements OnModuleInit {
       const [project, experiment, variantKey] = pool.split('\u0000');
       this.upstreamLatency.observe(this.instanceLabels.labels({ project, experiment, variant: variantKey, instance: baseUrl }), latencyMs / 1000);
     });
+    this.prober = new HealthProber({ pools: this.pools, snapshots: () => snapshots.all(), outbound, credential: (name) => config.gateway.credential(name) });
+  }
+
+  /** Probes stop (in flight ones aborted) before the outbound client closes. */
+  onModuleDestroy(): void {
+    this.prober.stop();
   }
 
   onModuleInit(): void {
+    this.prober.start();
     const instanceLabels = ['project', 'experiment', 'variant', 'instance'];
     this.metrics.sampled({ name: 'verdict_gateway_in_flight', help: 'Gateway calls in flight on this replica.', type: 'gauge', read: () => [{ value: this.inFlight }] });
     this.metrics.sampled({ name: 'verdict_gateway_cooldowns_total', help: 'Instances cooled down by health checks (passive or probes) on this replica.', type: 'counter', read: () => [{ value: this.pools.coolDownsTotal }] });
@@ -177,6 +216,35 @@ export class GatewayService implements OnModuleInit {
   /** GET /v1/gateway/upstreams: the state of every instance of the project's pools on this replica. */
   upstreams(projectId: string): InstanceView[] {
     return this.pools.view(projectId);
+  }
+
+  /**
+   * The instances of an experiment's pools as configured now, each with this replica's state
+   * (the results page): instances not called yet show no latency and no error rate.
+   */
+  instanceStates(projectId: string, experiment: string): InstanceState[] {
+    const upstreams = this.snapshots.get(projectId).upstreams.get(experiment) ?? {};
+    const states = new Map(this.pools.view(projectId).filter((v) => v.experiment === experiment).map((v) => [`${v.variant}\u0000${v.baseUrl}`, v]));
+    const out: InstanceState[] = [];
+    for (const [variant, upstream] of Object.entries(upstreams).sort(([x], [y]) => x.localeCompare(y))) {
+      for (const instance of upstream.instances) {
+        const state = states.get(`${variant}\u0000${instance.baseUrl}`);
+        out.push({
+          variant,
+          baseUrl: withoutCredentials(instance.baseUrl),
+          weight: instance.weight,
+          inFlight: state?.inFlight ?? 0,
+          latencyP50Ms: state?.latencyP50Ms ?? null,
+          latencyP95Ms: state?.latencyP95Ms ?? null,
+          errorRate: state?.errorRate ?? null,
+          calls: state?.calls ?? 0,
+          cooledUntil: state?.cooledUntil ?? null,
+          coolDowns: state?.coolDownsTotal ?? 0,
+          probe: upstream.health?.probe ? true : false,
+        });
+      }
+    }
+    return out;
   }
 
   /** GET /v1/models: the experiments of the project that the gateway can serve (some variant has an upstream). */

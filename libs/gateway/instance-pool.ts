@@ -190,6 +190,24 @@ export class InstancePools {
     return out.sort((a, b) => a.experiment.localeCompare(b.experiment) || a.variant.localeCompare(b.variant) || a.baseUrl.localeCompare(b.baseUrl));
   }
 
+  /**
+   * An active probe's verdict (docs/adr/0034): a failure counts as a failed call (and, when the
+   * instance waits for its trial call, as a failed trial); a success ends a cool-down at once.
+   */
+  probed(pool: string, baseUrl: string, health: UpstreamHealth, ok: boolean): void {
+    const now = this.now();
+    const state = this.state(pool, baseUrl, now);
+    if (ok) {
+      if (state.cooledUntil > 0) {
+        state.cooledUntil = 0;
+        state.coolDowns = 0;
+        state.recent = [];
+      }
+      return;
+    }
+    this.settle(state, health, false, null, state.cooledUntil > 0 && state.cooledUntil <= now && !state.trialInFlight);
+  }
+
   /** The pool key of a variant's upstream. */
   static poolOf(projectId: string, experiment: string, variant: string): string {
     return `${projectId}\u0000${experiment}\u0000${variant}`;

@@ -168,7 +168,14 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       const [project, experiment, variantKey] = pool.split('\u0000');
       this.upstreamLatency.observe(this.instanceLabels.labels({ project, experiment, variant: variantKey, instance: baseUrl }), latencyMs / 1000);
     });
-    this.prober = new HealthProber({ pools: this.pools, snapshots: () => snapshots.all(), outbound, credential: (name) => config.gateway.credential(name) });
+    const probes = new Counter({ name: 'verdict_gateway_probes_total', help: 'Active health probes answered by upstream instances on this replica, by result: ok (any status below 500) or failed.', labelNames: ['result'], registers });
+    this.prober = new HealthProber({
+      pools: this.pools,
+      snapshots: () => snapshots.all(),
+      outbound,
+      credential: (name) => config.gateway.credential(name),
+      onResult: (ok) => probes.inc({ result: ok ? 'ok' : 'failed' }),
+    });
   }
 
   /** Probes stop (in flight ones aborted) before the outbound client closes. */

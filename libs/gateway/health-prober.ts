@@ -29,6 +29,8 @@ export interface ProberDeps {
   snapshots: () => Iterable<[string, ProjectSnapshot]>;
   outbound: OutboundClient;
   credential: (envName: string) => string | undefined;
+  /** Told of each probe's verdict (metrics). */
+  onResult?: (ok: boolean) => void;
   now?: () => number;
 }
 
@@ -150,6 +152,7 @@ export class HealthProber {
     // A probe aborted because its pool left use (or on shutdown) says nothing.
     if (abort.signal.aborted || this.targets.get(`${target.pool}\u0000${target.instance.baseUrl}`) !== target) return;
     this.deps.pools.probed(target.pool, target.instance.baseUrl, target.upstream.health ?? DEFAULT_UPSTREAM_HEALTH, ok);
+    this.deps.onResult?.(ok);
   }
 }
 

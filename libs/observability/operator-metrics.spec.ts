@@ -11,8 +11,10 @@ describe('OperatorMetrics', () => {
     let level = 1;
     metrics.sampled({ name: 'verdict_a', help: 'a', type: 'gauge', read: () => [{ value: level }] });
     metrics.sampled({ name: 'verdict_broken', help: 'b', type: 'gauge', labelNames: ['kind'], read: async () => { throw new Error('database away'); } });
+    metrics.sampled({ name: 'verdict_lag', help: 'l', type: 'gauge', read: async () => { throw new Error('queue away'); } });
     metrics.sampled({ name: 'verdict_c_total', help: 'c', type: 'counter', labelNames: ['kind'], read: async () => [{ labels: { kind: 'a"b' }, value: 3 }] });
-    expect(lines(await metrics.render())).toEqual(['verdict_a 1', 'verdict_c_total{kind="a\\"b"} 3']);
+    // Unlabelled and unreadable: NaN (unknown), not 0. prom-client writes it `Nan`, which Prometheus parses (case-insensitive).
+    expect(lines(await metrics.render())).toEqual(['verdict_a 1', 'verdict_lag Nan', 'verdict_c_total{kind="a\\"b"} 3']);
     level = 2;
     expect(lines(await metrics.render())).toContain('verdict_a 2');
   });

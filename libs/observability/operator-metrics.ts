@@ -88,7 +88,9 @@ export class OperatorMetrics {
         async collect() {
           const samples = await readSafely(metric, logger);
           this.reset();
-          for (const s of samples) {
+          // Unknown, not 0: a lag or a depth that could not be read must not look healthy.
+          if (samples === null && options.labelNames.length === 0) this.set(Number.NaN);
+          for (const s of samples ?? []) {
             if (s.labels) this.set(s.labels, s.value);
             else this.set(s.value);
           }
@@ -100,7 +102,7 @@ export class OperatorMetrics {
         async collect() {
           const samples = await readSafely(metric, logger);
           this.reset();
-          for (const s of samples) {
+          for (const s of samples ?? []) {
             if (s.labels) this.inc(s.labels, s.value);
             else this.inc(s.value);
           }
@@ -122,12 +124,13 @@ export class OperatorMetrics {
   }
 }
 
-async function readSafely(metric: SampledMetric, logger: Logger): Promise<MetricSample[]> {
+/** The samples, or null when the source failed (logged). */
+async function readSafely(metric: SampledMetric, logger: Logger): Promise<MetricSample[] | null> {
   try {
     return await metric.read();
   } catch (error) {
     logger.error({ err: error, metric: metric.name }, 'a metrics source failed');
-    return [];
+    return null;
   }
 }
 

@@ -203,7 +203,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     const out = new Map<string, MetricSample>();
     // The five per-instance metrics of a scrape share one view of the pools.
     const now = Date.now();
-    if (!this.scrapeView || now - this.scrapeView.at > 1000) this.scrapeView = { at: now, rows: this.pools.view(null) };
+    if (!this.scrapeView || now - this.scrapeView.at > 1000) this.scrapeView = { at: now, rows: this.pools.view(null, { quantiles: false }) };
     for (const i of this.scrapeView.rows) {
       const labels = this.instanceLabels.labels({ project: i.projectId, experiment: i.experiment, variant: i.variant, instance: i.baseUrl });
       const v = value(i) ?? Number.NaN;

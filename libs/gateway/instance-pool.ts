@@ -162,8 +162,11 @@ export class InstancePools {
     };
   }
 
-  /** Every instance state of a project's experiments (`GET /v1/gateway/upstreams`), or of all projects. */
-  view(projectId: string | null): Array<InstanceView & { projectId: string }> {
+  /**
+   * Every instance state of a project's experiments (`GET /v1/gateway/upstreams`), or of all
+   * projects. `quantiles: false` skips p50/p95 (a sort per instance; GET /metrics needs none).
+   */
+  view(projectId: string | null, options: { quantiles: boolean } = { quantiles: true }): Array<InstanceView & { projectId: string }> {
     const now = this.now();
     const out: Array<InstanceView & { projectId: string }> = [];
     const prefix = projectId === null ? '' : `${projectId}\u0000`;
@@ -171,6 +174,7 @@ export class InstancePools {
       if (!key.startsWith(prefix)) continue;
       const [project, experiment, variant] = key.split('\u0000');
       const calls = state.recent.length;
+      const [p50, p95] = options.quantiles ? quantiles(state.latencies, [0.5, 0.95]) : [null, null];
       out.push({
         projectId: project,
         experiment,
@@ -178,8 +182,8 @@ export class InstancePools {
         baseUrl: state.baseUrl,
         inFlight: state.inFlight,
         latencyMs: state.latencyMs === null ? null : Math.round(state.latencyMs * 10) / 10,
-        latencyP50Ms: quantile(state.latencies, 0.5),
-        latencyP95Ms: quantile(state.latencies, 0.95),
+        latencyP50Ms: p50,
+        latencyP95Ms: p95,
         errorRate: calls === 0 ? null : state.recent.filter((r) => r.failed).length / calls,
         calls,
         cooledUntil: state.cooledUntil > now ? new Date(state.cooledUntil).toISOString() : null,
@@ -263,10 +267,9 @@ export class InstancePools {
   }
 }
 
-/** The q-quantile (nearest rank) of some latencies, rounded to 0.1 ms; null when there are none. */
-function quantile(values: readonly number[], q: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((x, y) => x - y);
-  const value = sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-  return Math.round(value * 10) / 10;
+/** The q-quantiles (nearest rank) of some latencies, rounded to 0.1 ms, from one sort; nulls when there are none. */
+function quantiles(values: readonly number[], qs: readonly number[]): Array<number | null> {
+  if (values.length === 0) return qs.map(() => null);
+  const sorted = Float64Array.from(values).sort();
+  return qs.map((q) => Math.round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] * 10) / 10);
 }

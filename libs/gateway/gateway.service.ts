@@ -136,7 +136,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private inFlight = 0;
   private readonly pools: InstancePools;
   private readonly prober: HealthProber;
-  private scrapeView: { at: number; rows: Array<InstanceView & { projectId: string }> } | null = null;
+  private scrapeView: { scrape: number; rows: Array<InstanceView & { projectId: string }> } | null = null;
   /** Label tuples (project, experiment, variant[, instance]) the gateway's metrics may show before `other` (docs/adr/0033). */
   private readonly variantLabels = new LabelBudget(MAX_VARIANT_SERIES);
   private readonly instanceLabels = new LabelBudget(MAX_INSTANCE_SERIES);
@@ -202,8 +202,8 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private instanceSamples(value: (i: InstanceView) => number | null, summed: boolean): MetricSample[] {
     const out = new Map<string, MetricSample>();
     // The five per-instance metrics of a scrape share one view of the pools.
-    const now = Date.now();
-    if (!this.scrapeView || now - this.scrapeView.at > 1000) this.scrapeView = { at: now, rows: this.pools.view(null, { quantiles: false }) };
+    const scrape = this.metrics.scrapeId;
+    if (this.scrapeView?.scrape !== scrape) this.scrapeView = { scrape, rows: this.pools.view(null, { quantiles: false }) };
     for (const i of this.scrapeView.rows) {
       const labels = this.instanceLabels.labels({ project: i.projectId, experiment: i.experiment, variant: i.variant, instance: i.baseUrl });
       const v = value(i) ?? Number.NaN;

@@ -39,6 +39,8 @@ const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', '
 export class OperatorMetrics {
   private readonly logger = new Logger(OperatorMetrics.name);
   readonly registry = new Registry();
+  /** Grows at every scrape: sources that feed several metrics read once per scrape by keying on it. */
+  private scrapes = 0;
   private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   private readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
 
@@ -120,7 +122,13 @@ export class OperatorMetrics {
   }
 
   render(): Promise<string> {
+    this.scrapes++;
     return this.registry.metrics();
+  }
+
+  /** The current scrape's number (see `scrapes`). */
+  get scrapeId(): number {
+    return this.scrapes;
   }
 }
 

@@ -6,8 +6,6 @@ import { OperatorMetrics, type MetricSample } from './operator-metrics';
 const STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 /** A scrape never waits longer than this on the queue backend (Redis or Postgres away: the samples are left out). */
 const READ_TIMEOUT_MS = 2000;
-/** The two gauges of a scrape share one read. */
-const READ_REUSE_MS = 1000;
 /** The queues whose waiting jobs are ingestion not yet written. */
 const INGEST_QUEUES: readonly QueueName[] = [QUEUES.exposures, QUEUES.outcomes];
 
@@ -26,7 +24,7 @@ interface QueueState {
  */
 @Injectable()
 export class QueueMetrics implements OnModuleInit {
-  private last: { at: number; read: Promise<QueueState[]> } | null = null;
+  private last: { scrape: number; read: Promise<QueueState[]> } | null = null;
 
   constructor(
     private readonly queues: QueueRegistry,
@@ -59,11 +57,13 @@ export class QueueMetrics implements OnModuleInit {
     });
   }
 
+  /** One read per scrape, shared by its three gauges. */
   private read(): Promise<QueueState[]> {
+    const scrape = this.metrics.scrapeId;
+    if (this.last?.scrape === scrape) return this.last.read;
     const now = Date.now();
-    if (this.last && now - this.last.at < READ_REUSE_MS) return this.last.read;
     const read = withTimeout(Promise.all(this.queues.all().map((name) => this.readQueue(name, now))), READ_TIMEOUT_MS);
-    this.last = { at: now, read };
+    this.last = { scrape, read };
     return read;
   }
 

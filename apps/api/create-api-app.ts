@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ApiKeysService } from '../../libs/auth/api-keys.service';
 import type { VerdictConfig } from '../../libs/config/config';
 import { logContext, PinoNestLogger } from '../../libs/logging/logger';
+import { OperatorMetrics } from '../../libs/observability/operator-metrics';
 import { ApiModule } from './api.module';
 import { assignRoute, documentAssignRoute } from './assignment/assign.route';
 import { AssignDto, AssignmentResponse } from './assignment/assign.dto';
@@ -70,7 +71,10 @@ export async function createApiApp(config: VerdictConfig, logger: Logger): Promi
     void reply.header('x-request-id', request.id);
     done();
   });
+  const metrics = app.get(OperatorMetrics);
   fastify.addHook('onResponse', (request, reply, done) => {
+    // By the matched route's pattern (`/v1/experiments/:key`), never the raw URL: bounded labels (docs/adr/0033).
+    metrics.observeHttp(request.routeOptions.url, request.method, reply.statusCode, reply.elapsedTime / 1000);
     request.log.info(
       { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request',

@@ -76,6 +76,11 @@ export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
     return empty;
   }
 
+  /** Every project's current snapshot (the gateway's health probes walk the pools in use). */
+  all(): IterableIterator<[string, ProjectSnapshot]> {
+    return this.projects.entries();
+  }
+
   /** Calls `listener` with every new version of the project's snapshot; returns the unsubscribe. */
   watch(projectId: string, listener: Listener): () => void {
     let set = this.listeners.get(projectId);

@@ -26,6 +26,8 @@ const schema = z.object({
   VERDICT_ADMIN_KEY: z
     .string({ error: 'is required: the bootstrap admin API key (at least 16 characters)' })
     .min(16, 'must be at least 16 characters'),
+  // GET /metrics (docs/adr/0033): a bearer token that grants the operator metrics only, for a Prometheus scraper.
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
   SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// URL' }).default('smtp://127.0.0.1:1025'),
   REPORT_FROM: z.string().min(3).default('Verdict <verdict@localhost>'),
   VERDICT_PUBLIC_URL: z.url().optional(),
@@ -152,6 +154,8 @@ export interface VerdictConfig {
     /** How often the worker prunes. */
     answerPruneIntervalMs: number;
   };
+  /** GET /metrics: a bearer token equal to `token` reads the operator metrics (as the bootstrap admin key does); null: none. */
+  metrics: { token: string | null };
   logLevel: string;
 }
 
@@ -212,6 +216,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       shadowMaxInFlight: s.GATEWAY_SHADOW_MAX_IN_FLIGHT,
     },
     evaluation: { answerCacheDays: s.EVAL_ANSWER_CACHE_DAYS, answerPruneIntervalMs: s.EVAL_ANSWER_PRUNE_INTERVAL_MS },
+    metrics: { token: s.METRICS_TOKEN ?? null },
     logLevel: s.LOG_LEVEL,
   };
 }

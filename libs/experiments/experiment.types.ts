@@ -169,6 +169,21 @@ export interface UpstreamHealth {
   windowMs: number;
   coolDownMs: number;
   maxCoolDownMs: number;
+  /** Active health (docs/adr/0034): absent, no probe. */
+  probe?: UpstreamProbe;
 }
+
+/**
+ * A cheap GET of each instance every `intervalMs` while its pool is in use: a failing probe
+ * (connect error, timeout, 5xx) counts as a failed call, a passing one ends a cool-down early.
+ */
+export interface UpstreamProbe {
+  intervalMs: number;
+  /** Appended to the instance's baseUrl, as the call paths are: `/models` probes `.../v1/models` for a baseUrl ending in /v1. */
+  path: string;
+  timeoutMs: number;
+}
+
+export const DEFAULT_UPSTREAM_PROBE: UpstreamProbe = { intervalMs: 10_000, path: '/models', timeoutMs: 2_000 };
 
 export const DEFAULT_UPSTREAM_HEALTH: UpstreamHealth = { failures: 3, windowMs: 10_000, coolDownMs: 1_000, maxCoolDownMs: 60_000 };

@@ -103,3 +103,33 @@ describe('checkNoLiteralSecrets', () => {
     ).toEqual([]);
   });
 });
+
+describe('checkUpstream: active health probes', () => {
+  const withProbe = (probe: unknown) => check({ baseUrl: 'https://llm.example.com/v1', model: 'm', health: { probe } });
+
+  it('is off by default and takes the defaults for what is left out', () => {
+    expect(check({ baseUrl: 'https://llm.example.com/v1', model: 'm' }).upstream!.health!.probe).toBeUndefined();
+    expect(withProbe(null).upstream!.health!.probe).toBeUndefined();
+    const { upstream, errors } = withProbe({});
+    expect(errors).toEqual([]);
+    expect(upstream!.health!.probe).toEqual({ intervalMs: 10_000, path: '/models', timeoutMs: 2_000 });
+    // Left out, the timeout fits a short interval.
+    expect(withProbe({ intervalMs: 1000, path: '/health' }).upstream!.health!.probe).toEqual({ intervalMs: 1000, path: '/health', timeoutMs: 1000 });
+  });
+
+  it.each([
+    [{ intervalMs: 999 }, 'upstream.health.probe.intervalMs'],
+    [{ intervalMs: 1500.5 }, 'upstream.health.probe.intervalMs'],
+    [{ timeoutMs: 50 }, 'upstream.health.probe.timeoutMs'],
+    [{ intervalMs: 1000, timeoutMs: 5000 }, 'upstream.health.probe.timeoutMs'],
+    [{ path: 'models' }, 'upstream.health.probe.path'],
+    [{ path: '/models?x=1' }, 'upstream.health.probe.path'],
+    [{ path: '/../admin' }, 'upstream.health.probe.path'],
+    [{ path: '//evil.example.com/x' }, 'upstream.health.probe.path'],
+    [{ every: 1000 }, 'upstream.health.probe.every'],
+    ['often', 'upstream.health.probe'],
+  ])('refuses %j, naming %s', (probe, field) => {
+    const { errors } = withProbe(probe);
+    expect(errors.map((e) => e.field)).toEqual([field]);
+  });
+});

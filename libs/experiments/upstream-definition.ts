@@ -1,5 +1,5 @@
 import type { FieldError } from '../errors/domain-error';
-import { DEFAULT_UPSTREAM_HEALTH, type Upstream, type UpstreamHealth, type UpstreamInstance } from './experiment.types';
+import { DEFAULT_UPSTREAM_HEALTH, DEFAULT_UPSTREAM_PROBE, type Upstream, type UpstreamHealth, type UpstreamInstance, type UpstreamProbe } from './experiment.types';
 
 /** An upstream as a client sends it (docs/gateway.md): `baseUrl` or `instances`, the rest optional. */
 export interface UpstreamInput {
@@ -14,7 +14,7 @@ export interface UpstreamInput {
   timeoutMs?: number;
   totalTimeoutMs?: number;
   balance?: 'least_in_flight' | 'sticky';
-  health?: Partial<UpstreamHealth>;
+  health?: Partial<Omit<UpstreamHealth, 'probe'>> & { probe?: Partial<UpstreamProbe> | null };
   whenDown?: 'error' | 'fallback_control';
 }
 
@@ -274,19 +274,60 @@ function checkHealth(input: unknown, field: string, errors: FieldError[]): Upstr
     errors.push({ field, message: 'must be an object' });
     return health;
   }
-  const bounds: Record<keyof UpstreamHealth, [number, number]> = { failures: [1, 1000], windowMs: [100, 3_600_000], coolDownMs: [10, 3_600_000], maxCoolDownMs: [10, 86_400_000] };
+  type Bounded = Exclude<keyof UpstreamHealth, 'probe'>;
+  const bounds: Record<Bounded, [number, number]> = { failures: [1, 1000], windowMs: [100, 3_600_000], coolDownMs: [10, 3_600_000], maxCoolDownMs: [10, 86_400_000] };
   for (const key of Object.keys(input)) {
+    if (key === 'probe') {
+      const probe = checkProbe(input.probe, `${field}.probe`, errors);
+      if (probe) health.probe = probe;
+      continue;
+    }
     if (!(key in bounds)) {
       errors.push({ field: `${field}.${key.slice(0, 64)}`, message: 'is not a known health field' });
       continue;
     }
-    const [min, max] = bounds[key as keyof UpstreamHealth];
+    const [min, max] = bounds[key as Bounded];
     const value = input[key];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) errors.push({ field: `${field}.${key}`, message: `must be a whole number in [${min}, ${max}]` });
-    else health[key as keyof UpstreamHealth] = value;
+    else health[key as Bounded] = value;
   }
   if (health.maxCoolDownMs < health.coolDownMs) errors.push({ field: `${field}.maxCoolDownMs`, message: 'must not be shorter than coolDownMs' });
   return health;
+}
+
+export const PROBE_LIMITS = { minIntervalMs: 1000, maxIntervalMs: 3_600_000, minTimeoutMs: 100, maxTimeoutMs: 60_000, pathLength: 256 } as const;
+/** A path (no query, no `..` segment) appended to the base URL. */
+const PROBE_PATH = /^(\/[A-Za-z0-9._~-]+)+\/?$/;
+
+/** Active health probes: off when absent or null; the defaults for what is left out; `timeoutMs` within `intervalMs`. */
+function checkProbe(input: unknown, field: string, errors: FieldError[]): UpstreamProbe | undefined {
+  if (input === undefined || input === null) return undefined;
+  if (!isRecord(input)) {
+    errors.push({ field, message: 'must be an object {intervalMs, path, timeoutMs} or null' });
+    return undefined;
+  }
+  const probe = { ...DEFAULT_UPSTREAM_PROBE };
+  const L = PROBE_LIMITS;
+  const bounds = { intervalMs: [L.minIntervalMs, L.maxIntervalMs], timeoutMs: [L.minTimeoutMs, L.maxTimeoutMs] } as const;
+  const before = errors.length;
+  for (const key of Object.keys(input)) {
+    const value = input[key];
+    if (key === 'path') {
+      if (typeof value !== 'string' || value.length > L.pathLength || !PROBE_PATH.test(value) || value.split('/').some((s) => s === '..' || s === '.')) {
+        errors.push({ field: `${field}.path`, message: `must be a path of at most ${L.pathLength} characters starting with "/" (letters, digits, ".", "_", "~", "-"; no query, no ".." segment), appended to the baseUrl` });
+      } else probe.path = value;
+    } else if (key === 'intervalMs' || key === 'timeoutMs') {
+      const [min, max] = bounds[key];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) errors.push({ field: `${field}.${key}`, message: `must be a whole number in [${min}, ${max}]` });
+      else probe[key] = value;
+    } else {
+      errors.push({ field: `${field}.${key.slice(0, 64)}`, message: 'is not a known probe field (intervalMs, path, timeoutMs)' });
+    }
+  }
+  // Left out, the timeout fits the interval.
+  if (!('timeoutMs' in input)) probe.timeoutMs = Math.min(probe.timeoutMs, probe.intervalMs);
+  if (errors.length === before && probe.timeoutMs > probe.intervalMs) errors.push({ field: `${field}.timeoutMs`, message: 'must not exceed intervalMs' });
+  return probe;
 }
 
 /** Every base URL of an upstream (for the outbound guard's check at configuration time). */

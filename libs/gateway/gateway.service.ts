@@ -1,19 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Counter, Histogram } from 'prom-client';
 import { AssignmentService } from '../assignment/assignment.service';
 import type { Assignment } from '../assignment/core/snapshot';
 import { SnapshotService } from '../assignment/snapshot.service';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
 import { DEFAULT_UPSTREAM_HEALTH, type Upstream, type UpstreamInstance } from '../experiments/experiment.types';
 import { IngestionService } from '../ingestion/ingestion.service';
-import { OperatorMetrics, type MetricFamily } from '../observability/operator-metrics';
+import { DURATION_BUCKETS, LabelBudget, OperatorMetrics, type MetricSample } from '../observability/operator-metrics';
 import { OutboundClient, type OutboundStreamResponse } from '../outbound/outbound-client';
 import { OutboundError } from '../outbound/outbound.errors';
 import { isStorableText, STORABLE_LIMITS } from '../storable/storable';
 import { agreementOf, AnswerCapture, parsedBodyText, type Agreement } from './answer-text';
 import { GATEWAY_OUTBOUND } from './gateway-outbound';
+import { HealthProber } from './health-prober';
 import { InstancePools, type InstanceView, type Lease } from './instance-pool';
 import { GatewayError, type OpenAiErrorBody } from './openai-error';
 import { StreamMeter, usageOf, type GatewayEndpoint, type Usage } from './stream-meter';
@@ -46,10 +48,43 @@ const PATHS: Record<GatewayEndpoint, string> = {
 
 /** A non-streamed answer is read whole (to check it and read its usage) up to this size; larger is an invalid_response. */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+/** Distinct (project, experiment, variant) label tuples in the gateway's metrics before `other`; the same per instance. */
+const MAX_VARIANT_SERIES = 500;
+const MAX_INSTANCE_SERIES = 500;
 /** Streams are cut past this size (a runaway upstream). */
 const MAX_STREAM_BYTES = 1024 * 1024 * 1024;
 /** Answer headers passed through from the upstream (the OpenAI client reads them for retries and request ids). */
 const PASSED_HEADERS = /^(content-type|content-encoding|x-request-id|request-id|openai-[a-z-]+|x-ratelimit-[a-z0-9-]+|ratelimit(-[a-z-]+)?|retry-after(-ms)?|x-should-retry)$/;
+
+/** One instance of a variant's pool as the results page shows it. */
+export interface InstanceState {
+  variant: string;
+  /** Without user:password@ (never stored, stripped anyway). */
+  baseUrl: string;
+  weight: number;
+  inFlight: number;
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
+  /** Share of failed calls in the health window; null without calls. */
+  errorRate: number | null;
+  calls: number;
+  cooledUntil: string | null;
+  /** Cool-downs on this replica since it started. */
+  coolDowns: number;
+  /** Whether active health probes watch it. */
+  probe: boolean;
+}
+
+function withoutCredentials(baseUrl: string): string {
+  try {
+    const url = new URL(baseUrl);
+    url.username = '';
+    url.password = '';
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    return baseUrl;
+  }
+}
 
 /** What the gateway decided for a call before sending it. */
 interface Plan {
@@ -105,19 +140,28 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * variant's prices (computed by ingestion), and an error class.
  */
 @Injectable()
-export class GatewayService implements OnModuleInit {
+export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(GatewayService.name);
   private inFlight = 0;
-  private readonly pools = new InstancePools();
+  private readonly pools: InstancePools;
+  private readonly prober: HealthProber;
+  private scrapeView: { scrape: number; rows: Array<InstanceView & { projectId: string }> } | null = null;
+  /** Label tuples (project, experiment, variant[, instance]) the gateway's metrics may show before `other` (docs/adr/0033). */
+  private readonly variantLabels = new LabelBudget(MAX_VARIANT_SERIES);
+  private readonly instanceLabels = new LabelBudget(MAX_INSTANCE_SERIES);
   /** Calls answered on this replica since start, by result (`ok`, an error class, `fallback`). */
-  private readonly calls = new Map<string, number>();
-  private failovers = 0;
+  private readonly calls: Counter<'result'>;
+  private readonly failovers: Counter;
+  private readonly requests: Counter<'project' | 'experiment' | 'variant' | 'status_class'>;
+  private readonly duration: Histogram<'project' | 'experiment' | 'variant' | 'status_class'>;
+  private readonly errors: Counter<'project' | 'experiment' | 'variant' | 'class'>;
+  private readonly upstreamLatency: Histogram<'project' | 'experiment' | 'variant' | 'instance'>;
   /** Shadow copies in flight on this replica (bounded by GATEWAY_SHADOW_MAX_IN_FLIGHT). */
   private shadowInFlight = 0;
   /** Shadow copies finished, by result (`ok` or an error class). */
-  private readonly shadowCalls = new Map<string, number>();
+  private readonly shadowCalls: Counter<'result'>;
   /** Shadow copies dropped because the bound was reached, by project and experiment. */
-  private readonly shadowDropped = new Map<string, { project: string; experiment: string; value: number }>();
+  private readonly shadowDropped: Counter<'project' | 'experiment'>;
 
   constructor(
     private readonly snapshots: SnapshotService,
@@ -126,29 +170,71 @@ export class GatewayService implements OnModuleInit {
     @Inject(GATEWAY_OUTBOUND) private readonly outbound: OutboundClient,
     @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
     private readonly metrics: OperatorMetrics,
-  ) {}
-
-  onModuleInit(): void {
-    this.metrics.register(() => this.families());
+  ) {
+    const registers = [metrics.registry];
+    const variant = ['project', 'experiment', 'variant'] as const;
+    this.calls = new Counter({ name: 'verdict_gateway_calls_total', help: 'Gateway calls answered by this replica, by result: ok, an error class, or fallback.', labelNames: ['result'], registers });
+    this.failovers = new Counter({ name: 'verdict_gateway_failovers_total', help: 'Calls sent to a second instance of their pool after the first failed before any byte was answered.', registers });
+    this.requests = new Counter({ name: 'verdict_gateway_requests_total', help: 'Gateway calls by experiment, assigned variant and the status class the client got (2xx, 4xx, 5xx; none when no answer started).', labelNames: [...variant, 'status_class'], registers });
+    this.duration = new Histogram({ name: 'verdict_gateway_request_duration_seconds', help: 'Gateway calls from the request to the last byte, by experiment, assigned variant and status class.', labelNames: [...variant, 'status_class'], buckets: DURATION_BUCKETS, registers });
+    this.errors = new Counter({ name: 'verdict_gateway_errors_total', help: 'Gateway calls that failed, by experiment, assigned variant and error class (as in the outcome event; fallback included).', labelNames: [...variant, 'class'], registers });
+    this.upstreamLatency = new Histogram({ name: 'verdict_gateway_upstream_latency_seconds', help: 'Calls per upstream instance, to their last byte (failed calls with a known duration included).', labelNames: [...variant, 'instance'], buckets: DURATION_BUCKETS, registers });
+    this.pools = new InstancePools(Date.now, Math.random, (pool, baseUrl, _ok, latencyMs) => {
+      if (latencyMs === null) return;
+      const [project, experiment, variantKey] = pool.split('\u0000');
+      this.upstreamLatency.observe(this.instanceLabels.labels({ project, experiment, variant: variantKey, instance: baseUrl }), latencyMs / 1000);
+    });
+    this.shadowCalls = new Counter({ name: 'verdict_gateway_shadow_calls_total', help: 'Shadow copies finished on this replica, by result: ok or an error class.', labelNames: ['result'], registers });
+    this.shadowDropped = new Counter({ name: 'verdict_gateway_shadow_dropped_total', help: 'Shadow copies dropped (not sent) because GATEWAY_SHADOW_MAX_IN_FLIGHT were in flight, by experiment.', labelNames: ['project', 'experiment'], registers });
+    const probes = new Counter({ name: 'verdict_gateway_probes_total', help: 'Active health probes answered by upstream instances on this replica, by result: ok (any status below 500) or failed.', labelNames: ['result'], registers });
+    this.prober = new HealthProber({
+      pools: this.pools,
+      snapshots: () => snapshots.all(),
+      outbound,
+      credential: (name) => config.gateway.credential(name),
+      onResult: (ok) => probes.inc({ result: ok ? 'ok' : 'failed' }),
+    });
   }
 
-  /** This replica's gateway metrics for GET /metrics (counters since the process started). */
-  families(): MetricFamily[] {
-    const instances = this.pools.view(null);
-    const label = (i: (typeof instances)[number]) => ({ project: i.projectId, experiment: i.experiment, variant: i.variant, instance: i.baseUrl });
-    return [
-      { name: 'verdict_gateway_calls_total', help: 'Gateway calls answered by this replica, by result: ok, an error class, or fallback.', type: 'counter', samples: [...this.calls].map(([result, value]) => ({ labels: { result }, value })) },
-      { name: 'verdict_gateway_in_flight', help: 'Gateway calls in flight on this replica.', type: 'gauge', samples: [{ value: this.inFlight }] },
-      { name: 'verdict_gateway_failovers_total', help: 'Calls sent to a second instance of their pool after the first failed before any byte was answered.', type: 'counter', samples: [{ value: this.failovers }] },
-      { name: 'verdict_gateway_shadow_calls_total', help: 'Shadow copies finished on this replica, by result: ok or an error class.', type: 'counter', samples: [...this.shadowCalls].map(([result, value]) => ({ labels: { result }, value })) },
-      { name: 'verdict_gateway_shadow_in_flight', help: 'Shadow copies in flight on this replica.', type: 'gauge', samples: [{ value: this.shadowInFlight }] },
-      { name: 'verdict_gateway_shadow_dropped_total', help: 'Shadow copies dropped (not sent) because GATEWAY_SHADOW_MAX_IN_FLIGHT were in flight, by experiment.', type: 'counter', samples: [...this.shadowDropped.values()].map((d) => ({ labels: { project: d.project, experiment: d.experiment }, value: d.value })) },
-      { name: 'verdict_gateway_cooldowns_total', help: 'Instances cooled down by passive health on this replica.', type: 'counter', samples: [{ value: this.pools.coolDownsTotal }] },
-      { name: 'verdict_gateway_upstream_in_flight', help: 'Calls in flight per upstream instance on this replica.', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.inFlight })) },
-      { name: 'verdict_gateway_upstream_latency_ms', help: 'Moving average of successful calls per upstream instance (ms; NaN before the first).', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.latencyMs ?? Number.NaN })) },
-      { name: 'verdict_gateway_upstream_error_rate', help: 'Share of failed calls per upstream instance within its health window (NaN without calls).', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.errorRate ?? Number.NaN })) },
-      { name: 'verdict_gateway_upstream_cooled', help: '1 while an upstream instance is cooled down.', type: 'gauge', samples: instances.map((i) => ({ labels: label(i), value: i.cooledUntil === null ? 0 : 1 })) },
-    ];
+  /** Probes stop (in flight ones aborted) before the outbound client closes. */
+  onModuleDestroy(): void {
+    this.prober.stop();
+  }
+
+  onModuleInit(): void {
+    this.prober.start();
+    const instanceLabels = ['project', 'experiment', 'variant', 'instance'];
+    this.metrics.sampled({ name: 'verdict_gateway_in_flight', help: 'Gateway calls in flight on this replica.', type: 'gauge', read: () => [{ value: this.inFlight }] });
+    this.metrics.sampled({ name: 'verdict_gateway_shadow_in_flight', help: 'Shadow copies in flight on this replica.', type: 'gauge', read: () => [{ value: this.shadowInFlight }] });
+    this.metrics.sampled({ name: 'verdict_gateway_cooldowns_total', help: 'Instances cooled down by health checks (passive or probes) on this replica.', type: 'counter', read: () => [{ value: this.pools.coolDownsTotal }] });
+    const perInstance = (name: string, help: string, type: 'gauge' | 'counter', value: (i: InstanceView) => number | null, summed: boolean) =>
+      this.metrics.sampled({ name, help, type, labelNames: instanceLabels, read: () => this.instanceSamples(value, summed) });
+    perInstance('verdict_gateway_upstream_in_flight', 'Calls in flight per upstream instance on this replica.', 'gauge', (i) => i.inFlight, true);
+    perInstance('verdict_gateway_upstream_latency_ms', 'Moving average of successful calls per upstream instance (ms; NaN before the first).', 'gauge', (i) => i.latencyMs ?? Number.NaN, false);
+    perInstance('verdict_gateway_upstream_error_rate', 'Share of failed calls per upstream instance within its health window (NaN without calls).', 'gauge', (i) => i.errorRate ?? Number.NaN, false);
+    perInstance('verdict_gateway_upstream_cooled', '1 while an upstream instance is cooled down.', 'gauge', (i) => (i.cooledUntil === null ? 0 : 1), true);
+    perInstance('verdict_gateway_upstream_cooldowns_total', 'Cool-downs per upstream instance on this replica since it started.', 'counter', (i) => i.coolDownsTotal, true);
+  }
+
+  /** One sample per instance; past the label budget, `other`: summed for counts, left out for rates and latencies. */
+  private instanceSamples(value: (i: InstanceView) => number | null, summed: boolean): MetricSample[] {
+    const out = new Map<string, MetricSample>();
+    // The five per-instance metrics of a scrape share one view of the pools.
+    const scrape = this.metrics.scrapeId;
+    if (this.scrapeView?.scrape !== scrape) this.scrapeView = { scrape, rows: this.pools.view(null, { quantiles: false }) };
+    for (const i of this.scrapeView.rows) {
+      const labels = this.instanceLabels.labels({ project: i.projectId, experiment: i.experiment, variant: i.variant, instance: i.baseUrl });
+      const v = value(i) ?? Number.NaN;
+      if (labels.instance === 'other') {
+        if (!summed) continue;
+        const other = out.get('other') ?? { labels, value: 0 };
+        other.value += v;
+        out.set('other', other);
+      } else {
+        out.set(JSON.stringify(labels), { labels, value: v });
+      }
+    }
+    return [...out.values()];
   }
 
   /** Calls in flight on this replica (for tests and metrics). */
@@ -164,6 +250,35 @@ export class GatewayService implements OnModuleInit {
   /** GET /v1/gateway/upstreams: the state of every instance of the project's pools on this replica. */
   upstreams(projectId: string): InstanceView[] {
     return this.pools.view(projectId);
+  }
+
+  /**
+   * The instances of an experiment's pools as configured now, each with this replica's state
+   * (the results page): instances not called yet show no latency and no error rate.
+   */
+  instanceStates(projectId: string, experiment: string): InstanceState[] {
+    const upstreams = this.snapshots.get(projectId).upstreams.get(experiment) ?? {};
+    const states = new Map(this.pools.view(projectId).filter((v) => v.experiment === experiment).map((v) => [`${v.variant}\u0000${v.baseUrl}`, v]));
+    const out: InstanceState[] = [];
+    for (const [variant, upstream] of Object.entries(upstreams).sort(([x], [y]) => x.localeCompare(y))) {
+      for (const instance of upstream.instances) {
+        const state = states.get(`${variant}\u0000${instance.baseUrl}`);
+        out.push({
+          variant,
+          baseUrl: withoutCredentials(instance.baseUrl),
+          weight: instance.weight,
+          inFlight: state?.inFlight ?? 0,
+          latencyP50Ms: state?.latencyP50Ms ?? null,
+          latencyP95Ms: state?.latencyP95Ms ?? null,
+          errorRate: state?.errorRate ?? null,
+          calls: state?.calls ?? 0,
+          cooledUntil: state?.cooledUntil ?? null,
+          coolDowns: state?.coolDownsTotal ?? 0,
+          probe: upstream.health?.probe ? true : false,
+        });
+      }
+    }
+    return out;
   }
 
   /** GET /v1/models: the experiments of the project that the gateway can serve (some variant has an upstream). */
@@ -223,7 +338,12 @@ export class GatewayService implements OnModuleInit {
     }
     plan.lease?.finish(healthVerdict(measured.error), measured.latencyMs);
     const result = plan.fallback && measured.error === null ? 'fallback' : (measured.error ?? 'ok');
-    this.calls.set(result, (this.calls.get(result) ?? 0) + 1);
+    this.calls.inc({ result });
+    const labels = this.variantLabels.labels({ project: plan.projectId, experiment: plan.experiment, variant: plan.assignment.variant ?? '' });
+    const statusClass = res.headersSent ? `${Math.floor(res.statusCode / 100)}xx` : 'none';
+    this.requests.inc({ ...labels, status_class: statusClass });
+    this.duration.observe({ ...labels, status_class: statusClass }, (performance.now() - started) / 1000);
+    if (result !== 'ok') this.errors.inc({ ...labels, class: result });
     this.record(plan, measured);
     // Only an answer that reached the client whole is compared.
     shadow?.settle(measured.error === null && plan.capture ? plan.capture.text(plan.endpoint, plan.capture.sse) : null);
@@ -243,11 +363,9 @@ export class GatewayService implements OnModuleInit {
     const upstream = project.upstreams.get(plan.experiment)?.[shadow.variant];
     if (!upstream || Math.random() >= shadow.sampleRate) return null;
     if (this.shadowInFlight >= this.config.gateway.shadowMaxInFlight) {
-      const key = `${plan.projectId}\u0000${plan.experiment}`;
-      const dropped = this.shadowDropped.get(key);
-      if (dropped) dropped.value++;
-      // Bounded: one entry per experiment that ever dropped a copy, and experiments are bounded per project.
-      else this.shadowDropped.set(key, { project: plan.projectId, experiment: plan.experiment, value: 1 });
+      // Bounded like every per-experiment label (docs/adr/0033): past the budget, `other`.
+      const labels = this.variantLabels.labels({ project: plan.projectId, experiment: plan.experiment, variant: shadow.variant });
+      this.shadowDropped.inc({ project: labels.project, experiment: labels.experiment });
       return null;
     }
     this.shadowInFlight++;
@@ -274,7 +392,7 @@ export class GatewayService implements OnModuleInit {
     }
     lease?.finish(healthVerdict(measured.error), measured.latencyMs);
     const result = measured.error ?? 'ok';
-    this.shadowCalls.set(result, (this.shadowCalls.get(result) ?? 0) + 1);
+    this.shadowCalls.inc({ result });
     const servedText = await served;
     const agreement = measured.error === null ? agreementOf(servedText, text) : { exactMatch: null, jsonMatch: null };
     this.recordShadow(plan, variant, eventId, measured, agreement);
@@ -537,7 +655,7 @@ export class GatewayService implements OnModuleInit {
               lease.finish(false, null);
               if (next) {
                 plan.lease = next;
-                this.failovers++;
+                this.failovers.inc();
               }
               continue;
             }
@@ -548,7 +666,7 @@ export class GatewayService implements OnModuleInit {
           lease.finish(false, null);
           const next = this.nextLease(plan, retryable);
           plan.lease = next;
-          if (next) this.failovers++;
+          if (next) this.failovers.inc();
           if (next || this.fallBack(plan)) continue;
           const [errorClass, gatewayError] = upstreamFailure(error);
           writeError(res, headers, gatewayError);

@@ -56,3 +56,42 @@ describe('InstancePools', () => {
     expect(elsewhere.instance.baseUrl).not.toBe(home.instance.baseUrl);
   });
 });
+
+describe('InstancePools: probes and latency quantiles', () => {
+  let now = 0;
+  const pool = InstancePools.poolOf('p', 'e', 'v');
+  const health = { ...DEFAULT_UPSTREAM_HEALTH, failures: 2, coolDownMs: 60_000, maxCoolDownMs: 60_000 };
+
+  it('counts failed probes as failed calls and ends a cool-down on a passing one', () => {
+    const observed: unknown[] = [];
+    const pools = new InstancePools(() => now, () => 0.5, (...args) => observed.push(args));
+    pools.probed(pool, 'a', health, false);
+    expect(pools.view('p')[0]).toMatchObject({ cooledUntil: null, calls: 1, errorRate: 1 });
+    pools.probed(pool, 'a', health, false);
+    expect(pools.view('p')[0]).toMatchObject({ coolDowns: 1, coolDownsTotal: 1, cooledUntil: new Date(60_000).toISOString() });
+    now = 1000;
+    pools.probed(pool, 'a', health, true);
+    expect(pools.view('p')[0]).toMatchObject({ coolDowns: 0, coolDownsTotal: 1, cooledUntil: null });
+    // A cool-down past its end waits for a trial: a failing probe is that trial, and cools it down again at once.
+    pools.probed(pool, 'a', health, false);
+    pools.probed(pool, 'a', health, false);
+    now = 62_000;
+    pools.probed(pool, 'a', health, false);
+    expect(pools.view('p')[0]).toMatchObject({ coolDowns: 2, coolDownsTotal: 3 });
+    // Probes are not calls: nothing for the latency histogram.
+    expect(observed).toEqual([]);
+  });
+
+  it('keeps the latest latencies for p50 and p95, and tells the observer of each call', () => {
+    const observed: Array<[string, string, boolean, number | null]> = [];
+    const pools = new InstancePools(() => now, () => 0.5, (...args) => observed.push(args));
+    const instance = inst('q');
+    for (let ms = 1; ms <= 200; ms++) pools.acquire(pool, [instance], health, 'u', opts)!.finish(true, ms);
+    // The ring holds the last 128: 73..200.
+    expect(pools.view('p')[0]).toMatchObject({ latencyP50Ms: 136, latencyP95Ms: 194 });
+    expect(observed).toHaveLength(200);
+    expect(observed[0]).toEqual([pool, 'q', true, 1]);
+    pools.acquire(pool, [instance], health, 'u', opts)!.finish(null, 5);
+    expect(observed).toHaveLength(200);
+  });
+});

@@ -8,10 +8,15 @@ interface InstanceState {
   recent: Array<{ at: number; failed: boolean }>;
   /** Exponentially weighted latency of successful answers (ms), null before the first. */
   latencyMs: number | null;
+  /** The latest successful latencies (ms), a ring of at most MAX_LATENCIES, for p50/p95. */
+  latencies: number[];
+  latencyNext: number;
   /** Cooled down until this time (ms since epoch); 0 when healthy. */
   cooledUntil: number;
   /** How many cool-downs in a row (each one twice as long as the last). */
   coolDowns: number;
+  /** Cool-downs of this instance since this replica started (GET /metrics, the results page). */
+  coolDownsTotal: number;
   /** After a cool-down, one trial call is let through; the others wait for its verdict. */
   trialInFlight: boolean;
   lastUsed: number;
@@ -24,10 +29,15 @@ export interface InstanceView {
   baseUrl: string;
   inFlight: number;
   latencyMs: number | null;
+  /** Median and 95th percentile of the latest successful calls (ms), null before the first. */
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
   errorRate: number | null;
   calls: number;
   cooledUntil: string | null;
   coolDowns: number;
+  /** Cool-downs since this replica started. */
+  coolDownsTotal: number;
 }
 
 /** A call started on an instance: finish it once with its verdict. */
@@ -38,6 +48,7 @@ export interface Lease {
 }
 
 const MAX_RECENT = 256;
+const MAX_LATENCIES = 128;
 const MAX_STATES = 10_000;
 const LATENCY_ALPHA = 0.2;
 
@@ -78,6 +89,8 @@ export class InstancePools {
   constructor(
     private readonly now: () => number = Date.now,
     private readonly random: () => number = Math.random,
+    /** Told of every call's end that says something of the instance's health (metrics: the latency histogram). */
+    private readonly observer?: (pool: string, baseUrl: string, ok: boolean, latencyMs: number | null) => void,
   ) {}
 
   /**
@@ -144,12 +157,16 @@ export class InstancePools {
         if (trial) state.trialInFlight = false;
         if (ok === null) return;
         this.settle(state, health, ok, latencyMs, trial);
+        this.observer?.(pool, state.baseUrl, ok, latencyMs);
       },
     };
   }
 
-  /** Every instance state of a project's experiments (`GET /v1/gateway/upstreams`), or of all projects. */
-  view(projectId: string | null): Array<InstanceView & { projectId: string }> {
+  /**
+   * Every instance state of a project's experiments (`GET /v1/gateway/upstreams`), or of all
+   * projects. `quantiles: false` skips p50/p95 (a sort per instance; GET /metrics needs none).
+   */
+  view(projectId: string | null, options: { quantiles: boolean } = { quantiles: true }): Array<InstanceView & { projectId: string }> {
     const now = this.now();
     const out: Array<InstanceView & { projectId: string }> = [];
     const prefix = projectId === null ? '' : `${projectId}\u0000`;
@@ -157,6 +174,7 @@ export class InstancePools {
       if (!key.startsWith(prefix)) continue;
       const [project, experiment, variant] = key.split('\u0000');
       const calls = state.recent.length;
+      const [p50, p95] = options.quantiles ? quantiles(state.latencies, [0.5, 0.95]) : [null, null];
       out.push({
         projectId: project,
         experiment,
@@ -164,13 +182,34 @@ export class InstancePools {
         baseUrl: state.baseUrl,
         inFlight: state.inFlight,
         latencyMs: state.latencyMs === null ? null : Math.round(state.latencyMs * 10) / 10,
+        latencyP50Ms: p50,
+        latencyP95Ms: p95,
         errorRate: calls === 0 ? null : state.recent.filter((r) => r.failed).length / calls,
         calls,
         cooledUntil: state.cooledUntil > now ? new Date(state.cooledUntil).toISOString() : null,
         coolDowns: state.coolDowns,
+        coolDownsTotal: state.coolDownsTotal,
       });
     }
     return out.sort((a, b) => a.experiment.localeCompare(b.experiment) || a.variant.localeCompare(b.variant) || a.baseUrl.localeCompare(b.baseUrl));
+  }
+
+  /**
+   * An active probe's verdict (docs/adr/0034): a failure counts as a failed call (and, when the
+   * instance waits for its trial call, as a failed trial); a success ends a cool-down at once.
+   */
+  probed(pool: string, baseUrl: string, health: UpstreamHealth, ok: boolean): void {
+    const now = this.now();
+    const state = this.state(pool, baseUrl, now);
+    if (ok) {
+      if (state.cooledUntil > 0) {
+        state.cooledUntil = 0;
+        state.coolDowns = 0;
+        state.recent = [];
+      }
+      return;
+    }
+    this.settle(state, health, false, null, state.cooledUntil > 0 && state.cooledUntil <= now && !state.trialInFlight);
   }
 
   /** The pool key of a variant's upstream. */
@@ -183,7 +222,11 @@ export class InstancePools {
     state.recent.push({ at: now, failed: !ok });
     while (state.recent.length > MAX_RECENT || (state.recent.length > 0 && state.recent[0].at < now - health.windowMs)) state.recent.shift();
     if (ok) {
-      if (latencyMs !== null) state.latencyMs = state.latencyMs === null ? latencyMs : state.latencyMs + LATENCY_ALPHA * (latencyMs - state.latencyMs);
+      if (latencyMs !== null) {
+        state.latencyMs = state.latencyMs === null ? latencyMs : state.latencyMs + LATENCY_ALPHA * (latencyMs - state.latencyMs);
+        state.latencies[state.latencyNext] = latencyMs;
+        state.latencyNext = (state.latencyNext + 1) % MAX_LATENCIES;
+      }
       if (trial) {
         // The trial answered: the instance is back, its failures forgotten.
         state.cooledUntil = 0;
@@ -198,6 +241,7 @@ export class InstancePools {
     if (trial || failures >= health.failures) {
       const period = Math.min(health.coolDownMs * 2 ** state.coolDowns, health.maxCoolDownMs);
       state.coolDowns++;
+      state.coolDownsTotal++;
       this.coolDownsTotal++;
       state.cooledUntil = now + period;
       state.recent = [];
@@ -209,7 +253,7 @@ export class InstancePools {
     let state = this.states.get(key);
     if (!state) {
       if (this.states.size >= MAX_STATES) this.forgetIdle(now);
-      state = { baseUrl, inFlight: 0, recent: [], latencyMs: null, cooledUntil: 0, coolDowns: 0, trialInFlight: false, lastUsed: now };
+      state = { baseUrl, inFlight: 0, recent: [], latencyMs: null, latencies: [], latencyNext: 0, cooledUntil: 0, coolDowns: 0, coolDownsTotal: 0, trialInFlight: false, lastUsed: now };
       this.states.set(key, state);
     }
     return state;
@@ -221,4 +265,11 @@ export class InstancePools {
       if (state.inFlight === 0 && state.lastUsed < now - 3_600_000 && state.cooledUntil < now) this.states.delete(key);
     }
   }
+}
+
+/** The q-quantiles (nearest rank) of some latencies, rounded to 0.1 ms, from one sort; nulls when there are none. */
+function quantiles(values: readonly number[], qs: readonly number[]): Array<number | null> {
+  if (values.length === 0) return qs.map(() => null);
+  const sorted = Float64Array.from(values).sort();
+  return qs.map((q) => Math.round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] * 10) / 10);
 }

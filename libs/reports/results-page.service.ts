@@ -5,6 +5,7 @@ import { escapeHtml as h } from './html';
 import { cumulativeLiftChart, latencyChart, primaryLiftChart } from './report-charts';
 import { offlineSectionHtml, offlineStageHtml } from './offline-section';
 import { shadowSectionHtml } from './shadow-section';
+import { instancesSectionHtml, type InstanceRow, type InstanceRowsReader } from './instances-section';
 import { PageLinkSigner } from './page-link';
 import { ReportContentService } from './report-content.service';
 import { TABLE_METRICS, cupedLines, formatInterval, formatLift, formatValue, verdictText, type ExperimentView } from './report-view';
@@ -37,6 +38,9 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{padding:8px 10px;border-bottom:1px solid #e5e7eb;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:#fff}
 th{background:#f3f4f6}
+tr.cooled td{background:#fef2f2}
+#instances-table td:nth-child(2),#instances-table th:nth-child(2){text-align:left}
+h2{font-size:1.1rem;margin:1rem 0 .2rem}
 .ci{display:block;color:#6b7280;font-size:.75rem}
 .sig{font-weight:600}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px}
@@ -60,13 +64,13 @@ export class ResultsPageService {
     return this.links.sign(projectId, key, hours);
   }
 
-  /** The page for a signed link's token (the token names the project). */
-  async renderSigned(key: string, token: string | undefined): Promise<string> {
+  /** The page for a signed link's token (the token names the project); `instances` reads the upstream pools' state when the app serves a gateway. */
+  async renderSigned(key: string, token: string | undefined, instances?: InstanceRowsReader): Promise<string> {
     const claims = this.links.verify(token, key);
-    return this.render(claims.projectId, key);
+    return this.render(claims.projectId, key, instances);
   }
 
-  async render(projectId: string, key: string): Promise<string> {
+  async render(projectId: string, key: string, instances?: InstanceRowsReader): Promise<string> {
     const view = await this.content.view(projectId, key);
     const daily = await this.results.dailySeries(projectId, key);
     const primary = view.results.primaryMetric.name;
@@ -77,11 +81,11 @@ export class ResultsPageService {
       { id: 'latency', svg: latencyChart(view.results, size) },
       ...(dailyMetric && daily.days.length ? [{ id: 'cumulative', svg: cumulativeLiftChart(daily, dailyMetric, size) }] : []),
     ];
-    return page(view, charts);
+    return page(view, charts, instances ? instances(projectId, key) : []);
   }
 }
 
-function page(view: ExperimentView, charts: Array<{ id: string; svg: string }>): string {
+function page(view: ExperimentView, charts: Array<{ id: string; svg: string }>, instances: readonly InstanceRow[]): string {
   const { decision, srm } = view.results;
   const srmBadge = !srm.tested
     ? '<span>SRM: not tested yet</span>'
@@ -125,6 +129,7 @@ ${cupedLines(view.results).map((c) => `<p class="cuped" data-cuped="${h(c.varian
 <div class="table-wrap"><table id="variants"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></div>
 ${offlineSectionHtml(view.offline)}
 ${shadowSectionHtml(view.results.shadow ?? [], view.results.alpha)}
+${instancesSectionHtml(instances)}
 <div class="charts">${charts.map((c) => `<figure class="chart" id="chart-${c.id}" style="margin:0">${c.svg}</figure>`).join('')}</div>
 <p class="muted">Computed ${h(view.results.computedAt)} · refreshes every ${PAGE_REFRESH_SECONDS} s · lifts are relative to the control with their ${view.results.sequential ? 'always-valid' : 'fixed-horizon'} intervals.</p>
 </main></body></html>`;

@@ -82,8 +82,8 @@ export class UpstreamDto {
   @ApiPropertyOptional({ default: 600000, description: 'Bound on the whole call (ms).' }) totalTimeoutMs?: number;
   @ApiPropertyOptional({ enum: ['least_in_flight', 'sticky'], default: 'least_in_flight', description: 'How a call picks an instance: fewest in flight per weight (ties at random), or the unit\'s own instance (prompt-cache affinity) while it is usable.' })
   balance?: 'least_in_flight' | 'sticky';
-  @ApiPropertyOptional({ type: Object, description: 'Passive health: {failures (3), windowMs (10000), coolDownMs (1000), maxCoolDownMs (60000)}. `failures` failed calls (connect, timeout, 5xx) in the window cool an instance down; each cool-down in a row doubles; then one trial call.' })
-  health?: Record<string, number>;
+  @ApiPropertyOptional({ type: Object, description: 'Passive health: {failures (3), windowMs (10000), coolDownMs (1000), maxCoolDownMs (60000)}. `failures` failed calls (connect, timeout, 5xx) in the window cool an instance down; each cool-down in a row doubles; then one trial call. Active health, optional: `probe` {intervalMs (10000, at least 1000), path (\'/models\', appended to the baseUrl), timeoutMs (2000)}: a GET of each instance at the interval while its pool is in use; a failing probe counts as a failed call, a passing one ends a cool-down.' })
+  health?: Record<string, unknown>;
   @ApiPropertyOptional({ enum: ['error', 'fallback_control'], default: 'error', description: "No instance left: answer the upstream's error (instances are called anyway when all are cooled down), or serve the call by the control's upstream, recorded on this variant with error 'fallback'." })
   whenDown?: 'error' | 'fallback_control';
 }

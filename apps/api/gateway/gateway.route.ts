@@ -139,7 +139,7 @@ export function documentGatewayRoutes(document: OpenAPIObject): OpenAPIObject {
     get: {
       operationId: 'Gateway_upstreams',
       summary: "The state of every instance of the project's variant upstreams on this replica (admin)",
-      description: 'instances: [{experiment, variant, baseUrl, inFlight, latencyMs, errorRate, calls, cooledUntil, coolDowns}]; passive health as seen by the replica that answers (docs/gateway.md, "Pools").',
+      description: 'instances: [{experiment, variant, baseUrl, inFlight, latencyMs, latencyP50Ms, latencyP95Ms, errorRate, calls, cooledUntil, coolDowns, coolDownsTotal}]; health (passive, and probes when set) as seen by the replica that answers (docs/gateway.md, "Pools").',
       parameters: [],
       responses: { '200': { description: '{instances: [...]}' }, '401': { description: 'No or unknown key.' }, '403': { description: 'Not an admin key.' } },
       security: [{ bearer: [] }],

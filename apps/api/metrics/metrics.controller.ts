@@ -1,9 +1,8 @@
-import { Controller, Get, Header } from '@nestjs/common';
+import { Controller, Get, Header, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Principal } from '../../../libs/auth/principal';
-import { OperatorMetrics } from '../../../libs/observability/operator-metrics';
-import { CurrentPrincipal } from '../security/principal.decorator';
-import { Scopes } from '../security/scopes.decorator';
+import { OperatorMetrics, type MetricsReader } from '../../../libs/observability/operator-metrics';
+import { Public } from '../security/scopes.decorator';
+import { CurrentMetricsReader, MetricsAccessGuard } from './metrics-access.guard';
 
 @ApiTags('operations')
 @ApiBearerAuth()
@@ -12,12 +11,16 @@ export class MetricsController {
   constructor(private readonly metrics: OperatorMetrics) {}
 
   @Get('metrics')
-  @Scopes('admin')
+  // Not the global key check: MetricsAccessGuard also admits the METRICS_TOKEN.
+  @Public()
+  @UseGuards(MetricsAccessGuard)
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Operator metrics in Prometheus text format (bootstrap admin key only)' })
+  @ApiOperation({ summary: 'Operator metrics in Prometheus text format (the bootstrap admin key, or the METRICS_TOKEN as a bearer token)' })
   @ApiProduces('text/plain')
   @ApiResponse({ status: 200, description: 'Prometheus text exposition format 0.0.4', schema: { type: 'string' } })
-  metricsText(@CurrentPrincipal() principal: Principal): Promise<string> {
-    return this.metrics.renderFor(principal);
+  @ApiResponse({ status: 401, description: 'No key or token, or an unknown one' })
+  @ApiResponse({ status: 403, description: 'A key other than the bootstrap admin key' })
+  metricsText(@CurrentMetricsReader() reader: MetricsReader): Promise<string> {
+    return this.metrics.renderFor(reader);
   }
 }

@@ -1,6 +1,7 @@
 import { Controller, Get, Header, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../../../libs/auth/principal';
+import { GatewayService } from '../../../libs/gateway/gateway.service';
 import { DEFAULT_LINK_HOURS } from '../../../libs/reports/page-link';
 import { ResultsPageService } from '../../../libs/reports/results-page.service';
 import { CurrentPrincipal } from '../security/principal.decorator';
@@ -14,7 +15,10 @@ import { PageLinkQueryDto, PageLinkResponse, ResultsPageQueryDto } from './page-
 @ApiTags('results page')
 @Controller()
 export class ResultsPageController {
-  constructor(private readonly page: ResultsPageService) {}
+  constructor(
+    private readonly page: ResultsPageService,
+    private readonly gateway: GatewayService,
+  ) {}
 
   @Get('v1/experiments/:key/page-link')
   @Scopes('admin')
@@ -33,12 +37,13 @@ export class ResultsPageController {
   @Header('cache-control', 'no-store')
   @Header('x-frame-options', 'DENY')
   @Header('referrer-policy', 'no-referrer')
-  @ApiOperation({ summary: 'The results page (HTML): verdict, per-variant table and charts; auto-refreshes every 30 s' })
+  @ApiOperation({ summary: 'The results page (HTML): verdict, per-variant table and charts, upstream instances; auto-refreshes every 30 s' })
   @ApiParam({ name: 'key' })
   @ApiProduces('text/html')
   @ApiResponse({ status: 200, description: 'HTML' })
   @ApiResponse({ status: 401, description: 'No token, a bad signature, or an expired link' })
   show(@Param('key') key: string, @Query() query: ResultsPageQueryDto): Promise<string> {
-    return this.page.renderSigned(key, query.token);
+    // The pools' state is this replica's: the gateway's, handed to the page.
+    return this.page.renderSigned(key, query.token, (projectId, experiment) => this.gateway.instanceStates(projectId, experiment));
   }
 }

@@ -27,6 +27,8 @@ export interface FakeUpstream {
   /** The model this server calls itself in its answers ("70B", "8B"...). */
   name: string;
   requests: FakeRequest[];
+  /** Paths of the GET requests it answered (the gateway's active health probes), apart from `requests`. */
+  probes: string[];
   /** What it does before answering, changeable while it runs (pool tests): wait, or fail every call. */
   options: FakeOptions;
   close(): Promise<void>;
@@ -60,7 +62,16 @@ const chunk = (id: string, model: string, delta: Record<string, unknown>, finish
 export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}): Promise<FakeUpstream> {
   const sockets = new Set<Socket>();
   const requests: FakeRequest[] = [];
+  const probes: string[] = [];
   const server: Server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      // A health probe: answers like the calls do (fail, or a model list).
+      probes.push(req.url ?? '');
+      if (options.fail === 'reset') return void req.socket.destroy();
+      const text = JSON.stringify(options.fail === '500' ? { error: { message: `${name} is down` } } : { object: 'list', data: [{ id: name, object: 'model' }] });
+      res.writeHead(options.fail === '500' ? 500 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      return void res.end(text);
+    }
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
@@ -230,6 +241,7 @@ export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}
     url: `http://127.0.0.1:${port}/v1`,
     name,
     requests,
+    probes,
     options,
     async close() {
       for (const socket of sockets) socket.destroy();

@@ -465,9 +465,11 @@ export class GatewayService implements OnModuleInit {
     res.writeHead(answer.status, headers);
     let failure: GatewayErrorClass | null = null;
     let failureMessage = '';
+    // Forwarded first, watched after: the meter's parsing (JSON of the first events) is not on the path to the client's first byte.
     const feed = (chunk: Buffer) => {
+      const more = res.write(chunk);
       meter.feed(chunk);
-      return res.write(chunk);
+      return more;
     };
     // Paused until the client drains what it was sent (or goes away: then the upstream call is aborted).
     const whenDrained = (resume: () => void) => {

@@ -132,8 +132,10 @@ export class OutboundClient {
       this.checked.set(input.url, checked);
     }
     if (!checked.ok) throw new OutboundError('refused', `the URL ${checked.reason}`);
-    const deadline = AbortSignal.timeout(input.timeoutMs);
-    const signal = input.signal ? AbortSignal.any([deadline, input.signal]) : deadline;
+    // Not even a connection for a caller that has already gone away.
+    if (input.signal?.aborted) throw new OutboundError('failed', 'the request was aborted before it was sent');
+    const deadline = new Deadline(input.timeoutMs, input.signal);
+    const idleTimeoutMs = input.idleTimeoutMs;
     let response: Dispatcher.ResponseData;
     try {
       response = await request(checked.url, {
@@ -141,12 +143,13 @@ export class OutboundClient {
         method: input.method,
         headers: input.headers,
         body: input.body,
-        signal,
-        headersTimeout: input.idleTimeoutMs ?? input.timeoutMs,
-        bodyTimeout: input.idleTimeoutMs ?? input.timeoutMs,
+        signal: deadline.signal,
+        headersTimeout: idleTimeoutMs ?? input.timeoutMs,
+        bodyTimeout: idleTimeoutMs ?? input.timeoutMs,
       });
     } catch (error) {
-      throw toOutboundError(error, deadline, input.timeoutMs, input.idleTimeoutMs);
+      deadline.done();
+      throw toOutboundError(error, deadline.expired, input.timeoutMs, idleTimeoutMs);
     }
     const headers: OutboundHeaders = {};
     for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = value;
@@ -158,8 +161,9 @@ export class OutboundClient {
         const fail = (error: unknown) => {
           if (settled) return;
           settled = true;
+          deadline.done();
           raw.destroy();
-          reject(toOutboundError(error, deadline, input.timeoutMs, input.idleTimeoutMs));
+          reject(toOutboundError(error, deadline.expired, input.timeoutMs, idleTimeoutMs));
         };
         const resume = () => raw.resume();
         raw.on('data', (chunk: Buffer) => {
@@ -173,6 +177,7 @@ export class OutboundClient {
         raw.once('end', () => {
           if (settled) return;
           settled = true;
+          deadline.done();
           resolve();
         });
         raw.once('error', fail);
@@ -181,7 +186,7 @@ export class OutboundClient {
           if (!settled) fail(new OutboundError('failed', 'the answer was cut off'));
         });
       });
-    return { status: response.statusCode, headers, body: capped(raw, input.maxResponseBytes, deadline, input.timeoutMs, input.idleTimeoutMs), consume };
+    return { status: response.statusCode, headers, body: capped(raw, input.maxResponseBytes, deadline, input.timeoutMs, idleTimeoutMs), consume };
   }
 
   async close(): Promise<void> {
@@ -224,7 +229,7 @@ export class OutboundClient {
 }
 
 /** The body, cut off past `max` bytes; a failure while reading becomes an OutboundError too. */
-async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadline: AbortSignal, timeoutMs: number, idleTimeoutMs?: number): AsyncGenerator<Buffer> {
+async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadline: Deadline, timeoutMs: number, idleTimeoutMs?: number): AsyncGenerator<Buffer> {
   let size = 0;
   let complete = false;
   try {
@@ -235,20 +240,65 @@ async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadl
     }
     complete = true;
   } catch (error) {
-    throw toOutboundError(error, deadline, timeoutMs, idleTimeoutMs);
+    throw toOutboundError(error, deadline.expired, timeoutMs, idleTimeoutMs);
   } finally {
+    deadline.done();
     // Stopped early (cap, error, or the reader left): drop the connection rather than read on.
     if (!complete) body.destroy();
   }
 }
 
-function toOutboundError(error: unknown, deadline: AbortSignal, timeoutMs: number, idleTimeoutMs?: number): OutboundError {
+/**
+ * The bound on a whole exchange, and the caller's signal, as one signal for undici: one
+ * controller and one timer, cleared when the exchange ends. Not AbortSignal.timeout() plus
+ * AbortSignal.any(): on Node 20 those two cost about twenty times a timer (weak references
+ * and a finalization registry per call), on the gateway's path to the first byte
+ * (docs/adr/0036-gateway-time-to-first-byte.md).
+ */
+class Deadline {
+  /** True once the time bound has passed (the abort was the deadline's, not the caller's). */
+  expired = false;
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    timeoutMs: number,
+    private readonly caller?: AbortSignal,
+  ) {
+    this.timer = setTimeout(this.expire, timeoutMs);
+    this.timer.unref();
+    caller?.addEventListener('abort', this.follow, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The exchange is over (answered, failed or read to its end): the timer and the listener go. */
+  done(): void {
+    clearTimeout(this.timer);
+    this.caller?.removeEventListener('abort', this.follow);
+  }
+
+  private readonly expire = (): void => {
+    this.expired = true;
+    this.caller?.removeEventListener('abort', this.follow);
+    this.controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  };
+
+  private readonly follow = (): void => {
+    clearTimeout(this.timer);
+    this.controller.abort(this.caller?.reason);
+  };
+}
+
+function toOutboundError(error: unknown, timedOut: boolean, timeoutMs: number, idleTimeoutMs?: number): OutboundError {
   for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof OutboundError) return e;
-  if (idleTimeoutMs !== undefined && !deadline.aborted && (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError)) {
+  if (idleTimeoutMs !== undefined && !timedOut && (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError)) {
     return new OutboundError('timed_out', `no answer, or no new data, within ${idleTimeoutMs} ms`, { cause: error });
   }
   if (
-    deadline.aborted ||
+    timedOut ||
     error instanceof errors.ConnectTimeoutError ||
     error instanceof errors.HeadersTimeoutError ||
     error instanceof errors.BodyTimeoutError

@@ -1,5 +1,5 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { Agent, errors, request, type Dispatcher } from 'undici';
+import { Agent, errors, type Dispatcher } from 'undici';
 import { AddressPolicy, describeRange } from './address-policy';
 import { OutboundError } from './outbound.errors';
 import { checkUrl, type UrlPolicy } from './url-policy';
@@ -60,6 +60,13 @@ export interface OutboundStreamResponse {
 
 export type OutboundCheck = { ok: true } | { ok: false; reason: string };
 
+/** A URL's check, and where undici sends it (origin, path with query) when it passed. */
+interface CheckedTarget {
+  check: ReturnType<typeof checkUrl>;
+  origin: string;
+  path: string;
+}
+
 const CHECK_RESOLVE_TIMEOUT_MS = 5_000;
 
 const systemResolve: Resolve = (hostname) =>
@@ -78,8 +85,11 @@ export class OutboundClient {
   private readonly policy: UrlPolicy;
   private readonly resolve: Resolve;
   private readonly agent: Agent;
-  /** checkUrl's answers by URL (they depend only on the URL and this client's fixed policy): the gateway calls the same few URLs all the time. */
-  private readonly checked = new Map<string, ReturnType<typeof checkUrl>>();
+  /**
+   * checkUrl's answers by URL (they depend only on the URL and this client's fixed policy),
+   * with the origin and path undici needs: the gateway calls the same few URLs all the time.
+   */
+  private readonly checked = new Map<string, CheckedTarget>();
 
   constructor(options: OutboundClientOptions) {
     this.policy = { allowHttp: options.allowHttp, addresses: new AddressPolicy(options.allowedCidrs) };
@@ -125,12 +135,14 @@ export class OutboundClient {
 
   /** Sends the request and answers once the headers are in; the body streams under the same bounds. */
   async open(input: OutboundRequest): Promise<OutboundStreamResponse> {
-    let checked = this.checked.get(input.url);
-    if (checked === undefined) {
-      checked = checkUrl(input.url, this.policy);
+    let target = this.checked.get(input.url);
+    if (target === undefined) {
+      const check = checkUrl(input.url, this.policy);
+      target = check.ok ? { check, origin: check.url.origin, path: `${check.url.pathname}${check.url.search}` } : { check, origin: '', path: '' };
       if (this.checked.size >= 1024) this.checked.clear();
-      this.checked.set(input.url, checked);
+      this.checked.set(input.url, target);
     }
+    const checked = target.check;
     if (!checked.ok) throw new OutboundError('refused', `the URL ${checked.reason}`);
     // Not even a connection for a caller that has already gone away.
     if (input.signal?.aborted) throw new OutboundError('failed', 'the request was aborted before it was sent');
@@ -138,8 +150,10 @@ export class OutboundClient {
     const idleTimeoutMs = input.idleTimeoutMs;
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(checked.url, {
-        dispatcher: this.agent,
+      // The agent itself, with the origin and path already known: undici's request(url) would parse the URL again on every call.
+      response = await this.agent.request({
+        origin: target.origin,
+        path: target.path,
         method: input.method,
         headers: input.headers,
         body: input.body,

@@ -233,7 +233,7 @@ describe('bounded in time and size', () => {
     }
   });
 
-  it("leaves nothing on the caller's signal once an exchange is over, read either way, answered or not", async () => {
+  it("sends the URL's path and query; leaves nothing on the caller's signal once an exchange is over, read either way, answered or not", async () => {
     const answering = await startLoopbackListener('127.0.0.1', (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end('data: one\n\n');
@@ -241,10 +241,11 @@ describe('bounded in time and size', () => {
     try {
       const guarded = client({ allowedCidrs: ['127.0.0.1/32'] });
       const controller = new AbortController();
-      const url = `http://127.0.0.1:${answering.port}/`;
+      const url = `http://127.0.0.1:${answering.port}/v1/chat/completions?api-version=1#ignored`;
       const input = { method: 'GET' as const, url, timeoutMs: 30_000, maxResponseBytes: 1024, signal: controller.signal };
       expect((await guarded.request(input)).body.toString('utf8')).toBe('data: one\n\n');
       expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      expect(answering.requests[0]).toMatchObject({ method: 'GET', url: '/v1/chat/completions?api-version=1', headers: { host: `127.0.0.1:${answering.port}` } });
       const chunks: string[] = [];
       await (await guarded.open(input)).consume((chunk) => chunks.push(chunk.toString('utf8')) > 0, () => undefined);
       expect(chunks.join('')).toBe('data: one\n\n');

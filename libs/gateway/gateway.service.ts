@@ -780,15 +780,18 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     let failureMessage = '';
     const capture = plan.capture;
     if (capture) capture.sse = true;
+    // Forwarded first, watched after: the meter's parsing (JSON of the first events) is not on the path to the client's first byte.
     const feed = capture
       ? (chunk: Buffer) => {
+          const more = res.write(chunk);
           meter.feed(chunk);
           capture.feed(chunk);
-          return res.write(chunk);
+          return more;
         }
       : (chunk: Buffer) => {
+          const more = res.write(chunk);
           meter.feed(chunk);
-          return res.write(chunk);
+          return more;
         };
     // Paused until the client drains what it was sent (or goes away: then the upstream call is aborted).
     const whenDrained = (resume: () => void) => {

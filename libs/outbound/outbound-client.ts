@@ -1,5 +1,5 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { Agent, errors, request, type Dispatcher } from 'undici';
+import { Agent, errors, type Dispatcher } from 'undici';
 import { AddressPolicy, describeRange } from './address-policy';
 import { OutboundError } from './outbound.errors';
 import { checkUrl, type UrlPolicy } from './url-policy';
@@ -60,6 +60,13 @@ export interface OutboundStreamResponse {
 
 export type OutboundCheck = { ok: true } | { ok: false; reason: string };
 
+/** A URL's check, and where undici sends it (origin, path with query) when it passed. */
+interface CheckedTarget {
+  check: ReturnType<typeof checkUrl>;
+  origin: string;
+  path: string;
+}
+
 const CHECK_RESOLVE_TIMEOUT_MS = 5_000;
 
 const systemResolve: Resolve = (hostname) =>
@@ -78,8 +85,11 @@ export class OutboundClient {
   private readonly policy: UrlPolicy;
   private readonly resolve: Resolve;
   private readonly agent: Agent;
-  /** checkUrl's answers by URL (they depend only on the URL and this client's fixed policy): the gateway calls the same few URLs all the time. */
-  private readonly checked = new Map<string, ReturnType<typeof checkUrl>>();
+  /**
+   * checkUrl's answers by URL (they depend only on the URL and this client's fixed policy),
+   * with the origin and path undici needs: the gateway calls the same few URLs all the time.
+   */
+  private readonly checked = new Map<string, CheckedTarget>();
 
   constructor(options: OutboundClientOptions) {
     this.policy = { allowHttp: options.allowHttp, addresses: new AddressPolicy(options.allowedCidrs) };
@@ -125,28 +135,35 @@ export class OutboundClient {
 
   /** Sends the request and answers once the headers are in; the body streams under the same bounds. */
   async open(input: OutboundRequest): Promise<OutboundStreamResponse> {
-    let checked = this.checked.get(input.url);
-    if (checked === undefined) {
-      checked = checkUrl(input.url, this.policy);
+    let target = this.checked.get(input.url);
+    if (target === undefined) {
+      const check = checkUrl(input.url, this.policy);
+      target = check.ok ? { check, origin: check.url.origin, path: `${check.url.pathname}${check.url.search}` } : { check, origin: '', path: '' };
       if (this.checked.size >= 1024) this.checked.clear();
-      this.checked.set(input.url, checked);
+      this.checked.set(input.url, target);
     }
+    const checked = target.check;
     if (!checked.ok) throw new OutboundError('refused', `the URL ${checked.reason}`);
-    const deadline = AbortSignal.timeout(input.timeoutMs);
-    const signal = input.signal ? AbortSignal.any([deadline, input.signal]) : deadline;
+    // Not even a connection for a caller that has already gone away.
+    if (input.signal?.aborted) throw new OutboundError('failed', 'the request was aborted before it was sent');
+    const deadline = new Deadline(input.timeoutMs, input.signal);
+    const idleTimeoutMs = input.idleTimeoutMs;
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(checked.url, {
-        dispatcher: this.agent,
+      // The agent itself, with the origin and path already known: undici's request(url) would parse the URL again on every call.
+      response = await this.agent.request({
+        origin: target.origin,
+        path: target.path,
         method: input.method,
         headers: input.headers,
         body: input.body,
-        signal,
-        headersTimeout: input.idleTimeoutMs ?? input.timeoutMs,
-        bodyTimeout: input.idleTimeoutMs ?? input.timeoutMs,
+        signal: deadline.signal,
+        headersTimeout: idleTimeoutMs ?? input.timeoutMs,
+        bodyTimeout: idleTimeoutMs ?? input.timeoutMs,
       });
     } catch (error) {
-      throw toOutboundError(error, deadline, input.timeoutMs, input.idleTimeoutMs);
+      deadline.done();
+      throw toOutboundError(error, deadline.expired, input.timeoutMs, idleTimeoutMs);
     }
     const headers: OutboundHeaders = {};
     for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = value;
@@ -158,8 +175,9 @@ export class OutboundClient {
         const fail = (error: unknown) => {
           if (settled) return;
           settled = true;
+          deadline.done();
           raw.destroy();
-          reject(toOutboundError(error, deadline, input.timeoutMs, input.idleTimeoutMs));
+          reject(toOutboundError(error, deadline.expired, input.timeoutMs, idleTimeoutMs));
         };
         const resume = () => raw.resume();
         raw.on('data', (chunk: Buffer) => {
@@ -173,6 +191,7 @@ export class OutboundClient {
         raw.once('end', () => {
           if (settled) return;
           settled = true;
+          deadline.done();
           resolve();
         });
         raw.once('error', fail);
@@ -181,7 +200,7 @@ export class OutboundClient {
           if (!settled) fail(new OutboundError('failed', 'the answer was cut off'));
         });
       });
-    return { status: response.statusCode, headers, body: capped(raw, input.maxResponseBytes, deadline, input.timeoutMs, input.idleTimeoutMs), consume };
+    return { status: response.statusCode, headers, body: capped(raw, input.maxResponseBytes, deadline, input.timeoutMs, idleTimeoutMs), consume };
   }
 
   async close(): Promise<void> {
@@ -224,7 +243,7 @@ export class OutboundClient {
 }
 
 /** The body, cut off past `max` bytes; a failure while reading becomes an OutboundError too. */
-async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadline: AbortSignal, timeoutMs: number, idleTimeoutMs?: number): AsyncGenerator<Buffer> {
+async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadline: Deadline, timeoutMs: number, idleTimeoutMs?: number): AsyncGenerator<Buffer> {
   let size = 0;
   let complete = false;
   try {
@@ -235,20 +254,65 @@ async function* capped(body: Dispatcher.ResponseData['body'], max: number, deadl
     }
     complete = true;
   } catch (error) {
-    throw toOutboundError(error, deadline, timeoutMs, idleTimeoutMs);
+    throw toOutboundError(error, deadline.expired, timeoutMs, idleTimeoutMs);
   } finally {
+    deadline.done();
     // Stopped early (cap, error, or the reader left): drop the connection rather than read on.
     if (!complete) body.destroy();
   }
 }
 
-function toOutboundError(error: unknown, deadline: AbortSignal, timeoutMs: number, idleTimeoutMs?: number): OutboundError {
+/**
+ * The bound on a whole exchange, and the caller's signal, as one signal for undici: one
+ * controller and one timer, cleared when the exchange ends. Not AbortSignal.timeout() plus
+ * AbortSignal.any(): on Node 20 those two cost about twenty times a timer (weak references
+ * and a finalization registry per call), on the gateway's path to the first byte
+ * (docs/adr/0036-gateway-time-to-first-byte.md).
+ */
+class Deadline {
+  /** True once the time bound has passed (the abort was the deadline's, not the caller's). */
+  expired = false;
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    timeoutMs: number,
+    private readonly caller?: AbortSignal,
+  ) {
+    this.timer = setTimeout(this.expire, timeoutMs);
+    this.timer.unref();
+    caller?.addEventListener('abort', this.follow, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The exchange is over (answered, failed or read to its end): the timer and the listener go. */
+  done(): void {
+    clearTimeout(this.timer);
+    this.caller?.removeEventListener('abort', this.follow);
+  }
+
+  private readonly expire = (): void => {
+    this.expired = true;
+    this.caller?.removeEventListener('abort', this.follow);
+    this.controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  };
+
+  private readonly follow = (): void => {
+    clearTimeout(this.timer);
+    this.controller.abort(this.caller?.reason);
+  };
+}
+
+function toOutboundError(error: unknown, timedOut: boolean, timeoutMs: number, idleTimeoutMs?: number): OutboundError {
   for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof OutboundError) return e;
-  if (idleTimeoutMs !== undefined && !deadline.aborted && (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError)) {
+  if (idleTimeoutMs !== undefined && !timedOut && (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError)) {
     return new OutboundError('timed_out', `no answer, or no new data, within ${idleTimeoutMs} ms`, { cause: error });
   }
   if (
-    deadline.aborted ||
+    timedOut ||
     error instanceof errors.ConnectTimeoutError ||
     error instanceof errors.HeadersTimeoutError ||
     error instanceof errors.BodyTimeoutError

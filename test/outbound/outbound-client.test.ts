@@ -1,4 +1,5 @@
 import type { LookupAddress } from 'node:dns';
+import { getEventListeners } from 'node:events';
 import { OutboundClient, type Resolve } from '../../libs/outbound/outbound-client';
 import { OutboundError } from '../../libs/outbound/outbound.errors';
 import { startLoopbackListener, type LoopbackListener } from '../support/loopback-listener';
@@ -230,5 +231,57 @@ describe('bounded in time and size', () => {
     } finally {
       await silent.close();
     }
+  });
+
+  it("sends the URL's path and query; leaves nothing on the caller's signal once an exchange is over, read either way, answered or not", async () => {
+    const answering = await startLoopbackListener('127.0.0.1', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('data: one\n\n');
+    });
+    try {
+      const guarded = client({ allowedCidrs: ['127.0.0.1/32'] });
+      const controller = new AbortController();
+      const url = `http://127.0.0.1:${answering.port}/v1/chat/completions?api-version=1#ignored`;
+      const input = { method: 'GET' as const, url, timeoutMs: 30_000, maxResponseBytes: 1024, signal: controller.signal };
+      expect((await guarded.request(input)).body.toString('utf8')).toBe('data: one\n\n');
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      expect(answering.requests[0]).toMatchObject({ method: 'GET', url: '/v1/chat/completions?api-version=1', headers: { host: `127.0.0.1:${answering.port}` } });
+      const chunks: string[] = [];
+      await (await guarded.open(input)).consume((chunk) => chunks.push(chunk.toString('utf8')) > 0, () => undefined);
+      expect(chunks.join('')).toBe('data: one\n\n');
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      // Refused (nothing listens on port 1).
+      await failure(guarded.request({ ...input, url: 'http://127.0.0.1:1/' }));
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      // Aborting afterwards is harmless.
+      controller.abort();
+    } finally {
+      await answering.close();
+    }
+  });
+
+  it('bounds a body read with consume() by the same time limit, and says it was the deadline', async () => {
+    const trickle = await startLoopbackListener('127.0.0.1', (_req, res) => {
+      res.writeHead(200);
+      const timer = setInterval(() => res.write('x'), 20);
+      res.on('close', () => clearInterval(timer));
+    });
+    try {
+      const guarded = client({ allowedCidrs: ['127.0.0.1/32'] });
+      const response = await guarded.open({ method: 'GET', url: `http://127.0.0.1:${trickle.port}/`, timeoutMs: 300, idleTimeoutMs: 5_000, maxResponseBytes: 1024 * 1024 });
+      const error = await failure(response.consume(() => true, () => undefined));
+      expect(error).toMatchObject({ kind: 'timed_out', message: 'no complete answer within 300 ms' });
+      await trickle.allClosed();
+    } finally {
+      await trickle.close();
+    }
+  });
+
+  it('sends nothing when the caller has already given up', async () => {
+    const guarded = client({ allowedCidrs: ['127.0.0.1/32'] });
+    const [connections, requests] = [ipv4.connections, ipv4.requests.length];
+    const error = await failure(guarded.request({ method: 'GET', url: `http://127.0.0.1:${ipv4.port}/`, timeoutMs: 30_000, maxResponseBytes: 1024, signal: AbortSignal.abort() }));
+    expect(error.kind).toBe('failed');
+    expect([ipv4.connections, ipv4.requests.length]).toEqual([connections, requests]);
   });
 });

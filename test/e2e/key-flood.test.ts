@@ -114,11 +114,15 @@ it('answers 429 past the budget without querying, while a real key keeps working
   expect(retryAfterMissing).toBe(0);
   expect(realStatuses.every((s) => s === 200)).toBe(true);
 
-  // Only the budgeted lookups reached the database: the service's count, and Postgres's own.
-  expect(keys.databaseLookups - lookupsBefore).toBe(unauthorized);
+  // Only the budgeted lookups reached the database: the service's count, and Postgres's own. The real
+  // key is looked up again each time its cache entry expires (every 30 s; a loaded run lasts longer).
+  const realRefreshes = Math.floor((Date.now() - startedAt) / 30_000) + 1;
+  const lookups = keys.databaseLookups - lookupsBefore;
+  expect(lookups).toBeGreaterThanOrEqual(unauthorized);
+  expect(lookups).toBeLessThanOrEqual(unauthorized + realRefreshes);
   const scans = (await settledScans(scansBefore + unauthorized)) - scansBefore;
   expect(scans).toBeGreaterThanOrEqual(unauthorized);
-  expect(scans).toBeLessThanOrEqual(budget);
+  expect(scans).toBeLessThanOrEqual(budget + realRefreshes);
 
   // Another address has its own budget: an unknown key is a plain 401 there.
   const elsewhere = new Agent({ localAddress: '127.0.0.2' } as never);

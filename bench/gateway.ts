@@ -19,8 +19,9 @@
  * after the request, then BENCH_CHUNKS (32) chunks BENCH_PACE_MS (5) apart, the usage chunk
  * and [DONE]; every write with TCP_NODELAY. Non-streamed calls are answered after 5 ms.
  * Settings: BENCH_ROUNDS (4), BENCH_STREAMS (streams per mode per round at 1 stream, 30),
- * BENCH_SECONDS (per saturation round, 4). Portkey's gateway is not part of this run (not
- * installed; docs/gateway.md).
+ * BENCH_SECONDS (per saturation round, 4). Portkey's open-source gateway (devDependency
+ * `@portkey-ai/gateway`, bench/support/portkey.ts) joins the non-streamed phase; target: the
+ * gateway's added median at most half of Portkey's.
  *
  * Pool phase (issue #18): three fake instances serve one variant (a second set of three behind
  * a random-choice proxy written here, the reference); BENCH_POOL_RATE (30) streams per second go

@@ -257,13 +257,17 @@ export class InstancePools {
 
   /**
    * The peak-EWMA costs (ms) of the usable instances at `now`: decayed toward 0 since their last
-   * observation; an instance not yet observed gets the median of the others (1 ms when none is), so
-   * a new instance gets traffic at once.
+   * observation; an instance not yet observed gets the lowest of the others (1 ms when none is): a
+   * new instance ties with the best one, so it gets traffic at once (the median would starve it
+   * under sequential calls, the most recently observed instance always being above it), yet it is
+   * not flooded before its first answer as with a cost of 0.
    */
   private costs(usable: ReadonlyArray<{ state: InstanceState }>, now: number, tauMs: number): number[] {
     const known = usable.map((u) => (u.state.cost === null ? null : Math.max(MIN_COST_MS, decayedCost(u.state.cost, u.state.costAt, now, tauMs))));
-    const typical = median(known.filter((c): c is number => c !== null)) ?? MIN_COST_MS;
-    return known.map((c) => c ?? typical);
+    let lowest = Infinity;
+    for (const c of known) if (c !== null && c < lowest) lowest = c;
+    const unknown = lowest === Infinity ? MIN_COST_MS : lowest;
+    return known.map((c) => c ?? unknown);
   }
 
   /** Feeds one finished call to its instance's peak-EWMA cost; a failure is observed as a penalty. */

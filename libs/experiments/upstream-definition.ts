@@ -162,7 +162,7 @@ export function checkUpstream(input: unknown, field: string, errors: FieldError[
     return null;
   }
   const before = errors.length;
-  const known = new Set(['baseUrl', 'instances', 'model', 'apiKeyEnv', 'params', 'systemPromptPrefix', 'headers', 'includeUsage', 'timeoutMs', 'totalTimeoutMs', 'balance', 'health', 'whenDown']);
+  const known = new Set(['baseUrl', 'instances', 'model', 'apiKeyEnv', 'params', 'systemPromptPrefix', 'headers', 'includeUsage', 'timeoutMs', 'totalTimeoutMs', 'balance', 'balanceOptions', 'health', 'whenDown']);
   for (const key of Object.keys(input)) if (!known.has(key)) errors.push({ field: `${field}.${key}`, message: 'is not a known upstream field' });
 
   const instances: UpstreamInstance[] = [];

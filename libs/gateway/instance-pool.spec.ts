@@ -192,6 +192,27 @@ describe('InstancePools: peak_ewma balance (docs/adr/0037)', () => {
     expect(after.slow ?? 0).toBeLessThanOrEqual(3);
   });
 
+  it('forgets the failures\' penalty when a trial after a cool-down answers', () => {
+    const { clock, pools } = setup();
+    const cooling = { ...DEFAULT_UPSTREAM_HEALTH, failures: 2, coolDownMs: 1000, maxCoolDownMs: 1000 };
+    const pair = [inst('a'), inst('b')];
+    const go = (ok: (url: string) => boolean) => {
+      const lease = pools.acquire(pool, pair, cooling, 'u', ewma)!;
+      clock.now += 10;
+      lease.finish(ok(lease.instance.baseUrl), 20, 20);
+      return lease.instance.baseUrl;
+    };
+    for (let i = 0; i < 20; i++) go(() => true);
+    // Two calls on b fail (a excluded, as on a failover): b is cooled down, with a penalty cost.
+    for (let i = 0; i < 2; i++) pools.acquire(pool, pair, cooling, 'u', { ...ewma, exclude: new Set(['a']) })!.finish(false, 20, null);
+    expect(go(() => true)).toBe('a');
+    clock.now += 1000;
+    // Its trial answers: b is back at a's cost, and takes about half the calls at once.
+    const picks: string[] = [];
+    for (let i = 0; i < 100; i++) picks.push(go(() => true));
+    expect(picks.filter((url) => url === 'b').length).toBeGreaterThan(30);
+  });
+
   it('observes the time to first byte when given, rather than the total', () => {
     const { clock, pools } = setup();
     const pair = [inst('a'), inst('b')];

@@ -198,7 +198,11 @@ export class InstancePools {
         state.inFlight--;
         if (trial) state.trialInFlight = false;
         if (ok === null) return;
-        if (options.peakEwma) this.observe(pool, instances, state, options.peakEwma.tauMs, ok, firstByteMs ?? latencyMs);
+        if (options.peakEwma) {
+          // A trial that answers ends a cool-down: the failures' penalty is forgotten with them.
+          if (trial && ok) state.cost = null;
+          this.observe(pool, instances, state, options.peakEwma.tauMs, ok, firstByteMs ?? latencyMs);
+        }
         this.settle(state, health, ok, latencyMs, trial);
         this.observer?.(pool, state.baseUrl, ok, latencyMs);
       },
@@ -249,6 +253,8 @@ export class InstancePools {
         state.cooledUntil = 0;
         state.coolDowns = 0;
         state.recent = [];
+        // Back: its peak-EWMA penalty goes too (it counts as not yet observed).
+        state.cost = null;
       }
       return;
     }
@@ -257,13 +263,14 @@ export class InstancePools {
 
   /**
    * The peak-EWMA costs (ms) of the usable instances at `now`: decayed toward 0 since their last
-   * observation; an instance not yet observed gets the lowest of the others (1 ms when none is): a
+   * observation; an instance not yet observed (or waiting for its trial) gets the lowest of the others (1 ms when none is): a
    * new instance ties with the best one, so it gets traffic at once (the median would starve it
    * under sequential calls, the most recently observed instance always being above it), yet it is
    * not flooded before its first answer as with a cost of 0.
    */
-  private costs(usable: ReadonlyArray<{ state: InstanceState }>, now: number, tauMs: number): number[] {
-    const known = usable.map((u) => (u.state.cost === null ? null : Math.max(MIN_COST_MS, decayedCost(u.state.cost, u.state.costAt, now, tauMs))));
+  private costs(usable: ReadonlyArray<{ state: InstanceState; trial: boolean }>, now: number, tauMs: number): number[] {
+    // An instance waiting for its trial after a cool-down counts as not yet observed: its failures' penalty must not hold the trial off.
+    const known = usable.map((u) => (u.state.cost === null || u.trial ? null : Math.max(MIN_COST_MS, decayedCost(u.state.cost, u.state.costAt, now, tauMs))));
     let lowest = Infinity;
     for (const c of known) if (c !== null && c < lowest) lowest = c;
     const unknown = lowest === Infinity ? MIN_COST_MS : lowest;

@@ -22,14 +22,16 @@
  * BENCH_SECONDS (per saturation round, 4). Portkey's gateway is not part of this run (not
  * installed; docs/gateway.md).
  *
- * Pool phase (issue #18): three fake instances serve one variant (a second set of three behind
- * a random-choice proxy written here, the reference); BENCH_POOL_RATE (30) streams per second go
- * to each, open loop, at the same moments, for BENCH_POOL_SECONDS (5) s, then instance 2 of each
+ * Pool phase (issue #18): three fake instances serve one variant, once per balance mode of the
+ * gateway (least in flight and peak_ewma, docs/adr/0037, each its own experiment and three
+ * instances; a third set of three behind a random-choice proxy written here, the reference);
+ * BENCH_POOL_RATE (30) streams per second go to each, open loop, at the same moments, for BENCH_POOL_SECONDS (5) s, then instance 2 of each
  * set is made slow for as long again: first +BENCH_POOL_SLOW_MS (200) to every answer, then, in a
  * second run, +BENCH_POOL_LOAD_MS (40) per call already in flight there (slow only under load).
  * Figures: the slow instance's share of calls and TTFT p50/p99 before and after, per balancer;
  * gateway p99 / random p99 after the slowdown (target <= 0.7). JSON lines `gateway-pool` and
- * `gateway-pool-under-load` come before the `gateway` one.
+ * `gateway-pool-under-load` (least in flight), then the same with `-peak-ewma`, come before the
+ * `gateway` one.
  *
  * BENCH_PHASES: `overhead` (the phases above), `pool`, or both (the default), comma-separated.
  *

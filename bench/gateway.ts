@@ -23,14 +23,16 @@
  * `@portkey-ai/gateway`, bench/support/portkey.ts) joins the non-streamed phase; target: the
  * gateway's added median at most half of Portkey's.
  *
- * Pool phase (issue #18): three fake instances serve one variant (a second set of three behind
- * a random-choice proxy written here, the reference); BENCH_POOL_RATE (30) streams per second go
- * to each, open loop, at the same moments, for BENCH_POOL_SECONDS (5) s, then instance 2 of each
+ * Pool phase (issue #18): three fake instances serve one variant, once per balance mode of the
+ * gateway (least in flight and peak_ewma, docs/adr/0037, each its own experiment and three
+ * instances; a third set of three behind a random-choice proxy written here, the reference);
+ * BENCH_POOL_RATE (30) streams per second go to each, open loop, at the same moments, for BENCH_POOL_SECONDS (5) s, then instance 2 of each
  * set is made slow for as long again: first +BENCH_POOL_SLOW_MS (200) to every answer, then, in a
  * second run, +BENCH_POOL_LOAD_MS (40) per call already in flight there (slow only under load).
  * Figures: the slow instance's share of calls and TTFT p50/p99 before and after, per balancer;
  * gateway p99 / random p99 after the slowdown (target <= 0.7). JSON lines `gateway-pool` and
- * `gateway-pool-under-load` come before the `gateway` one.
+ * `gateway-pool-under-load` (least in flight), then the same with `-peak-ewma`, come before the
+ * `gateway` one.
  *
  * BENCH_PHASES: `overhead` (the phases above), `pool`, or both (the default), comma-separated.
  *
@@ -208,6 +210,9 @@ async function bareProxy(upstreamBases: string): Promise<void> {
 interface Target {
   url: string;
   headers: Record<string, string>;
+  /** The pool phase: this target's own experiment and units (else the open loop's). */
+  model?: string;
+  units?: string[];
 }
 
 interface StreamResult {
@@ -310,9 +315,10 @@ async function openLoop(targets: Target[], model: string, units: string[], rate:
       continue;
     }
     inFlight[k]++;
-    const unit = units[Math.floor(n / targets.length) % units.length];
+    const own = targets[k].units ?? units;
+    const unit = own[Math.floor(n / targets.length) % own.length];
     pending.push(
-      poolCall(targets[k], model, unit, due - start).then((r) => {
+      poolCall(targets[k], targets[k].model ?? model, unit, due - start).then((r) => {
         inFlight[k]--;
         results[k].push(r);
       }),
@@ -528,49 +534,56 @@ async function overheadPhases(bench: BenchApiHandle, load: Child, post: Post, sd
 // ---------------------------------------------------------------- pool phase (issue #18)
 
 /**
- * Three instances serve one variant; open-loop streams go through the gateway (its default
- * balance, least in flight) and, at the same moments, through the random-choice reference to
- * its own three instances; halfway through, instance 2 of both sets is made slow. Two
+ * Three instances serve one variant; open-loop streams go through the gateway twice, once per
+ * balance mode (least in flight, the default, and peak_ewma, docs/adr/0037; each experiment with
+ * its own three instances) and, at the same moments, through the random-choice reference to
+ * its own three instances; halfway through, instance 2 of every set is made slow. Two
  * slowdowns, one after the other: `fixed` (+POOL_SLOW_MS to every answer) and `load` (+POOL_LOAD_MS
  * per call already in flight there: slow only under load). Returns the JSON lines.
  */
 async function poolPhase(bench: BenchApiHandle, load: Child, post: Post, sdkKey: string, children: Child[]): Promise<string[]> {
-  const instances = await child('pool-upstream', String(POOL_SIZE * 2));
+  const instances = await child('pool-upstream', String(POOL_SIZE * 3));
   children.push(instances);
   const bases = instances.ports!.map((port) => `http://127.0.0.1:${port}/v1`);
-  const gatewayBases = bases.slice(0, POOL_SIZE);
-  const random = await child('bare', bases.slice(POOL_SIZE).join(','));
+  const modes = [
+    { balance: 'least_in_flight', name: 'gateway (least in flight)', bases: bases.slice(0, POOL_SIZE) },
+    { balance: 'peak_ewma', name: 'gateway (peak_ewma)', bases: bases.slice(POOL_SIZE, 2 * POOL_SIZE) },
+  ] as const;
+  const random = await child('bare', bases.slice(2 * POOL_SIZE).join(','));
   children.push(random);
   const SLOW = POOL_SIZE - 1;
-  const targets: Target[] = [
-    { url: `${bench.base}/v1/chat/completions`, headers: { authorization: `Bearer ${sdkKey}` } },
-    { url: `http://127.0.0.1:${random.port}/v1/chat/completions`, headers: {} },
-  ];
-  const names = ['gateway', 'random'];
+  const names = [...modes.map((m) => m.name), 'random'];
+  const width = Math.max(...names.map((n) => n.length));
   const scenarios = [
     { slow: 'fixed', label: `+${POOL_SLOW_MS} ms to every answer`, bench: 'gateway-pool' },
     { slow: 'load', label: `+${POOL_LOAD_MS} ms per call already in flight there (slow only under load)`, bench: 'gateway-pool-under-load' },
   ] as const;
   const lines: string[] = [];
   console.log(
-    `\npool: ${POOL_SIZE} instances of one variant; ${POOL_RATE} streams/s to the gateway (least in flight) and ${POOL_RATE} to a random-choice proxy (its own ${POOL_SIZE} instances) at the same moments, open loop; ` +
+    `\npool: ${POOL_SIZE} instances of one variant; ${POOL_RATE} streams/s to the gateway in each balance mode (least in flight, peak_ewma) and ${POOL_RATE} to a random-choice proxy, each with its own ${POOL_SIZE} instances, at the same moments, open loop; ` +
       `${POOL_SECONDS} s before and ${POOL_SECONDS} s after instance ${SLOW} is made slow; TTFT`,
   );
   for (const scenario of scenarios) {
     // An experiment per slowdown, so that none inherits the other's instance state; only
     // units assigned to variant `a` are sent, so that one pool takes all the gateway's calls.
-    const key = `bench-pool-${scenario.slow}`;
-    const upstream = { instances: gatewayBases.map((baseUrl) => ({ baseUrl })), model: 'bench-model' };
-    await post('/v1/experiments', {
-      key, name: key, unitType: 'user',
-      variants: [
-        { key: 'a', weight: 1, isControl: true, upstream, pricing: { inputPer1M: 1, outputPer1M: 2 } },
-        { key: 'b', weight: 1, upstream, pricing: { inputPer1M: 1, outputPer1M: 2 } },
-      ],
-      metrics: { primary: { name: 'success_rate', goal: 'increase' } },
-    });
-    await post(`/v1/experiments/${key}/start`, {});
-    const units = await unitsOf(bench.base, sdkKey, key, 'a', 500);
+    const targets: Target[] = [];
+    for (const mode of modes) {
+      const key = `bench-pool-${scenario.slow}-${mode.balance.replace(/_/g, '-')}`;
+      const upstream = { instances: mode.bases.map((baseUrl) => ({ baseUrl })), model: 'bench-model', balance: mode.balance };
+      await post('/v1/experiments', {
+        key, name: key, unitType: 'user',
+        variants: [
+          { key: 'a', weight: 1, isControl: true, upstream, pricing: { inputPer1M: 1, outputPer1M: 2 } },
+          { key: 'b', weight: 1, upstream, pricing: { inputPer1M: 1, outputPer1M: 2 } },
+        ],
+        metrics: { primary: { name: 'success_rate', goal: 'increase' } },
+      });
+      await post(`/v1/experiments/${key}/start`, {});
+      targets.push({ url: `${bench.base}/v1/chat/completions`, headers: { authorization: `Bearer ${sdkKey}` }, model: key, units: await unitsOf(bench.base, sdkKey, key, 'a', 500) });
+    }
+    targets.push({ url: `http://127.0.0.1:${random.port}/v1/chat/completions`, headers: {} });
+    const key = targets[0].model!;
+    const units = targets[0].units!;
     await instances.ask({ cmd: 'slow', index: SLOW, mode: 'off' });
     // Warm-up, not measured: connections to every instance, JIT (longer when the gateway has not served yet).
     await load.ask({ cmd: 'open', targets, model: key, units, rate: POOL_RATE, seconds: scenario === scenarios[0] && !PHASES.has('overhead') ? 6 : 1 });
@@ -594,14 +607,19 @@ async function poolPhase(bench: BenchApiHandle, load: Child, post: Post, sdkKey:
       p99After.push(after.p99);
       const failed = before.failed + after.failed;
       console.log(
-        `  ${names[k].padEnd(8)} before: slow instance ${f(100 * before.share, 1)} % of calls, p50 ${f(before.p50)} ms, p99 ${f(before.p99)} ms` +
+        `  ${names[k].padEnd(width)} before: slow instance ${f(100 * before.share, 1)} % of calls, p50 ${f(before.p50)} ms, p99 ${f(before.p99)} ms` +
           `   after: ${f(100 * after.share, 1)} %, p50 ${f(after.p50)} ms, p99 ${f(after.p99)} ms` +
           `${failed ? `  (${failed} failed)` : ''}${dropped[k] ? `  (${dropped[k]} not sent: ${POOL_MAX_IN_FLIGHT} in flight)` : ''}`,
       );
     });
-    const ratio = p99After[0] / p99After[1];
-    console.log(`  gateway p99 / random p99 after the slowdown: ${f(ratio)} (<= 0.7: ${ratio <= 0.7 ? 'met' : 'NOT met'})`);
-    lines.push(JSON.stringify({ bench: scenario.bench, value: Number(p99After[0].toFixed(1)), unit: 'ms p99 TTFT', reference: Number(p99After[1].toFixed(1)), ratio: Number(ratio.toFixed(3)) }));
+    const reference = p99After[modes.length];
+    modes.forEach((mode, k) => {
+      const ratio = p99After[k] / reference;
+      console.log(`  ${mode.name} p99 / random p99 after the slowdown: ${f(ratio)} (<= 0.7: ${ratio <= 0.7 ? 'met' : 'NOT met'})`);
+      // The default mode keeps the line's old name; peak_ewma's has its own.
+      const bench = k === 0 ? scenario.bench : `${scenario.bench}-peak-ewma`;
+      lines.push(JSON.stringify({ bench, value: Number(p99After[k].toFixed(1)), unit: 'ms p99 TTFT', reference: Number(reference.toFixed(1)), ratio: Number(ratio.toFixed(3)) }));
+    });
   }
   return lines;
 }

@@ -122,6 +122,12 @@ export interface ShadowSettings {
   sampleRate: number;
 }
 
+/** How a call picks an instance of a pool (docs/adr/0030, 0037). */
+export type UpstreamBalance = 'least_in_flight' | 'sticky' | 'peak_ewma';
+
+/** The default decay time of the peak-EWMA latency cost (docs/adr/0037). */
+export const DEFAULT_PEAK_EWMA_TAU_MS = 10_000;
+
 /** One instance of a variant's model server; the gateway spreads units over instances by weight, sticky per unit. */
 export interface UpstreamInstance {
   /** The OpenAI-compatible base URL, e.g. `https://models.internal/v1` (the gateway appends `/chat/completions`...). */
@@ -156,7 +162,9 @@ export interface Upstream {
   /** Bound on the whole call, stream included. */
   totalTimeoutMs: number;
   /** How a call picks an instance: the fewest in flight per weight (default), or the unit's own instance (prompt-cache affinity). Absent on upstreams stored before pools. */
-  balance?: 'least_in_flight' | 'sticky';
+  balance?: UpstreamBalance;
+  /** `peak_ewma` only (docs/adr/0037): the decay time of the latency cost. Absent: the default. */
+  balanceOptions?: { tauMs: number };
   /** Passive health of the instances (docs/adr/0030). Absent: the defaults. */
   health?: UpstreamHealth;
   /** Every instance cooled down or failed: answer an error (default), or serve the call by the control's upstream, recorded on this variant as a fallback. */

@@ -29,6 +29,13 @@ describe('checkUpstream', () => {
     });
   });
 
+  it('takes balance peak_ewma with its decay time, 10 s by default', () => {
+    expect(check({ baseUrl: 'https://x.example.com', model: 'm', balance: 'peak_ewma' }).upstream).toMatchObject({ balance: 'peak_ewma', balanceOptions: { tauMs: 10_000 } });
+    const { upstream, errors } = check({ baseUrl: 'https://x.example.com', model: 'm', balance: 'peak_ewma', balanceOptions: { tauMs: 2500 } });
+    expect(errors).toEqual([]);
+    expect(upstream).toMatchObject({ balance: 'peak_ewma', balanceOptions: { tauMs: 2500 } });
+  });
+
   it('takes instances with weights and their own model names', () => {
     const { upstream, errors } = check({ instances: [{ baseUrl: 'https://a.example.com/v1', weight: 3, model: 'm-a' }, { baseUrl: 'https://b.example.com/v1' }], model: 'm' });
     expect(errors).toEqual([]);
@@ -54,6 +61,12 @@ describe('checkUpstream', () => {
     [{ baseUrl: 'https://x.example.com', model: 'm', timeoutMs: 5 }, 'upstream.timeoutMs'],
     [{ baseUrl: 'https://x.example.com', model: 'm', timeoutMs: 10_000, totalTimeoutMs: 5_000 }, 'upstream.totalTimeoutMs'],
     [{ baseUrl: 'https://x.example.com', model: 'm', includeUsage: 'yes' }, 'upstream.includeUsage'],
+    [{ baseUrl: 'https://x.example.com', model: 'm', balance: 'fastest' }, 'upstream.balance'],
+    [{ baseUrl: 'https://x.example.com', model: 'm', balance: 'peak_ewma', balanceOptions: { tauMs: 50 } }, 'upstream.balanceOptions.tauMs'],
+    [{ baseUrl: 'https://x.example.com', model: 'm', balance: 'peak_ewma', balanceOptions: { tauMs: 1.5e3 + 0.5 } }, 'upstream.balanceOptions.tauMs'],
+    [{ baseUrl: 'https://x.example.com', model: 'm', balance: 'peak_ewma', balanceOptions: { decay: 1 } }, 'upstream.balanceOptions.decay'],
+    [{ baseUrl: 'https://x.example.com', model: 'm', balance: 'peak_ewma', balanceOptions: 3 }, 'upstream.balanceOptions'],
+    [{ baseUrl: 'https://x.example.com', model: 'm', balanceOptions: { tauMs: 5000 } }, 'upstream.balanceOptions'],
     [{ baseUrl: 'https://x.example.com', model: 'm', apiKeyEnv: 'not a name' }, 'upstream.apiKeyEnv'],
     [{ baseUrl: 'https://x.example.com', model: 'm', params: { api_key: 'sk-proj-abcdefghijklmnopqrstuvwxyz' } }, 'upstream.params.api_key'],
     [{ baseUrl: 'https://x.example.com', model: 'm', headers: { 'x-team': 'sk-ant-abcdefghijklmnopqrstuvwxyz' } }, 'upstream.headers.x-team'],

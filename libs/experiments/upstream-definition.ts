@@ -1,5 +1,5 @@
 import type { FieldError } from '../errors/domain-error';
-import { DEFAULT_UPSTREAM_HEALTH, DEFAULT_UPSTREAM_PROBE, type Upstream, type UpstreamHealth, type UpstreamInstance, type UpstreamProbe } from './experiment.types';
+import { DEFAULT_PEAK_EWMA_TAU_MS, DEFAULT_UPSTREAM_HEALTH, DEFAULT_UPSTREAM_PROBE, type Upstream, type UpstreamBalance, type UpstreamHealth, type UpstreamInstance, type UpstreamProbe } from './experiment.types';
 
 /** An upstream as a client sends it (docs/gateway.md): `baseUrl` or `instances`, the rest optional. */
 export interface UpstreamInput {
@@ -13,7 +13,8 @@ export interface UpstreamInput {
   includeUsage?: boolean;
   timeoutMs?: number;
   totalTimeoutMs?: number;
-  balance?: 'least_in_flight' | 'sticky';
+  balance?: UpstreamBalance;
+  balanceOptions?: { tauMs?: number };
   health?: Partial<Omit<UpstreamHealth, 'probe'>> & { probe?: Partial<UpstreamProbe> | null };
   whenDown?: 'error' | 'fallback_control';
 }
@@ -30,6 +31,8 @@ export const UPSTREAM_LIMITS = {
   maxTimeoutMs: 3_600_000,
   defaultTimeoutMs: 60_000,
   defaultTotalTimeoutMs: 600_000,
+  minTauMs: 100,
+  maxTauMs: 600_000,
 } as const;
 
 const L = UPSTREAM_LIMITS;
@@ -159,7 +162,7 @@ export function checkUpstream(input: unknown, field: string, errors: FieldError[
     return null;
   }
   const before = errors.length;
-  const known = new Set(['baseUrl', 'instances', 'model', 'apiKeyEnv', 'params', 'systemPromptPrefix', 'headers', 'includeUsage', 'timeoutMs', 'totalTimeoutMs', 'balance', 'health', 'whenDown']);
+  const known = new Set(['baseUrl', 'instances', 'model', 'apiKeyEnv', 'params', 'systemPromptPrefix', 'headers', 'includeUsage', 'timeoutMs', 'totalTimeoutMs', 'balance', 'balanceOptions', 'health', 'whenDown']);
   for (const key of Object.keys(input)) if (!known.has(key)) errors.push({ field: `${field}.${key}`, message: 'is not a known upstream field' });
 
   const instances: UpstreamInstance[] = [];
@@ -243,7 +246,10 @@ export function checkUpstream(input: unknown, field: string, errors: FieldError[
   if (totalTimeoutMs < timeoutMs) errors.push({ field: `${field}.totalTimeoutMs`, message: 'must not be shorter than timeoutMs' });
 
   const balance = input.balance ?? 'least_in_flight';
-  if (balance !== 'least_in_flight' && balance !== 'sticky') errors.push({ field: `${field}.balance`, message: 'must be least_in_flight or sticky' });
+  if (balance !== 'least_in_flight' && balance !== 'sticky' && balance !== 'peak_ewma') {
+    errors.push({ field: `${field}.balance`, message: 'must be least_in_flight, sticky or peak_ewma' });
+  }
+  const balanceOptions = checkBalanceOptions(input.balanceOptions, balance, `${field}.balanceOptions`, errors);
   const whenDown = input.whenDown ?? 'error';
   if (whenDown !== 'error' && whenDown !== 'fallback_control') errors.push({ field: `${field}.whenDown`, message: 'must be error or fallback_control' });
   const health = checkHealth(input.health, `${field}.health`, errors);
@@ -260,10 +266,31 @@ export function checkUpstream(input: unknown, field: string, errors: FieldError[
     includeUsage: includeUsage as boolean,
     timeoutMs,
     totalTimeoutMs,
-    balance: balance as 'least_in_flight' | 'sticky',
+    balance: balance as UpstreamBalance,
+    ...(balanceOptions ? { balanceOptions } : {}),
     health,
     whenDown: whenDown as 'error' | 'fallback_control',
   };
+}
+
+/** `balanceOptions` (docs/adr/0037): for `peak_ewma` only, `tauMs` an integer within bounds (default 10 s). */
+function checkBalanceOptions(input: unknown, balance: unknown, field: string, errors: FieldError[]): { tauMs: number } | null {
+  if (input === undefined || input === null) return balance === 'peak_ewma' ? { tauMs: DEFAULT_PEAK_EWMA_TAU_MS } : null;
+  if (!isRecord(input)) {
+    errors.push({ field, message: 'must be an object' });
+    return null;
+  }
+  if (balance !== 'peak_ewma') {
+    errors.push({ field, message: 'is only for balance peak_ewma' });
+    return null;
+  }
+  for (const key of Object.keys(input)) if (key !== 'tauMs') errors.push({ field: `${field}.${key.slice(0, 64)}`, message: 'is not a balance option' });
+  const tauMs = input.tauMs ?? DEFAULT_PEAK_EWMA_TAU_MS;
+  if (typeof tauMs !== 'number' || !Number.isInteger(tauMs) || tauMs < L.minTauMs || tauMs > L.maxTauMs) {
+    errors.push({ field: `${field}.tauMs`, message: `must be an integer from ${L.minTauMs} to ${L.maxTauMs} (ms)` });
+    return null;
+  }
+  return { tauMs };
 }
 
 /** The passive health settings: whole numbers within bounds, defaults for what is left out. */

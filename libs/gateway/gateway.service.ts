@@ -7,7 +7,7 @@ import { AssignmentService } from '../assignment/assignment.service';
 import type { Assignment } from '../assignment/core/snapshot';
 import { SnapshotService } from '../assignment/snapshot.service';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
-import { DEFAULT_UPSTREAM_HEALTH, type Upstream, type UpstreamInstance } from '../experiments/experiment.types';
+import { DEFAULT_PEAK_EWMA_TAU_MS, DEFAULT_UPSTREAM_HEALTH, type Upstream, type UpstreamInstance } from '../experiments/experiment.types';
 import { IngestionService } from '../ingestion/ingestion.service';
 import { DURATION_BUCKETS, LabelBudget, OperatorMetrics, type MetricSample } from '../observability/operator-metrics';
 import { OutboundClient, type OutboundStreamResponse } from '../outbound/outbound-client';
@@ -336,7 +336,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     } finally {
       this.inFlight--;
     }
-    plan.lease?.finish(healthVerdict(measured.error), measured.latencyMs);
+    plan.lease?.finish(healthVerdict(measured.error), measured.latencyMs, measured.ttftMs);
     const result = plan.fallback && measured.error === null ? 'fallback' : (measured.error ?? 'ok');
     this.calls.inc({ result });
     const labels = this.variantLabels.labels({ project: plan.projectId, experiment: plan.experiment, variant: plan.assignment.variant ?? '' });
@@ -390,7 +390,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       this.logger.warn({ err: error, eventId }, 'shadow call failed unexpectedly');
       measured = { status: null, ttftMs: null, latencyMs: elapsed(), usage: null, error: 'connect' };
     }
-    lease?.finish(healthVerdict(measured.error), measured.latencyMs);
+    lease?.finish(healthVerdict(measured.error), measured.latencyMs, measured.ttftMs);
     const result = measured.error ?? 'ok';
     this.shadowCalls.inc({ result });
     const servedText = await served;
@@ -568,6 +568,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     const pool = InstancePools.poolOf(projectId, experiment, variant);
     return this.pools.acquire(pool, upstream.instances, upstream.health ?? DEFAULT_UPSTREAM_HEALTH, unitId, {
       sticky: upstream.balance === 'sticky',
+      ...(upstream.balance === 'peak_ewma' ? { peakEwma: { tauMs: upstream.balanceOptions?.tauMs ?? DEFAULT_PEAK_EWMA_TAU_MS } } : {}),
       // Nowhere else to go: the instances are called anyway, and the client gets their own answer.
       panic: upstream.whenDown !== 'fallback_control' && tried.size === 0,
       exclude: tried,

@@ -95,3 +95,135 @@ describe('InstancePools: probes and latency quantiles', () => {
     expect(observed).toHaveLength(200);
   });
 });
+
+describe('InstancePools: peak_ewma balance (docs/adr/0037)', () => {
+  const pool = InstancePools.poolOf('p', 'e', 'ewma');
+  const ewma = { sticky: false, panic: false, peakEwma: { tauMs: 10_000 } };
+  const health = { ...DEFAULT_UPSTREAM_HEALTH, failures: 1000 };
+  const three = [inst('a'), inst('b'), inst('slow')];
+
+  /** A seeded generator (a linear congruential one): deterministic, yet not constant. */
+  function seeded(seed: number): () => number {
+    let x = seed >>> 0;
+    return () => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return x / 0x100000000;
+    };
+  }
+
+  function setup(seed = 1) {
+    const clock = { now: 0 };
+    const pools = new InstancePools(() => clock.now, seeded(seed));
+    return { clock, pools };
+  }
+
+  /** Sequential calls, one every `stepMs`, each answered in `rtt(instance)` ms: how many went to each instance. */
+  function run(pools: InstancePools, clock: { now: number }, instances: UpstreamInstance[], calls: number, stepMs: number, rtt: (baseUrl: string) => number, ok = (_: string) => true) {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < calls; i++) {
+      const lease = pools.acquire(pool, instances, health, 'u', ewma)!;
+      const url = lease.instance.baseUrl;
+      counts[url] = (counts[url] ?? 0) + 1;
+      clock.now += stepMs;
+      lease.finish(ok(url), rtt(url), ok(url) ? rtt(url) : null);
+    }
+    return counts;
+  }
+
+  it('spreads calls evenly while the instances are alike, ties at random', () => {
+    const { clock, pools } = setup();
+    const counts = run(pools, clock, three, 300, 10, () => 20);
+    for (const url of ['a', 'b', 'slow']) expect(counts[url]).toBeGreaterThan(60);
+  });
+
+  it('sends a slow instance far fewer calls than its share, then tries it again once its cost has decayed', () => {
+    const { clock, pools } = setup();
+    run(pools, clock, three, 60, 10, () => 20);
+    // From now on `slow` answers in 200 ms (10x): one call there sets its cost to the peak at once.
+    const after = run(pools, clock, three, 1000, 10, (url) => (url === 'slow' ? 200 : 20));
+    expect(after.slow ?? 0).toBeLessThanOrEqual(2);
+    expect((after.a ?? 0) + (after.b ?? 0)).toBeGreaterThanOrEqual(998);
+    // No starvation: its cost decays toward 0 while unobserved (200 x e^(-t/10 s) < 20 after ~23 s), so it is tried again.
+    const later = run(pools, clock, three, 3000, 10, (url) => (url === 'slow' ? 200 : 20));
+    expect(later.slow ?? 0).toBeGreaterThanOrEqual(1);
+    expect(later.slow ?? 0).toBeLessThan(30);
+    // Fast again: each retry pulls its cost down (weighted by the time since its last call), and it takes its share back.
+    run(pools, clock, three, 6000, 10, () => 20);
+    const healed = run(pools, clock, three, 3000, 10, () => 20);
+    expect(healed.slow ?? 0).toBeGreaterThan(700);
+  });
+
+  it('least in flight (the default) keeps sending the slow instance its share on the same calls', () => {
+    const clock = { now: 0 };
+    const pools = new InstancePools(() => clock.now, seeded(1));
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 900; i++) {
+      const lease = pools.acquire(pool, three, health, 'u', { sticky: false, panic: false })!;
+      counts[lease.instance.baseUrl] = (counts[lease.instance.baseUrl] ?? 0) + 1;
+      clock.now += 10;
+      lease.finish(true, lease.instance.baseUrl === 'slow' ? 200 : 20);
+    }
+    expect(counts.slow).toBeGreaterThan(200);
+  });
+
+  it('respects weights: score = cost x (in flight + 1) / weight', () => {
+    const { pools } = setup();
+    const pair = [inst('light', 1), inst('heavy', 4)];
+    const held = Array.from({ length: 10 }, () => pools.acquire(pool, pair, health, 'u', ewma)!);
+    const heavy = held.filter((l) => l.instance.baseUrl === 'heavy').length;
+    expect(heavy).toBeGreaterThanOrEqual(7);
+    expect(heavy).toBeLessThanOrEqual(9);
+    for (const lease of held) lease.finish(null, null);
+  });
+
+  it('gives an instance not yet observed the pool median cost, so it gets traffic at once', () => {
+    const { clock, pools } = setup();
+    run(pools, clock, [inst('a'), inst('b')], 50, 10, () => 20);
+    const grown = [inst('a'), inst('b'), inst('new')];
+    const held = Array.from({ length: 6 }, () => pools.acquire(pool, grown, health, 'u', ewma)!);
+    expect(held.filter((l) => l.instance.baseUrl === 'new').length).toBe(2);
+    for (const lease of held) lease.finish(null, null);
+  });
+
+  it('counts a failed call as a penalty: traffic moves off a failing instance before any cool-down', () => {
+    const { clock, pools } = setup();
+    run(pools, clock, three, 60, 10, () => 20);
+    const after = run(pools, clock, three, 600, 10, () => 20, (url) => url !== 'slow');
+    expect(after.slow ?? 0).toBeLessThanOrEqual(3);
+  });
+
+  it('forgets the failures\' penalty when a trial after a cool-down answers', () => {
+    const { clock, pools } = setup();
+    const cooling = { ...DEFAULT_UPSTREAM_HEALTH, failures: 2, coolDownMs: 1000, maxCoolDownMs: 1000 };
+    const pair = [inst('a'), inst('b')];
+    const go = (ok: (url: string) => boolean) => {
+      const lease = pools.acquire(pool, pair, cooling, 'u', ewma)!;
+      clock.now += 10;
+      lease.finish(ok(lease.instance.baseUrl), 20, 20);
+      return lease.instance.baseUrl;
+    };
+    for (let i = 0; i < 20; i++) go(() => true);
+    // Two calls on b fail (a excluded, as on a failover): b is cooled down, with a penalty cost.
+    for (let i = 0; i < 2; i++) pools.acquire(pool, pair, cooling, 'u', { ...ewma, exclude: new Set(['a']) })!.finish(false, 20, null);
+    expect(go(() => true)).toBe('a');
+    clock.now += 1000;
+    // Its trial answers: b is back at a's cost, and takes about half the calls at once.
+    const picks: string[] = [];
+    for (let i = 0; i < 100; i++) picks.push(go(() => true));
+    expect(picks.filter((url) => url === 'b').length).toBeGreaterThan(30);
+  });
+
+  it('observes the time to first byte when given, rather than the total', () => {
+    const { clock, pools } = setup();
+    const pair = [inst('a'), inst('b')];
+    for (let i = 0; i < 200; i++) {
+      const lease = pools.acquire(pool, pair, health, 'u', ewma)!;
+      clock.now += 10;
+      // `a` streams long answers (total 2 s) but its first token comes as fast as b's.
+      lease.finish(true, lease.instance.baseUrl === 'a' ? 2000 : 50, 20);
+    }
+    const counts = run(pools, clock, pair, 200, 10, () => 20);
+    expect(counts.a).toBeGreaterThan(50);
+    expect(counts.b).toBeGreaterThan(50);
+  });
+});

@@ -20,6 +20,10 @@ interface InstanceState {
   /** After a cool-down, one trial call is let through; the others wait for its verdict. */
   trialInFlight: boolean;
   lastUsed: number;
+  /** Peak-EWMA cost (ms) of the instance's time to first byte (docs/adr/0037), null before the first observation. */
+  cost: number | null;
+  /** When `cost` was last updated (ms since epoch). */
+  costAt: number;
 }
 
 /** One instance's state as `GET /v1/gateway/upstreams` shows it. */
@@ -43,14 +47,50 @@ export interface InstanceView {
 /** A call started on an instance: finish it once with its verdict. */
 export interface Lease {
   instance: UpstreamInstance;
-  /** `ok` false for a connect error, a timeout or a 5xx (not for a 4xx, nor a client that went away). */
-  finish(ok: boolean | null, latencyMs: number | null): void;
+  /**
+   * `ok` false for a connect error, a timeout or a 5xx (not for a 4xx, nor a client that went away).
+   * `firstByteMs`: the time to the first token of a stream, when known; the peak-EWMA cost
+   * observes it rather than the total latency (docs/adr/0037).
+   */
+  finish(ok: boolean | null, latencyMs: number | null, firstByteMs?: number | null): void;
+}
+
+/** How `acquire` picks among the usable instances (docs/adr/0030, 0037). */
+export interface AcquireOptions {
+  sticky: boolean;
+  panic: boolean;
+  exclude?: ReadonlySet<string>;
+  /** Peak-EWMA balance (docs/adr/0037) with this decay time (ms); absent: the fewest in flight per weight. */
+  peakEwma?: { tauMs: number };
 }
 
 const MAX_RECENT = 256;
 const MAX_LATENCIES = 128;
 const MAX_STATES = 10_000;
 const LATENCY_ALPHA = 0.2;
+/** A failed call is observed as this many times the instance's (or the pool's) cost, at least the failed call's own latency (docs/adr/0037). */
+const FAILURE_PENALTY_FACTOR = 5;
+/** The cost floor (ms): decayed costs never reach 0, so the calls in flight keep counting. */
+const MIN_COST_MS = 1;
+
+/** An instance's peak-EWMA cost at `now`: its last value decayed toward 0 with time constant tau (Finagle's read). */
+export function decayedCost(cost: number, costAt: number, now: number, tauMs: number): number {
+  return cost * Math.exp(-Math.max(0, now - costAt) / tauMs);
+}
+
+/** One observation: a peak is taken at once, a lower time is blended in with weight 1 - exp(-dt/tau). */
+export function observeCost(cost: number | null, costAt: number, now: number, tauMs: number, rttMs: number): number {
+  if (cost === null || rttMs > cost) return rttMs;
+  const w = Math.exp(-Math.max(0, now - costAt) / tauMs);
+  return cost * w + rttMs * (1 - w);
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = values.slice().sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
 function stickyHash(unitId: string): number {
   let hash = 0x811c9dc5;
@@ -104,7 +144,7 @@ export class InstancePools {
     instances: readonly UpstreamInstance[],
     health: UpstreamHealth,
     unitId: string,
-    options: { sticky: boolean; panic: boolean; exclude?: ReadonlySet<string> },
+    options: AcquireOptions,
   ): Lease | null {
     const now = this.now();
     const exclude = options.exclude ?? new Set<string>();
@@ -128,10 +168,12 @@ export class InstancePools {
       );
       chosen = usable.find((u) => u.instance === instance) ?? usable[0];
     } else if (usable.length > 1) {
+      const costs = options.peakEwma ? this.costs(usable, now, options.peakEwma.tauMs) : null;
       let best = Infinity;
       let ties = 0;
-      for (const candidate of usable) {
-        const load = (candidate.state.inFlight + 1) / candidate.instance.weight;
+      for (let i = 0; i < usable.length; i++) {
+        const candidate = usable[i];
+        const load = ((candidate.state.inFlight + 1) / candidate.instance.weight) * (costs ? costs[i] : 1);
         if (load < best) {
           best = load;
           chosen = candidate;
@@ -150,12 +192,17 @@ export class InstancePools {
     let done = false;
     return {
       instance: chosen.instance,
-      finish: (ok, latencyMs) => {
+      finish: (ok, latencyMs, firstByteMs) => {
         if (done) return;
         done = true;
         state.inFlight--;
         if (trial) state.trialInFlight = false;
         if (ok === null) return;
+        if (options.peakEwma) {
+          // A trial that answers ends a cool-down: the failures' penalty is forgotten with them.
+          if (trial && ok) state.cost = null;
+          this.observe(pool, instances, state, options.peakEwma.tauMs, ok, firstByteMs ?? latencyMs);
+        }
         this.settle(state, health, ok, latencyMs, trial);
         this.observer?.(pool, state.baseUrl, ok, latencyMs);
       },
@@ -206,10 +253,47 @@ export class InstancePools {
         state.cooledUntil = 0;
         state.coolDowns = 0;
         state.recent = [];
+        // Back: its peak-EWMA penalty goes too (it counts as not yet observed).
+        state.cost = null;
       }
       return;
     }
     this.settle(state, health, false, null, state.cooledUntil > 0 && state.cooledUntil <= now && !state.trialInFlight);
+  }
+
+  /**
+   * The peak-EWMA costs (ms) of the usable instances at `now`: decayed toward 0 since their last
+   * observation; an instance not yet observed (or waiting for its trial) gets the lowest of the others (1 ms when none is): a
+   * new instance ties with the best one, so it gets traffic at once (the median would starve it
+   * under sequential calls, the most recently observed instance always being above it), yet it is
+   * not flooded before its first answer as with a cost of 0.
+   */
+  private costs(usable: ReadonlyArray<{ state: InstanceState; trial: boolean }>, now: number, tauMs: number): number[] {
+    // An instance waiting for its trial after a cool-down counts as not yet observed: its failures' penalty must not hold the trial off.
+    const known = usable.map((u) => (u.state.cost === null || u.trial ? null : Math.max(MIN_COST_MS, decayedCost(u.state.cost, u.state.costAt, now, tauMs))));
+    let lowest = Infinity;
+    for (const c of known) if (c !== null && c < lowest) lowest = c;
+    const unknown = lowest === Infinity ? MIN_COST_MS : lowest;
+    return known.map((c) => c ?? unknown);
+  }
+
+  /** Feeds one finished call to its instance's peak-EWMA cost; a failure is observed as a penalty. */
+  private observe(pool: string, instances: readonly UpstreamInstance[], state: InstanceState, tauMs: number, ok: boolean, rttMs: number | null): void {
+    const now = this.now();
+    let rtt = rttMs;
+    if (!ok) {
+      const own = state.cost === null ? null : decayedCost(state.cost, state.costAt, now, tauMs);
+      const others: number[] = [];
+      for (const instance of instances) {
+        const other = this.states.get(`${pool}\u0000${instance.baseUrl}`);
+        if (other && other !== state && other.cost !== null) others.push(decayedCost(other.cost, other.costAt, now, tauMs));
+      }
+      const reference = Math.max(own ?? 0, median(others) ?? 0, MIN_COST_MS);
+      rtt = Math.max(rttMs ?? 0, FAILURE_PENALTY_FACTOR * reference);
+    }
+    if (rtt === null || !Number.isFinite(rtt) || rtt < 0) return;
+    state.cost = observeCost(state.cost, state.costAt, now, tauMs, rtt);
+    state.costAt = now;
   }
 
   /** The pool key of a variant's upstream. */
@@ -253,7 +337,7 @@ export class InstancePools {
     let state = this.states.get(key);
     if (!state) {
       if (this.states.size >= MAX_STATES) this.forgetIdle(now);
-      state = { baseUrl, inFlight: 0, recent: [], latencyMs: null, latencies: [], latencyNext: 0, cooledUntil: 0, coolDowns: 0, coolDownsTotal: 0, trialInFlight: false, lastUsed: now };
+      state = { baseUrl, inFlight: 0, recent: [], latencyMs: null, latencies: [], latencyNext: 0, cooledUntil: 0, coolDowns: 0, coolDownsTotal: 0, trialInFlight: false, lastUsed: now, cost: null, costAt: now };
       this.states.set(key, state);
     }
     return state;

@@ -1,4 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import { experimentBody } from '../factories/experiment.factory';
+import { client } from '../support/http-client';
 import { eventually, startTestWorker } from '../support/test-worker';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream';
@@ -68,6 +70,42 @@ describe('instance pools', () => {
     expect(nc).toBeLessThan(na * 0.8);
     expect(nc).toBeLessThan(nb * 0.8);
     expect(nc).toBeGreaterThan(0);
+  });
+
+  it('peak_ewma: a 10x slower instance gets far fewer calls, even one call at a time (where least in flight draws at random)', async () => {
+    const exp = await pooled({ balance: 'peak_ewma' });
+    const stored = await exp.admin.get(`/v1/experiments/${exp.key}`);
+    expect(stored.body.variants.find((v: any) => v.key === 'small').upstream).toMatchObject({ balance: 'peak_ewma', balanceOptions: { tauMs: 10_000 } });
+    a.options.firstTokenMs = 10;
+    b.options.firstTokenMs = 10;
+    c.options.firstTokenMs = 100;
+    const before = counts();
+    // One client, 30 calls one after the other: every instance has 0 in flight at each pick, so
+    // only the latency cost tells them apart. C is tried (unobserved, it ties with the best),
+    // then its cost (100 ms+, held at its peak) keeps it out for ~tau x ln(10) = 23 s.
+    for (let i = 0; i < 30; i++) expect((await call(exp, exp.unit)).status).toBe(200);
+    const [na, nb, nc] = delta(before);
+    expect(na + nb + nc).toBe(30);
+    expect(nc).toBeLessThanOrEqual(4);
+    expect(na).toBeGreaterThan(0);
+    expect(nb).toBeGreaterThan(0);
+  });
+
+  it.each([
+    [{ balance: 'peak_ewma', balanceOptions: { tauMs: 10 } }, 'variants.0.upstream.balanceOptions.tauMs'],
+    [{ balance: 'peak_ewma', balanceOptions: { tau: 1000 } }, 'variants.0.upstream.balanceOptions.tau'],
+    [{ balanceOptions: { tauMs: 1000 } }, 'variants.0.upstream.balanceOptions'],
+    [{ balance: 'ewma' }, 'variants.0.upstream.balance'],
+  ])('refuses balance settings %j with a 400 naming the field', async (settings, field) => {
+    const body = experimentBody({
+      variants: [
+        { key: 'a', weight: 1, isControl: true, config: { model: 'm' }, upstream: { baseUrl: a.url, model: 'm', ...settings } },
+        { key: 'b', weight: 1 },
+      ],
+    });
+    const res = await client(t.url, t.adminKey).post('/v1/experiments', body);
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual([field]);
   });
 
   it('sticky mode keeps a unit on one instance', async () => {

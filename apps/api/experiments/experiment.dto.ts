@@ -80,8 +80,10 @@ export class UpstreamDto {
   @ApiPropertyOptional({ default: true, description: 'Ask for usage on streams (stream_options.include_usage); false for upstreams that reject it.' }) includeUsage?: boolean;
   @ApiPropertyOptional({ default: 60000, description: 'No headers, or no new chunk, within this many ms: timeout.' }) timeoutMs?: number;
   @ApiPropertyOptional({ default: 600000, description: 'Bound on the whole call (ms).' }) totalTimeoutMs?: number;
-  @ApiPropertyOptional({ enum: ['least_in_flight', 'sticky'], default: 'least_in_flight', description: 'How a call picks an instance: fewest in flight per weight (ties at random), or the unit\'s own instance (prompt-cache affinity) while it is usable.' })
-  balance?: 'least_in_flight' | 'sticky';
+  @ApiPropertyOptional({ enum: ['least_in_flight', 'sticky', 'peak_ewma'], default: 'least_in_flight', description: 'How a call picks an instance: fewest in flight per weight (ties at random), the unit\'s own instance (prompt-cache affinity) while it is usable, or the lowest peak-EWMA latency cost x (in flight + 1) / weight (docs/adr/0037).' })
+  balance?: 'least_in_flight' | 'sticky' | 'peak_ewma';
+  @ApiPropertyOptional({ type: Object, description: 'For balance peak_ewma: { tauMs } the decay time of the latency cost (100..600000, default 10000).' })
+  balanceOptions?: { tauMs?: number };
   @ApiPropertyOptional({ type: Object, description: 'Passive health: {failures (3), windowMs (10000), coolDownMs (1000), maxCoolDownMs (60000)}. `failures` failed calls (connect, timeout, 5xx) in the window cool an instance down; each cool-down in a row doubles; then one trial call. Active health, optional: `probe` {intervalMs (10000, at least 1000), path (\'/models\', appended to the baseUrl), timeoutMs (2000)}: a GET of each instance at the interval while its pool is in use; a failing probe counts as a failed call, a passing one ends a cool-down.' })
   health?: Record<string, unknown>;
   @ApiPropertyOptional({ enum: ['error', 'fallback_control'], default: 'error', description: "No instance left: answer the upstream's error (instances are called anyway when all are cooled down), or serve the call by the control's upstream, recorded on this variant with error 'fallback'." })

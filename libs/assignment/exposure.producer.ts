@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { UnavailableError } from '../errors/domain-error';
+import { boundedQueueCall } from '../queue/bounded-call';
 import { QueueRegistry } from '../queue/queue.module';
 import { JOBS, QUEUES, type ExposureBatchJob, type ExposureRecord } from '../queue/queues';
 
@@ -21,22 +22,11 @@ export class ExposureProducer {
     if (exposures.length === 0) return;
     const job: ExposureBatchJob = { projectId, exposures };
     if (!this.queues.isConnected()) throw unavailable();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
+    await boundedQueueCall(this.queues.get(QUEUES.exposures).add(JOBS.exposureBatch, job), EXPOSURE_ENQUEUE_TIMEOUT_MS, {
       // Not confirmed in time: the backend may still run the command later (a retry then counts an exposure twice, never a unit).
-      timer = setTimeout(
-        () => reject(new UnavailableError('The queue did not confirm the exposures in time. Retry later.', RETRY_AFTER_SECONDS)),
-        EXPOSURE_ENQUEUE_TIMEOUT_MS,
-      );
+      timedOut: () => new UnavailableError('The queue did not confirm the exposures in time. Retry later.', RETRY_AFTER_SECONDS),
+      failed: unavailable,
     });
-    try {
-      await Promise.race([this.queues.get(QUEUES.exposures).add(JOBS.exposureBatch, job), timeout]);
-    } catch (error) {
-      if (error instanceof UnavailableError) throw error;
-      throw unavailable();
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Several projects' exposures in one round trip, one job each. */

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
+import { boundedQueueCall } from '../queue/bounded-call';
 import { QueueRegistry } from '../queue/queue.module';
 import { JOBS, QUEUES, type FeedbackBatchJob, type OutcomeBatchJob } from '../queue/queues';
 import { IngestionBackloggedError, IngestionUnavailableError } from './ingestion.errors';
@@ -16,26 +17,12 @@ const DEPTH_TTL_MS = 250;
  */
 const JOB_OPTIONS = { attempts: 12, removeOnComplete: { count: 50 } };
 
-/**
- * Bounds a call to the queue backend; its failure is a 503 (nothing acknowledged), never a 500:
- * on the Postgres backend a database that went away fails the call at once (ECONNREFUSED).
- */
+/** A queue call bounded in time; failing or silent, it is a 503 naming why (nothing acknowledged). */
 function withTimeout<T>(promise: Promise<T>, ms: number, reason: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new IngestionUnavailableError(reason)), ms);
+  return boundedQueueCall(promise, ms, {
+    timedOut: () => new IngestionUnavailableError(reason),
+    failed: (code) => new IngestionUnavailableError(`the queue backend failed: ${code}`),
   });
-  const failed = promise.catch((error: unknown) => {
-    throw error instanceof IngestionUnavailableError ? error : new IngestionUnavailableError(`the queue backend failed: ${errorCode(error)}`);
-  });
-  return Promise.race([failed, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A short, secret-free name for a backend error (its code or class), for the 503's detail. */
-function errorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code)) return code;
-  return error instanceof Error ? error.name : 'unknown error';
 }
 
 /**

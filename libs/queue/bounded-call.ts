@@ -1,3 +1,5 @@
+import { backendErrorCode } from '../errors/backend-error-code';
+
 /**
  * Bounds a call to the queue backend (Redis or Postgres). Its failure, or no answer within
  * `ms`, becomes the caller's own error (a 503: nothing acknowledged), never a 500; on the
@@ -17,11 +19,4 @@ export function boundedQueueCall<T>(
     throw unavailable.failed(backendErrorCode(error));
   });
   return Promise.race([failed, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A short, secret-free name for a backend error (its code or class), for a 503's detail. */
-export function backendErrorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code)) return code;
-  return error instanceof Error ? error.name : 'unknown error';
 }

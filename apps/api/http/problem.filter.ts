@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../../../libs/database/database-unavailable';
+import { backendErrorCode } from '../../../libs/errors/backend-error-code';
 import { DomainError, type FieldError } from '../../../libs/errors/domain-error';
 import { pathOnly, redactText } from '../../../libs/logging/redaction';
 
@@ -31,12 +32,6 @@ const TITLES: Record<number, string> = {
 
 const DATABASE_RETRY_AFTER_SECONDS = 5;
 
-function errorCode(error: unknown): string | undefined {
-  const e = error as { code?: unknown; driverError?: { code?: unknown } };
-  const code = e?.code ?? e?.driverError?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 /** Fastify's own errors (bad JSON, body too large...) carry a statusCode and a code. */
 interface FastifyError {
   statusCode?: number;
@@ -60,7 +55,7 @@ export class ProblemFilter implements ExceptionFilter {
     if (isDatabaseUnavailable(exception)) {
       // Not a bug of ours nor of the request: the database is away. Retry-After lets a load
       // balancer or a client come back; the message says nothing of the database's address.
-      this.logger.warn({ requestId: request.id, url: request.url, code: errorCode(exception) }, 'database unavailable');
+      this.logger.warn({ requestId: request.id, url: request.url, code: backendErrorCode((exception as { driverError?: unknown }).driverError ?? exception) }, 'database unavailable');
       void reply
         .status(503)
         .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))

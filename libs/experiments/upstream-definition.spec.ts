@@ -1,6 +1,8 @@
+import { Worker } from 'node:worker_threads';
+
 import { credentialEnvIssue } from '../config/config';
 import type { FieldError } from '../errors/domain-error';
-import { checkNoLiteralSecrets, checkUpstream } from './upstream-definition';
+import { SECRET_VALUES, checkNoLiteralSecrets, checkUpstream } from './upstream-definition';
 
 const anyEnv = (name: string) => credentialEnvIssue(name, ['*_API_KEY']);
 const check = (input: unknown, envIssue: (name: string) => string | null = anyEnv) => {
@@ -115,6 +117,31 @@ describe('checkNoLiteralSecrets', () => {
       }),
     ).toEqual([]);
   });
+
+  // Each pattern once cost seconds per 60 KB because it rescanned the rest of the string
+  // from every start. The scan runs in a worker so that a quadratic pattern fails the test
+  // at the deadline instead of blocking it for minutes; a linear one takes milliseconds.
+  it.each([
+    ['a long run of letters', 'x'.repeat(256 * 1024)],
+    ['many JWT-like starts with no dot', 'eyJabc-'.repeat(40_000)],
+    ['a scheme-like run before a colon', 'a'.repeat(256 * 1024) + '://'],
+    ['many Bearer words', 'Bearer '.repeat(40_000)],
+  ])('scans %s in linear time, and still finds a secret appended to it', async (_what, filler) => {
+    const patterns = SECRET_VALUES.map(([pattern]) => [pattern.source, pattern.flags]);
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       parentPort.postMessage(workerData.patterns.some(([source, flags]) => new RegExp(source, flags).test(workerData.text)));`,
+      { eval: true, workerData: { patterns, text: filler } },
+    );
+    const deadline = setTimeout(() => void worker.terminate(), 10_000);
+    const matched = await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('exit', () => reject(new Error('the scan did not finish within 10 s')));
+    }).finally(() => clearTimeout(deadline));
+    await worker.terminate();
+    expect(matched).toBe(false);
+    expect(secrets({ prompt: `${filler} see https://user:pw@example.com/` })).toEqual(['config.prompt']);
+  }, 20_000);
 });
 
 describe('checkUpstream: active health probes', () => {

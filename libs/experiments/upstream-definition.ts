@@ -52,7 +52,7 @@ const RESERVED_PARAMS = new Set(['model', 'stream', 'stream_options', 'messages'
  * tokens, private keys, JWTs, URLs with a password. Deliberately specific: a model name or
  * a prompt must not trip it.
  */
-const SECRET_VALUES: Array<[RegExp, string]> = [
+export const SECRET_VALUES: ReadonlyArray<[RegExp, string]> = [
   [/\b(sk|rk|pk)-[A-Za-z0-9_-]{16,}/, 'an API key (sk-...)'],
   [/\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/i, 'a bearer token'],
   [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/, 'an AWS access key'],
@@ -61,8 +61,10 @@ const SECRET_VALUES: Array<[RegExp, string]> = [
   [/\bAIza[0-9A-Za-z_-]{35}/, 'a Google API key'],
   [/\b(hf|gsk|xai|pplx)_[A-Za-z0-9]{20,}/, 'an API key'],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
-  [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/, 'a JWT'],
-  [/[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i, 'a URL with a password'],
+  [/\beyJ[A-Za-z0-9_-]{8,1024}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/, 'a JWT'],
+  // A scheme starts only where no scheme character precedes it, and is at most 32 long:
+  // without both, a long run of letters costs quadratic time (a 60 KB prompt took seconds).
+  [/(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}:\/\/[^/\s:@]+:[^/\s@]+@/i, 'a URL with a password'],
 ];
 
 /** Field names whose string value is a credential (normalised: lower case, letters and digits only). */

@@ -1,7 +1,6 @@
-import { Worker } from 'node:worker_threads';
-
 import { credentialEnvIssue } from '../config/config';
 import type { FieldError } from '../errors/domain-error';
+import { runInWorker } from '../../test/support/in-worker';
 import { SECRET_VALUES, checkNoLiteralSecrets, checkUpstream } from './upstream-definition';
 
 const anyEnv = (name: string) => credentialEnvIssue(name, ['*_API_KEY']);
@@ -128,17 +127,10 @@ describe('checkNoLiteralSecrets', () => {
     ['many Bearer words', 'Bearer '.repeat(40_000)],
   ])('scans %s in linear time, and still finds a secret appended to it', async (_what, filler) => {
     const patterns = SECRET_VALUES.map(([pattern]) => [pattern.source, pattern.flags]);
-    const worker = new Worker(
-      `const { parentPort, workerData } = require('node:worker_threads');
-       parentPort.postMessage(workerData.patterns.some(([source, flags]) => new RegExp(source, flags).test(workerData.text)));`,
-      { eval: true, workerData: { patterns, text: filler } },
+    const matched = await runInWorker(
+      'parentPort.postMessage(workerData.patterns.some(([source, flags]) => new RegExp(source, flags).test(workerData.text)));',
+      { patterns, text: filler },
     );
-    const deadline = setTimeout(() => void worker.terminate(), 10_000);
-    const matched = await new Promise((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('exit', () => reject(new Error('the scan did not finish within 10 s')));
-    }).finally(() => clearTimeout(deadline));
-    await worker.terminate();
     expect(matched).toBe(false);
     expect(secrets({ prompt: `${filler} see https://user:pw@example.com/` })).toEqual(['config.prompt']);
   }, 20_000);

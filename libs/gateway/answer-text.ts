@@ -127,13 +127,24 @@ export function streamText(endpoint: GatewayEndpoint, raw: string): string | nul
 
 /** An object or array parsed from an answer (a surrounding ``` fence allowed), or undefined when the answer is not JSON. */
 function jsonOf(text: string): unknown {
-  const fenced = /^\s*```[a-zA-Z]*\s*\n([\s\S]*?)\n?\s*```\s*$/.exec(text);
   try {
-    const value: unknown = JSON.parse(fenced ? fenced[1] : text);
+    const value: unknown = JSON.parse(unfenced(text) ?? text);
     return typeof value === 'object' && value !== null ? value : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The body of an answer wrapped in one ``` fence (with an optional language name), or
+ * undefined. By hand, not as a regex: the regex form is quadratic on a long answer.
+ */
+function unfenced(text: string): string | undefined {
+  const trimmed = text.trim();
+  const firstNewline = trimmed.indexOf('\n');
+  if (!trimmed.startsWith('```') || !trimmed.endsWith('```') || firstNewline === -1 || firstNewline > trimmed.length - 4) return undefined;
+  if (!/^[a-zA-Z]*$/.test(trimmed.slice(3, firstNewline).trim())) return undefined;
+  return trimmed.slice(firstNewline + 1, trimmed.length - 3);
 }
 
 /** JSON with object keys sorted, so that two equal values print alike whatever their key order. */

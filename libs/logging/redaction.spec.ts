@@ -10,6 +10,7 @@ import {
   scrubDatabaseText,
   serializeError,
 } from './redaction';
+import { CALL_EXPORT_OF_MODULE, runInWorker } from '../../test/support/in-worker';
 
 const KEY = 'vk_admin_Q2hhbmdlIHRoaXMga2V5IHRvIHNvbWV0aGluZyBy';
 const HASH = 'a'.repeat(20) + '0123456789abcdef'.repeat(2) + 'b'.repeat(12);
@@ -180,4 +181,35 @@ describe('redactKeyMaterial', () => {
     for (const secret of [KEY, TOKEN, ':pw@']) expect(out).not.toContain(secret);
     expect(() => JSON.parse(out)).not.toThrow();
   });
+});
+
+// Every function here runs on text that a client can make long (a URL, a rejected value that
+// Postgres quotes). Each once had a pattern that rescanned the rest of the text from every
+// start: seconds on tens of KB, minutes on these. The worker stops a quadratic scan at the
+// deadline, so a regression fails instead of hanging; a linear scan takes milliseconds.
+describe('linear time on hostile text', () => {
+  const inWorker = (exportName: string, input: string) =>
+    runInWorker<string>(CALL_EXPORT_OF_MODULE, { modulePath: require.resolve('./redaction.ts'), exportName, input });
+
+  it.each([
+    ['redactText', 'a.'.repeat(100_000) + 'a'],
+    ['redactText', 'eyJ-'.repeat(60_000)],
+    ['redactKeyMaterial', 'eyJ-'.repeat(60_000)],
+    ['redactKeyMaterial', 'vk_ ' + 'a+'.repeat(100_000)],
+    ['scrubDatabaseText', '\r:"\u0000\r'.repeat(50_000)],
+    ['scrubDatabaseText', 'value\t"'.repeat(50_000) + '\n'],
+    ['scrubDatabaseText', ':'.repeat(200_000) + '"x"'],
+  ])('%s on %#', async (exportName, input) => {
+    const out = await inWorker(exportName, input);
+    expect(typeof out).toBe('string');
+    // The same function on the same text in this thread agrees with the worker's.
+    expect(({ redactText, redactKeyMaterial, scrubDatabaseText } as Record<string, (s: string) => string>)[exportName](input)).toBe(out);
+  }, 30_000);
+
+  it('still redacts what follows hostile text', async () => {
+    const tail = ` postgres://app:hunter2@db/x Bearer ${KEY} ${TOKEN}`;
+    const out = await inWorker('redactText', 'a.'.repeat(50_000) + tail);
+    for (const secret of ['hunter2', KEY, TOKEN]) expect(out).not.toContain(secret);
+    expect(scrubDatabaseText(`invalid input syntax for type uuid: ${':'.repeat(1000)}"${'x'.repeat(10)}"`)).toMatch(/[^x]:"\[redacted\]"$/);
+  }, 30_000);
 });

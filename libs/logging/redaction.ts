@@ -56,7 +56,8 @@ const DROPPED_ERROR_FIELDS = new Set([
 ]);
 
 /** A signed token (results-page links, JWTs): base64url JSON, a dot, a base64url signature. */
-const SIGNED_TOKEN = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]+)?/g;
+// The first segment is bounded: unbounded, a run of 'eyJ-eyJ-...' rescans to its end from every start.
+const SIGNED_TOKEN = /\beyJ[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]+)?/g;
 
 export function isSecretField(name: string): boolean {
   return SECRET_FIELDS.has(name.toLowerCase());
@@ -69,7 +70,7 @@ export function isSecretField(name: string): boolean {
  */
 export function redactText(text: string): string {
   return text
-    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi, `$1${REDACTED}@`)
+    .replace(/:\/\/[^\s/?#@"'<>]+@/g, `://${REDACTED}@`)
     .replace(/([?&])([^\s=&#"'<>?]+)=([^\s&#"'<>]*)/g, (whole, sep: string, name: string, value: string) =>
       value === '' || value === REDACTED || PLAIN_QUERY_PARAMS.has(safeDecode(name).toLowerCase()) ? whole : `${sep}${name}=${REDACTED}`,
     )
@@ -88,7 +89,7 @@ export function redactText(text: string): string {
 export function redactKeyMaterial(line: string): string {
   if (!/vk_|eyJ|bearer|:\/\/[^\s/"\\]*@/i.test(line)) return line;
   return line
-    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>\\]+@/gi, `$1${REDACTED}@`)
+    .replace(/:\/\/[^\s/?#@"'<>\\]+@/g, `://${REDACTED}@`)
     .replace(/\b(bearer\s+)(?!\[redacted\])[A-Za-z0-9._~+/=-]+/gi, `$1${REDACTED}`)
     .replace(/\bvk_[a-z]+_[A-Za-z0-9_-]{16,}/g, REDACTED)
     .replace(SIGNED_TOKEN, REDACTED);
@@ -114,9 +115,8 @@ export function pathOnly(url: string): string {
 export function scrubDatabaseText(text: string, parameters: readonly string[] = []): string {
   let out = text;
   for (const value of parameters) if (value.length >= 4) out = out.split(value).join(REDACTED);
-  return out
-    .replace(/(:\s*)"[^\n]*"[ \t]*$/gm, `$1"${REDACTED}"`)
-    .replace(/\bvalue\s+"[^\n]*?"(?=\s+is out of range)/g, `value "${REDACTED}"`)
+  return redactQuotedLineEnds(out)
+    .replace(/\bvalue\s+"[^\n"]*"(?=\s+is out of range)/g, `value "${REDACTED}"`)
     .replace(/"([^"\n]*)"/g, (whole, inner: string) =>
       inner === REDACTED || (/^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?$/.test(inner) && inner.length <= 63 && !parameters.some((p) => p.includes(inner)))
         ? whole
@@ -260,4 +260,23 @@ function safeDecode(text: string): string {
   } catch {
     return text;
   }
+}
+
+/**
+ * `...: "<value>"` at the end of a line, as Postgres ends "invalid input syntax" messages:
+ * the value is redacted. By hand, not as one regex: that form rescans each line from every
+ * colon, quadratic on a long hostile value.
+ */
+function redactQuotedLineEnds(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      let end = line.length;
+      while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t')) end--;
+      if (end === 0 || line[end - 1] !== '"') return line;
+      const opening = /:\s*"/.exec(line);
+      if (!opening || opening.index + opening[0].length > end - 1) return line;
+      return `${line.slice(0, opening.index)}${opening[0].slice(0, -1)}"${REDACTED}"`;
+    })
+    .join('\n');
 }

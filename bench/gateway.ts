@@ -26,7 +26,7 @@
  * Pool phase (issue #18): three fake instances serve one variant, once per balance mode of the
  * gateway (least in flight and peak_ewma, docs/adr/0037, each its own experiment and three
  * instances; a third set of three behind a random-choice proxy written here, the reference);
- * BENCH_POOL_RATE (30) streams per second go to each, open loop, at the same moments, for BENCH_POOL_SECONDS (5) s, then instance 2 of each
+ * BENCH_POOL_RATE (50) streams per second go to each, open loop, at the same moments, for BENCH_POOL_SECONDS (20) s, then instance 2 of each
  * set is made slow for as long again: first +BENCH_POOL_SLOW_MS (200) to every answer, then, in a
  * second run, +BENCH_POOL_LOAD_MS (40) per call already in flight there (slow only under load).
  * Figures: the slow instance's share of calls and TTFT p50/p99 before and after, per balancer;
@@ -61,8 +61,8 @@ const SATURATION = 64;
 /** Which phases run: `overhead` (1 and 32 streams, non-streamed, saturation) and `pool`; both by default. */
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'overhead,pool').split(',').map((p) => p.trim()).filter(Boolean));
 const POOL_SIZE = 3;
-const POOL_RATE = Number(process.env.BENCH_POOL_RATE ?? 30);
-const POOL_SECONDS = Number(process.env.BENCH_POOL_SECONDS ?? 5);
+const POOL_RATE = Number(process.env.BENCH_POOL_RATE ?? 50);
+const POOL_SECONDS = Number(process.env.BENCH_POOL_SECONDS ?? 20);
 /** The pool phase's streams last as long as the others (20 + 8 x 20 ms) in fewer chunks: it measures balance, not per-chunk cost, on 2 shared cores. */
 const POOL_CHUNKS = 8;
 const POOL_PACE_MS = 20;

@@ -7,7 +7,7 @@ import { AssignmentService } from '../assignment/assignment.service';
 import type { Assignment } from '../assignment/core/snapshot';
 import { SnapshotService } from '../assignment/snapshot.service';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
-import { DEFAULT_PEAK_EWMA_TAU_MS, DEFAULT_UPSTREAM_HEALTH, type Upstream, type UpstreamInstance } from '../experiments/experiment.types';
+import { DEFAULT_PEAK_EWMA_TAU_MS, DEFAULT_UPSTREAM_HEALTH, type Upstream } from '../experiments/experiment.types';
 import { IngestionService } from '../ingestion/ingestion.service';
 import { DURATION_BUCKETS, LabelBudget, OperatorMetrics, type MetricSample } from '../observability/operator-metrics';
 import { OutboundClient, type OutboundStreamResponse } from '../outbound/outbound-client';
@@ -385,7 +385,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     const lease = this.acquire(plan.projectId, plan.experiment, variant, upstream, plan.unitId, new Set());
     try {
       if (!lease) measured = { status: null, ttftMs: null, latencyMs: elapsed(), usage: null, error: 'connect' };
-      else ({ measured, text } = await this.callShadow(plan, body, upstream, lease.instance, elapsed));
+      else ({ measured, text } = await this.callShadow(plan, body, upstream, lease, elapsed));
     } catch (error) {
       this.logger.warn({ err: error, eventId }, 'shadow call failed unexpectedly');
       measured = { status: null, ttftMs: null, latencyMs: elapsed(), usage: null, error: 'connect' };
@@ -402,9 +402,10 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     plan: Plan,
     body: Record<string, unknown>,
     upstream: Upstream,
-    instance: UpstreamInstance,
+    lease: Lease,
     elapsed: () => number,
   ): Promise<{ measured: Measured; text: string | null }> {
+    const instance = lease.instance;
     const failed = (error: GatewayErrorClass, status: number | null = null) => ({ measured: { status, ttftMs: null, latencyMs: elapsed(), usage: null, error }, text: null });
     const outgoing: Record<string, unknown> = { ...body, ...upstream.params };
     if (plan.stream && upstream.includeUsage && (plan.endpoint === 'chat' || plan.endpoint === 'completions')) {
@@ -451,6 +452,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
           (chunk) => {
             meter.feed(chunk);
             capture.feed(chunk);
+            if (meter.firstTokenAt !== null) lease.firstByte(meter.firstTokenAt);
             return true;
           },
           (resume) => resume(),
@@ -781,17 +783,27 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     let failureMessage = '';
     const capture = plan.capture;
     if (capture) capture.sse = true;
+    // The balancer learns of the first token at once (a call waiting for one raises its instance's cost, docs/adr/0037).
+    let waitingLease = plan.lease;
     // Forwarded first, watched after: the meter's parsing (JSON of the first events) is not on the path to the client's first byte.
     const feed = capture
       ? (chunk: Buffer) => {
           const more = res.write(chunk);
           meter.feed(chunk);
           capture.feed(chunk);
+          if (waitingLease && meter.firstTokenAt !== null) {
+            waitingLease.firstByte(meter.firstTokenAt);
+            waitingLease = null;
+          }
           return more;
         }
       : (chunk: Buffer) => {
           const more = res.write(chunk);
           meter.feed(chunk);
+          if (waitingLease && meter.firstTokenAt !== null) {
+            waitingLease.firstByte(meter.firstTokenAt);
+            waitingLease = null;
+          }
           return more;
         };
     // Paused until the client drains what it was sent (or goes away: then the upstream call is aborted).

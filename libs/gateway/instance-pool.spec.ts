@@ -153,6 +153,43 @@ describe('InstancePools: peak_ewma balance (docs/adr/0037)', () => {
     expect(healed.slow ?? 0).toBeGreaterThan(700);
   });
 
+  /**
+   * Streams from an open loop, one every `stepMs`: each has its first token `ttft(url)` ms after
+   * it starts and ends 160 ms later (the balancer hears of both). Returns the instances picked, in order.
+   */
+  function streams(pools: InstancePools, clock: { now: number }, calls: number, stepMs: number, ttft: (baseUrl: string) => number): string[] {
+    const due: Array<{ at: number; act: () => void }> = [];
+    const picked: string[] = [];
+    const settle = (until: number) => {
+      due.sort((x, y) => x.at - y.at);
+      while (due.length > 0 && due[0].at <= until) due.shift()!.act();
+    };
+    for (let i = 0; i < calls; i++) {
+      settle(clock.now);
+      const lease = pools.acquire(pool, three, health, 'u', ewma)!;
+      const url = lease.instance.baseUrl;
+      picked.push(url);
+      const first = ttft(url);
+      due.push({ at: clock.now + first, act: () => lease.firstByte(first) });
+      due.push({ at: clock.now + first + 160, act: () => lease.finish(true, first + 160, first) });
+      clock.now += stepMs;
+    }
+    settle(Infinity);
+    return picked;
+  }
+
+  it('stops sending streams to an instance as soon as a call there waits too long for its first token', () => {
+    const { clock, pools } = setup();
+    streams(pools, clock, 500, 20, () => 20);
+    // `slow` now takes 220 ms to its first token. Observed only at a stream's end, its first
+    // slow call let four more follow it there (0.45 % of these 2,000 calls in all, enough to
+    // make it the p99); the wait itself raises its cost, and the first token is learnt at once.
+    const picked = streams(pools, clock, 2000, 20, (url) => (url === 'slow' ? 220 : 20));
+    expect(picked.slice(0, 20).filter((url) => url === 'slow').length).toBeLessThanOrEqual(1);
+    // Then one call every few seconds, as its cost decays (the retry that shows it healed).
+    expect(picked.filter((url) => url === 'slow').length).toBeLessThanOrEqual(6);
+  });
+
   it('least in flight (the default) keeps sending the slow instance its share on the same calls', () => {
     const clock = { now: 0 };
     const pools = new InstancePools(() => clock.now, seeded(1));

@@ -24,6 +24,12 @@ interface InstanceState {
   cost: number | null;
   /** When `cost` was last updated (ms since epoch). */
   costAt: number;
+  /**
+   * Peak-EWMA mode: the calls started here that have not yet had their first byte (or their
+   * end), oldest first; entries are marked done and dropped from the front. The oldest one's
+   * age is a lower bound of the instance's cost (docs/adr/0037, "Waiting calls").
+   */
+  waiting: Array<{ at: number; done: boolean }>;
 }
 
 /** One instance's state as `GET /v1/gateway/upstreams` shows it. */
@@ -53,6 +59,11 @@ export interface Lease {
    * observes it rather than the total latency (docs/adr/0037).
    */
   finish(ok: boolean | null, latencyMs: number | null, firstByteMs?: number | null): void;
+  /**
+   * The first token of a stream arrived after `firstByteMs`: in peak-EWMA mode the cost learns
+   * it at once, not at the stream's end, and the call stops counting as waiting (idempotent).
+   */
+  firstByte(firstByteMs: number): void;
 }
 
 /** How `acquire` picks among the usable instances (docs/adr/0030, 0037). */
@@ -189,17 +200,34 @@ export class InstancePools {
     state.inFlight++;
     state.lastUsed = now;
     if (trial) state.trialInFlight = true;
+    let waiting: { at: number; done: boolean } | null = null;
+    if (options.peakEwma) {
+      waiting = { at: now, done: false };
+      // Bounded: entries behind a long-waiting call are dropped once they outnumber the calls in flight.
+      if (state.waiting.length > 2 * state.inFlight + 16) state.waiting = state.waiting.filter((w) => !w.done);
+      state.waiting.push(waiting);
+    }
     let done = false;
+    let firstByteSeen = false;
     return {
       instance: chosen.instance,
+      firstByte: (firstByteMs) => {
+        if (done || firstByteSeen || !waiting || !options.peakEwma) return;
+        firstByteSeen = true;
+        waiting.done = true;
+        // A trial that answers ends a cool-down: the failures' penalty is forgotten with them.
+        if (trial) state.cost = null;
+        this.observe(pool, instances, state, options.peakEwma.tauMs, true, firstByteMs);
+      },
       finish: (ok, latencyMs, firstByteMs) => {
         if (done) return;
         done = true;
+        if (waiting) waiting.done = true;
         state.inFlight--;
         if (trial) state.trialInFlight = false;
         if (ok === null) return;
-        if (options.peakEwma) {
-          // A trial that answers ends a cool-down: the failures' penalty is forgotten with them.
+        // A success whose first token was already observed has nothing new for the cost.
+        if (options.peakEwma && !(ok && firstByteSeen)) {
           if (trial && ok) state.cost = null;
           this.observe(pool, instances, state, options.peakEwma.tauMs, ok, firstByteMs ?? latencyMs);
         }
@@ -274,7 +302,20 @@ export class InstancePools {
     let lowest = Infinity;
     for (const c of known) if (c !== null && c < lowest) lowest = c;
     const unknown = lowest === Infinity ? MIN_COST_MS : lowest;
-    return known.map((c) => c ?? unknown);
+    return known.map((c, i) => Math.max(c ?? unknown, this.oldestWaitMs(usable[i].state, now)));
+  }
+
+  /**
+   * How long the oldest call still waiting for its first byte on this instance has waited
+   * (0 when none): an instance that turned slow shows it at once, not only when its first slow
+   * answer ends (by then a stream of calls has gone there).
+   */
+  private oldestWaitMs(state: InstanceState, now: number): number {
+    const waiting = state.waiting;
+    let head = 0;
+    while (head < waiting.length && waiting[head].done) head++;
+    if (head > 0) waiting.splice(0, head);
+    return waiting.length === 0 ? 0 : now - waiting[0].at;
   }
 
   /** Feeds one finished call to its instance's peak-EWMA cost; a failure is observed as a penalty. */
@@ -337,7 +378,7 @@ export class InstancePools {
     let state = this.states.get(key);
     if (!state) {
       if (this.states.size >= MAX_STATES) this.forgetIdle(now);
-      state = { baseUrl, inFlight: 0, recent: [], latencyMs: null, latencies: [], latencyNext: 0, cooledUntil: 0, coolDowns: 0, coolDownsTotal: 0, trialInFlight: false, lastUsed: now, cost: null, costAt: now };
+      state = { baseUrl, inFlight: 0, recent: [], latencyMs: null, latencies: [], latencyNext: 0, cooledUntil: 0, coolDowns: 0, coolDownsTotal: 0, trialInFlight: false, lastUsed: now, cost: null, costAt: now, waiting: [] };
       this.states.set(key, state);
     }
     return state;

@@ -94,8 +94,12 @@ describe('a pool edited while 100 streams are in flight', () => {
     const startedAt = fakes.map((f) => f.requests.length);
     const newRequests = () => fakes.map((f, i) => f.requests.slice(startedAt[i]));
 
-    // 100 streams of 25 chunks 100 ms apart (about 2.5 s each), each with its own text to find it upstream.
-    const texts = Array.from({ length: 100 }, (_, i) => `stream:25:100:s${i}`);
+    // 100 streams of 20 chunks 50 ms apart, each with its own text to find it upstream. Each one
+    // sends half its chunks, then waits at a gate (opened once the new pool is in force) for the rest.
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    for (const f of fakes) f.options.gate = gate;
+    const texts = Array.from({ length: 100 }, (_, i) => `gated:20:50:s${i}`);
     let finished = 0;
     const streams = texts.map((text) =>
       call(exp, exp.unit, say(text), { stream: true }).then((answer) => {
@@ -104,43 +108,47 @@ describe('a pool edited while 100 streams are in flight', () => {
       }),
     );
     // Every stream reached its instance (and is being answered) before the pool changes.
-    await eventually(async () => newRequests().flat().length === 100, 20_000, 10);
-    const finishedBeforePatch = finished;
-
-    // Remove A, re-weight B (3), keep C, add D.
-    const patched = await editPool(exp.admin, exp.key, [
-      { baseUrl: b.url, weight: 3 },
-      { baseUrl: c.url, weight: 1 },
-      { baseUrl: d.url, weight: 1 },
-    ]);
-    expect(patched.status).toBe(200);
-    const inFlightAtPatch = 100 - finished;
-
-    // The change reaches this replica through the change bus: short streams (10 at once) until one is
-    // answered by D; calls made meanwhile may still use the old pool, and must not fail either.
+    await eventually(async () => newRequests().flat().length === 100, 30_000, 10);
+    let inFlightAtPatch = 0;
     const probes: Answer[] = [];
-    let round = 0;
-    await eventually(
-      async () => {
-        round++;
-        const batch = await Promise.all(Array.from({ length: 10 }, (_, i) => call(exp, exp.unit, say(`stream:3:20:p${round}-${i}`), { stream: true })));
-        probes.push(...batch);
-        return batch.some((p) => p.upstreamRequestId?.startsWith('req-D-'));
-      },
-      20_000,
-      0,
-    );
+    try {
+      // Remove A, re-weight B (3), keep C, add D.
+      const patched = await editPool(exp.admin, exp.key, [
+        { baseUrl: b.url, weight: 3 },
+        { baseUrl: c.url, weight: 1 },
+        { baseUrl: d.url, weight: 1 },
+      ]);
+      expect(patched.status).toBe(200);
+      inFlightAtPatch = 100 - finished;
 
-    // New calls after the change: 50 streams at once, none to A, D and B (weight 3) share them.
+      // The change reaches this replica through the change bus: short streams (10 at once) until one is
+      // answered by D; calls made meanwhile may still use the old pool, and must not fail either.
+      let round = 0;
+      await eventually(
+        async () => {
+          round++;
+          const batch = await Promise.all(Array.from({ length: 10 }, (_, i) => call(exp, exp.unit, say(`stream:3:20:p${round}-${i}`), { stream: true })));
+          probes.push(...batch);
+          return batch.some((p) => p.upstreamRequestId?.startsWith('req-D-'));
+        },
+        20_000,
+        0,
+      );
+      expect(finished).toBe(0);
+    } finally {
+      // The streams that were in flight go on to their end (drain).
+      open();
+    }
+    // Then new calls, 50 streams at once: none to A, the rest spread over B, C and D by calls in
+    // flight per weight (B weighs 3, C and D 1 each).
+    const answers = await Promise.all(streams);
     const before = fakes.map((f) => f.requests.length);
     const fresh = await Promise.all(Array.from({ length: 50 }, (_, i) => call(exp, exp.unit, say(`stream:5:40:n${i}`), { stream: true })));
-    const [na, nb, , nd] = fakes.map((f, i) => f.requests.length - before[i]);
-    const answers = await Promise.all(streams);
+    const [na, nb, nc, nd] = fakes.map((f, i) => f.requests.length - before[i]);
 
-    // The pool changed while the streams ran: all 100 were flowing when the PATCH was sent, some still when it returned.
-    console.log(`pool edit: ${inFlightAtPatch} of 100 streams still in flight when the PATCH returned; new calls A ${na}, B ${nb}, D ${nd}`);
-    expect(finishedBeforePatch).toBe(0);
-    expect(inFlightAtPatch).toBeGreaterThan(0);
+    // The pool changed while the 100 streams ran: none had ended when the PATCH returned.
+    console.log(`pool edit: ${inFlightAtPatch} of 100 streams in flight when the PATCH returned; then new calls A ${na}, B ${nb}, C ${nc}, D ${nd}`);
+    expect(inFlightAtPatch).toBe(100);
 
     // Zero failed calls.
     const all = [...answers, ...probes, ...fresh];
@@ -158,11 +166,12 @@ describe('a pool edited while 100 streams are in flight', () => {
       expect(answers[i].bytes.equals(request.sent)).toBe(true);
     });
     // The old pool's three instances all carried some of them (A included, which was then removed).
-    for (const f of [a, b, c]) expect(newRequests()[fakes.indexOf(f)].filter((r) => /^stream:25:100:/.test(r.body.messages.at(-1).content)).length).toBeGreaterThan(0);
+    for (const f of [a, b, c]) expect(newRequests()[fakes.indexOf(f)].filter((r) => /^gated:20:50:/.test(r.body.messages.at(-1).content)).length).toBeGreaterThan(0);
 
-    // After the change reached this replica: nothing to A, the new instance D is used, B weighs more than D.
+    // After the change reached this replica: nothing to A, the new instance D is used, B (weight 3) gets more than C or D.
     expect(na).toBe(0);
     expect(nd).toBeGreaterThan(0);
+    expect(nb).toBeGreaterThan(nc);
     expect(nb).toBeGreaterThan(nd);
     for (const answer of fresh) expect(answer.upstreamRequestId).toMatch(/^req-[BCD]-/);
 

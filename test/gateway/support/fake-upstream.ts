@@ -57,6 +57,8 @@ export interface FakeOptions {
    * `usage.prompt_tokens_details.cached_tokens` (the prompt's tokens on a hit, 0 on a miss).
    */
   promptCache?: boolean;
+  /** The `gated` scenario: a stream sends half its chunks, then waits for this promise before the rest (a pool edited while streams are in flight). */
+  gate?: Promise<void>;
 }
 
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
@@ -257,6 +259,7 @@ export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}
         }
         if (scenario === 'truncated' && i === Math.floor(count / 2)) return void res.end();
         if (scenario === 'stall' && i === Math.floor(count / 2)) return; // stops sending, keeps the connection
+        if (scenario === 'gated' && i === Math.floor(count / 2)) await options.gate;
         write(chunk(id, model, { content: `w${i} ` }));
       }
       write(chunk(id, model, {}, 'stop'));

@@ -109,7 +109,7 @@ describe('a pool edited while 100 streams are in flight', () => {
     );
     // Every stream reached its instance (and is being answered) before the pool changes.
     await eventually(async () => newRequests().flat().length === 100, 30_000, 10);
-    let inFlightAtPatch = 0;
+    let inFlightAtPatch: number | undefined;
     const probes: Answer[] = [];
     try {
       // Remove A, re-weight B (3), keep C, add D.
@@ -186,7 +186,8 @@ describe('a pool edited while 100 streams are in flight', () => {
 });
 
 describe('an instance that accepts connections and never answers', () => {
-  const TIMEOUT_MS = 600;
+  // Long enough that A and B always send their answer headers within it on a loaded machine.
+  const TIMEOUT_MS = 1500;
 
   it('holds no call past its timeout: calls fail over before the first byte with no client error, are recorded once, and the instance is cooled down', async () => {
     const exp = await pooled([{ baseUrl: a.url }, { baseUrl: hung.url }, { baseUrl: b.url }], {
@@ -303,7 +304,7 @@ describe('sticky mode measured as prompt-cache hits', () => {
     expect(sticky.rate).toBe((REPEATS - 1) / REPEATS);
     // Not sticky, one call at a time: each call goes to an instance at random (ties), so a unit
     // misses once per distinct instance it meets: expected hit rate (R - N (1 - (1 - 1/N)^R)) / R,
-    // 0.40 for R = 4, N = 3 (standard deviation about 0.04 over 24 units).
+    // 0.40 for R = 4, N = 3 (standard deviation about 0.03 over 24 units).
     const expected = (REPEATS - INSTANCES * (1 - (1 - 1 / INSTANCES) ** REPEATS)) / REPEATS;
     expect(Math.abs(spread.rate - expected)).toBeLessThan(0.15);
     expect(sticky.rate).toBeGreaterThan(spread.rate + 0.2);

@@ -213,7 +213,7 @@ describe('InstancePools: peak_ewma balance (docs/adr/0037)', () => {
     for (const lease of held) lease.finish(null, null);
   });
 
-  it('gives an instance not yet observed the pool median cost, so it gets traffic at once', () => {
+  it('gives an instance not yet observed the lowest observed cost of the pool, so it gets traffic at once', () => {
     const { clock, pools } = setup();
     run(pools, clock, [inst('a'), inst('b')], 50, 10, () => 20);
     const grown = [inst('a'), inst('b'), inst('new')];

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 
 /**
  * A small OpenAI-compatible model server for the gateway's tests, on loopback. What it does
@@ -31,8 +31,19 @@ export interface FakeUpstream {
   probes: string[];
   /** What it does before answering, changeable while it runs (pool tests): wait, or fail every call. */
   options: FakeOptions;
+  /** The simulated prompt cache (with `options.promptCache`): the prompt prefixes this instance has seen, and its hits and misses. */
+  cache: PromptCache;
   close(): Promise<void>;
 }
+
+export interface PromptCache {
+  prefixes: Set<string>;
+  hits: number;
+  misses: number;
+}
+
+/** Prefixes kept by the simulated prompt cache before it is emptied (bounded). */
+const PROMPT_CACHE_ENTRIES = 10_000;
 
 export interface FakeOptions {
   firstTokenMs?: number;
@@ -40,6 +51,14 @@ export interface FakeOptions {
   fail?: '500' | 'reset';
   /** Chat answers carry this text (a stream sends it in two content chunks) instead of the default (shadow agreement tests). */
   reply?: string;
+  /**
+   * A simulated prompt cache (sticky tests): the prefix of a chat call (every message but the
+   * last) is a hit when this instance saw it before; a non-streamed answer reports it as
+   * `usage.prompt_tokens_details.cached_tokens` (the prompt's tokens on a hit, 0 on a miss).
+   */
+  promptCache?: boolean;
+  /** The `gated` scenario: a stream sends half its chunks, then waits for this promise before the rest (a pool edited while streams are in flight). */
+  gate?: Promise<void>;
 }
 
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
@@ -63,6 +82,7 @@ export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}
   const sockets = new Set<Socket>();
   const requests: FakeRequest[] = [];
   const probes: string[] = [];
+  const cache: PromptCache = { prefixes: new Set(), hits: 0, misses: 0 };
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET') {
       // A health probe: answers like the calls do (fail, or a model list).
@@ -114,6 +134,18 @@ export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}
       res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': `req-${name}-${requests.length}`, 'content-length': Buffer.byteLength(text), ...headers });
       res.end(text);
     };
+    let cachedTokens = 0;
+    if (options.promptCache && Array.isArray(body.messages)) {
+      const prefix = JSON.stringify(body.messages.slice(0, -1));
+      if (cache.prefixes.has(prefix)) {
+        cache.hits++;
+        cachedTokens = USAGE.prompt_tokens;
+      } else {
+        cache.misses++;
+        if (cache.prefixes.size >= PROMPT_CACHE_ENTRIES) cache.prefixes.clear();
+        cache.prefixes.add(prefix);
+      }
+    }
     if (options.firstTokenMs) await sleep(options.firstTokenMs);
     if (options.fail === 'reset') return void req.socket.destroy();
     if (options.fail === '500') return json(500, { error: { message: `${name} is down`, type: 'server_error', param: null, code: null } });
@@ -184,7 +216,8 @@ export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}
           usage: USAGE,
         });
       }
-      return json(200, { id, object: 'chat.completion', created: 1_700_000_000, model, choices: [{ index: 0, message: { role: 'assistant', content: options.reply ?? `Hello from ${name}` }, finish_reason: 'stop' }], usage: USAGE });
+      const usage = options.promptCache ? { ...USAGE, prompt_tokens_details: { cached_tokens: cachedTokens } } : USAGE;
+      return json(200, { id, object: 'chat.completion', created: 1_700_000_000, model, choices: [{ index: 0, message: { role: 'assistant', content: options.reply ?? `Hello from ${name}` }, finish_reason: 'stop' }], usage });
     }
 
     // Streams.
@@ -226,6 +259,7 @@ export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}
         }
         if (scenario === 'truncated' && i === Math.floor(count / 2)) return void res.end();
         if (scenario === 'stall' && i === Math.floor(count / 2)) return; // stops sending, keeps the connection
+        if (scenario === 'gated' && i === Math.floor(count / 2)) await options.gate;
         write(chunk(id, model, { content: `w${i} ` }));
       }
       write(chunk(id, model, {}, 'stop'));
@@ -243,6 +277,56 @@ export async function startFakeUpstream(name = 'fake', options: FakeOptions = {}
     requests,
     probes,
     options,
+    cache,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A raw TCP server on loopback standing in for a broken model instance: it accepts connections and reads what is sent. */
+export interface RawUpstream {
+  url: string;
+  /** Connections accepted so far. */
+  connections: number;
+  /** HTTP requests received so far (request lines seen). */
+  requests: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A broken instance (pool fault tests). `hang`: accepts connections and never writes a byte.
+ * `cycle`: answers its requests in turn by hanging, by dropping the connection, and with a 500.
+ */
+export async function startRawUpstream(behaviour: 'hang' | 'cycle'): Promise<RawUpstream> {
+  const sockets = new Set<Socket>();
+  const state = { connections: 0, requests: 0 };
+  const server = createNetServer((socket) => {
+    state.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (data: Buffer) => {
+      // Only the request line starts a request (a body may arrive in a later chunk).
+      if (!data.subarray(0, 5).equals(Buffer.from('POST '))) return;
+      const n = state.requests++;
+      if (behaviour === 'hang' || n % 3 === 0) return; // never answers
+      if (n % 3 === 1) return void socket.destroy();
+      const text = JSON.stringify({ error: { message: 'broken instance', type: 'server_error', param: null, code: null } });
+      socket.end(`HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    get connections() {
+      return state.connections;
+    },
+    get requests() {
+      return state.requests;
+    },
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));

@@ -25,7 +25,7 @@
  */
 import { bootstrapMeanDifference, holm, mcnemarFromOutcomes, pairedTTest, tQuantile, wilcoxonSignedRank } from '../stats';
 import type { EvaluatorDefinition } from './evaluator-definition';
-import { isScored } from './evaluator-definition';
+import { isScored, METRIC_COMPARISONS, type MetricName } from './evaluator-definition';
 import type { EvaluatorOutcome } from './evaluators';
 
 export interface CaseRow {
@@ -108,9 +108,7 @@ export interface Comparison {
   worstCases: WorstCase[];
 }
 
-/** The per-answer measurements compared between variants (method `wilcoxon`, outside the decision). */
-export const METRIC_COMPARISONS = ['latency_ms', 'ttft_ms', 'tokens', 'cost_usd'] as const;
-export type MetricName = (typeof METRIC_COMPARISONS)[number];
+export { METRIC_COMPARISONS, type MetricName };
 
 export interface RunResults {
   variants: VariantResult[];

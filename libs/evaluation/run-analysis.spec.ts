@@ -180,7 +180,6 @@ describe('Wilcoxon beside paired t for scores, and paired comparisons of latency
     const n = ttft.inputs.control.length;
     const r = run('ttftMs', n);
     const c = find(r, 'ttft_ms')!;
-    const control = ttft.inputs.control as number[];
     const candidate = ttft.inputs.candidate as number[];
     expect(c.pairs).toBe(n);
     expectClose(c.difference!, ttft.expected.meanDifference, 1e-6);

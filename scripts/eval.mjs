@@ -99,10 +99,13 @@ for (const v of run.results.variants) {
   process.stdout.write(`  ${v.key}: ${v.cases} cases; ${evals}; latency p50 ${p50}; cost $${v.costUsd.toFixed(4)}\n`);
 }
 for (const c of run.results.comparisons) {
-  const ci = c.ci ? ` [${c.ci.map((x) => x.toFixed(3)).join(', ')}]` : '';
-  const p = c.pValue === null ? '' : ` p ${c.pValue.toPrecision(3)} (${c.method})`;
+  // Cost per answer is a tiny number: significant digits, not decimals.
+  const num = (x) => (c.evaluator === 'cost_usd' ? x.toPrecision(3) : x.toFixed(3));
+  const ci = c.ci ? ` [${c.ci.map(num).join(', ')}]` : '';
+  const wilcoxon = c.wilcoxonPValue == null ? '' : `, wilcoxon p ${c.wilcoxonPValue.toPrecision(3)}`;
+  const p = c.pValue === null ? '' : ` p ${c.pValue.toPrecision(3)} (${c.method})${wilcoxon}`;
   const worst = c.worstCases.length ? `; worst: ${c.worstCases.map((w) => w.caseId).join(', ')}` : '';
-  process.stdout.write(`  ${c.variant} vs ${run.control}, ${c.evaluator}: ${c.difference === null ? '-' : c.difference.toFixed(3)}${ci}${p}${worst}\n`);
+  process.stdout.write(`  ${c.variant} vs ${run.control}, ${c.evaluator}: ${c.difference === null ? '-' : num(c.difference)}${ci}${p}${worst}\n`);
 }
 process.stdout.write(`verdict: ${run.results.decision.action}${run.partial ? ' (partial run)' : ''}\n`);
 for (const reason of run.results.decision.reasons) process.stdout.write(`  - ${reason}\n`);

@@ -57,10 +57,10 @@ describe('loadConfig', () => {
     expect(message).not.toMatch(/hunter2/);
   });
 
-  it('keeps offline answers 30 days by default, pruned hourly; 0 keeps them for ever; a bad value is named', () => {
-    expect(loadConfig(base).evaluation).toEqual({ answerCacheDays: 30, answerPruneIntervalMs: 3_600_000 });
-    expect(loadConfig({ ...base, EVAL_ANSWER_CACHE_DAYS: '0', EVAL_ANSWER_PRUNE_INTERVAL_MS: '60000' }).evaluation).toEqual({ answerCacheDays: 0, answerPruneIntervalMs: 60_000 });
-    for (const [name, value] of [['EVAL_ANSWER_CACHE_DAYS', '-1'], ['EVAL_ANSWER_CACHE_DAYS', '1.5'], ['EVAL_ANSWER_CACHE_DAYS', 'month'], ['EVAL_ANSWER_PRUNE_INTERVAL_MS', '10']]) {
+  it('keeps offline answers 30 days by default, pruned hourly; 0 keeps them for ever; 8 calls per upstream; a bad value is named', () => {
+    expect(loadConfig(base).evaluation).toEqual({ answerCacheDays: 30, answerPruneIntervalMs: 3_600_000, upstreamMaxInFlight: 8 });
+    expect(loadConfig({ ...base, EVAL_ANSWER_CACHE_DAYS: '0', EVAL_ANSWER_PRUNE_INTERVAL_MS: '60000', EVAL_UPSTREAM_MAX_IN_FLIGHT: '3' }).evaluation).toEqual({ answerCacheDays: 0, answerPruneIntervalMs: 60_000, upstreamMaxInFlight: 3 });
+    for (const [name, value] of [['EVAL_ANSWER_CACHE_DAYS', '-1'], ['EVAL_ANSWER_CACHE_DAYS', '1.5'], ['EVAL_ANSWER_CACHE_DAYS', 'month'], ['EVAL_ANSWER_PRUNE_INTERVAL_MS', '10'], ['EVAL_UPSTREAM_MAX_IN_FLIGHT', '0'], ['EVAL_UPSTREAM_MAX_IN_FLIGHT', '2.5'], ['EVAL_UPSTREAM_MAX_IN_FLIGHT', '1000']]) {
       expect(() => loadConfig({ ...base, [name]: value })).toThrow(new RegExp(`${name}:`));
     }
   });

@@ -86,6 +86,8 @@ const schema = z.object({
   // Offline evaluation's answer cache (docs/adr/0035): answers older than this many days are pruned (0: kept for ever).
   EVAL_ANSWER_CACHE_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
   EVAL_ANSWER_PRUNE_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
+  // Offline evaluation calls in flight per upstream base URL in one worker process, all runs together (docs/adr/0040).
+  EVAL_UPSTREAM_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(256).default(8),
   GATEWAY_SHADOW_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(4096).default(32),
 })
   .refine((s) => !(s.QUEUE_BACKEND === 'redis' && !s.REDIS_URL && s.NODE_ENV === 'production'), {
@@ -153,6 +155,8 @@ export interface VerdictConfig {
     answerCacheDays: number;
     /** How often the worker prunes. */
     answerPruneIntervalMs: number;
+    /** Calls in flight per upstream base URL in one worker process, shared by every run (docs/adr/0040). */
+    upstreamMaxInFlight: number;
   };
   /** GET /metrics: a bearer token equal to `token` reads the operator metrics (as the bootstrap admin key does); null: none. */
   metrics: { token: string | null };
@@ -215,7 +219,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       bodyLimitBytes: s.GATEWAY_BODY_LIMIT_BYTES,
       shadowMaxInFlight: s.GATEWAY_SHADOW_MAX_IN_FLIGHT,
     },
-    evaluation: { answerCacheDays: s.EVAL_ANSWER_CACHE_DAYS, answerPruneIntervalMs: s.EVAL_ANSWER_PRUNE_INTERVAL_MS },
+    evaluation: { answerCacheDays: s.EVAL_ANSWER_CACHE_DAYS, answerPruneIntervalMs: s.EVAL_ANSWER_PRUNE_INTERVAL_MS, upstreamMaxInFlight: s.EVAL_UPSTREAM_MAX_IN_FLIGHT },
     metrics: { token: s.METRICS_TOKEN ?? null },
     logLevel: s.LOG_LEVEL,
   };

@@ -207,6 +207,7 @@ export class EvaluationRunner {
         caseId: r.caseId,
         repetition: r.repetition,
         latencyMs: r.latencyMs,
+        ttftMs: r.ttftMs,
         costUsd: r.costUsd,
         inputTokens: r.inputTokens,
         outputTokens: r.outputTokens,

@@ -11,6 +11,7 @@ import { EvaluationRunner } from './evaluation-runner.service';
 import { EvaluationProducer, EvaluationRunsService } from './evaluation-runs.service';
 import { EVALUATION_ENTITIES } from './evaluation.entities';
 import { UpstreamCaller } from './upstream-caller';
+import { UpstreamLimiter } from './upstream-limiter';
 
 const EVALUATION_OUTBOUND = Symbol('EVALUATION_OUTBOUND');
 
@@ -35,7 +36,9 @@ class EvaluationOutboundCloser implements OnApplicationShutdown {
     {
       provide: EVALUATION_CALLER,
       inject: [EVALUATION_OUTBOUND, VERDICT_CONFIG],
-      useFactory: (outbound: OutboundClient, config: VerdictConfig) => new UpstreamCaller(outbound, (name) => config.gateway.credential(name)),
+      // One limiter per process: every run's calls to an upstream base URL share its bound (docs/adr/0040).
+      useFactory: (outbound: OutboundClient, config: VerdictConfig) =>
+        new UpstreamCaller(outbound, (name) => config.gateway.credential(name), new UpstreamLimiter(config.evaluation.upstreamMaxInFlight)),
     },
     EvaluationOutboundCloser,
     DatasetsService,

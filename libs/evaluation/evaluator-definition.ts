@@ -12,6 +12,13 @@ export const EVALUATOR_TYPES = ['exact', 'contains', 'regex', 'json_schema', 'nu
 export type EvaluatorType = (typeof EVALUATOR_TYPES)[number];
 
 /** Evaluators per run, and the longest texts an option may hold. */
+/**
+ * The per-answer measurements a run compares between variants beside its evaluators
+ * (docs/adr/0040); their names are reserved, so an evaluator's comparison never shares one.
+ */
+export const METRIC_COMPARISONS = ['latency_ms', 'ttft_ms', 'tokens', 'cost_usd'] as const;
+export type MetricName = (typeof METRIC_COMPARISONS)[number];
+
 export const EVALUATOR_LIMITS = { perRun: 20, nameLength: 64, valueLength: 4096, rubricLength: 8192, schemaBytes: 65_536 } as const;
 
 interface Named {
@@ -151,6 +158,7 @@ function parseOne(raw: unknown, index: number, errors: FieldError[]): EvaluatorD
   }
   const name = r.text('name', EVALUATOR_LIMITS.nameLength, false) ?? t;
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) r.fail('name', 'must hold only letters, digits, _ . -');
+  else if ((METRIC_COMPARISONS as readonly string[]).includes(name)) r.fail('name', `${name} is reserved for the per-answer measurement of that name (reserved: ${METRIC_COMPARISONS.join(', ')})`);
   switch (t) {
     case 'exact':
       return { type: t, name, caseSensitive: r.bool('caseSensitive', true), trim: r.bool('trim', true) };

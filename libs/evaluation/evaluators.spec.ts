@@ -43,6 +43,9 @@ describe('evaluator definitions', () => {
     expect(parseEvaluators(new Array(21).fill({ type: 'exact' })).errors[0].message).toContain('no more than 20');
     expect(parseEvaluators([{ type: 'regex', pattern: 'a', flags: 'g' }]).errors[0].field).toBe('evaluators.0.flags');
     expect(parseEvaluators([{ type: 'json_schema', schema: { type: 'objec' } }]).errors).toEqual([{ field: 'evaluators.0.schema', message: expect.stringContaining('is not a valid JSON schema') }]);
+    // The per-answer measurements' names are reserved (docs/adr/0040).
+    expect(parseEvaluators([{ type: 'exact', name: 'tokens' }]).errors).toEqual([{ field: 'evaluators.0.name', message: expect.stringContaining('tokens is reserved') }]);
+    expect(parseEvaluators([{ type: 'exact', name: 'latency_ms_v2' }]).errors).toEqual([]);
   });
 });
 

@@ -116,3 +116,108 @@ describe('candidateVerdict: one candidate of a run (docs/adr/0035)', () => {
     expect(candidateVerdict(run, 'other', false)).toEqual({ action: 'not_ready', reasons: ['other: the run compared no evaluator.'] });
   });
 });
+
+describe('Wilcoxon beside paired t for scores, and paired comparisons of latency, TTFT, tokens and cost (docs/adr/0040)', () => {
+  // Per-case data of the scipy reference cases, placed where the analysis reads them:
+  // scores from wilcoxon_exact_scores, latency from wilcoxon_ties_zeros_asymptotic, TTFT from
+  // paired_t_latency, tokens from wilcoxon_ties_zeros_permutation (x 4: whole tokens, same ranks),
+  // cost from bootstrap_mean_paired_difference_cost. Each field is cut to the shortest case.
+  const scores = pairedCase('wilcoxon_exact_scores');
+  const latency = pairedCase('wilcoxon_ties_zeros_asymptotic');
+  const ttft = pairedCase('paired_t_latency');
+  const tokens = pairedCase('wilcoxon_ties_zeros_permutation');
+  const cost = pairedCase('bootstrap_mean_paired_difference_cost');
+  const simOnly = parseEvaluators([{ type: 'similarity', name: 'sim', threshold: 0.5 }]).evaluators;
+
+  function measured(variant: string, side: 'control' | 'candidate', n: number, field: 'score' | 'latencyMs' | 'ttftMs' | 'tokens' | 'costUsd'): CaseRow[] {
+    const src = { score: scores, latencyMs: latency, ttftMs: ttft, tokens, costUsd: cost }[field].inputs[side] as number[];
+    return Array.from({ length: n }, (_, i) => ({
+      variant,
+      position: i,
+      caseId: `c${i}`,
+      repetition: 0,
+      latencyMs: field === 'latencyMs' ? src[i] : 100,
+      ttftMs: field === 'ttftMs' ? src[i] : 10,
+      costUsd: field === 'costUsd' ? src[i] : 0.001,
+      inputTokens: field === 'tokens' ? 4 * src[i] : 10,
+      outputTokens: field === 'tokens' ? 0 : 5,
+      error: null,
+      scores: { sim: { passed: true, score: field === 'score' ? src[i] : 0.9 } },
+    }));
+  }
+
+  function run(field: Parameters<typeof measured>[3], n: number) {
+    return analyseRun({ control: 'big', variants: ['big', 'small'], evaluators: simOnly, rows: [...measured('big', 'control', n, field), ...measured('small', 'candidate', n, field)], repetitions: 1, margin: 0.05, alpha: 0.05, partial: false });
+  }
+  const find = (r: ReturnType<typeof analyseRun>, evaluator: string) => r.comparisons.find((c) => c.variant === 'small' && c.evaluator === evaluator);
+
+  it('scores carry the Wilcoxon signed-rank p of scipy beside the paired t, and the decision keeps the paired t rule', () => {
+    const n = scores.inputs.control.length;
+    const r = run('score', n);
+    const sim = find(r, 'sim')!;
+    expect(sim.method).toBe('paired_t');
+    expectClose(sim.wilcoxonPValue!, scores.expected.pValue, 1e-9);
+    expect(sim.pValue).not.toBe(sim.wilcoxonPValue);
+    // Equal measurements: no metric row at all (nothing to test).
+    expect(r.comparisons.filter((c) => c.method === 'wilcoxon')).toEqual([]);
+    // Wilcoxon p is 0.053 (not significant) yet the decision follows the paired t interval and Holm.
+    expect(r.decision.reasons.join(' ')).toContain('small, sim: ');
+    expect(candidateVerdict(r, 'small', false).action).toBe(r.decision.action);
+  });
+
+  it('latency (ties and zeros, n = 70): mean paired difference, bootstrap interval, Wilcoxon p equal to scipy', () => {
+    const n = latency.inputs.control.length;
+    const c = find(run('latencyMs', n), 'latency_ms')!;
+    const d = (latency.inputs.candidate as number[]).map((v, i) => v - latency.inputs.control[i]);
+    expect(c).toMatchObject({ method: 'wilcoxon', pairs: n, nonInferior: null, significantlyWorse: false });
+    expect(c.difference).toBeCloseTo(d.reduce((s, v) => s + v, 0) / n, 12);
+    expectClose(c.pValue!, latency.expected.pValue, 1e-8);
+    expect(c.ci![0]).toBeLessThan(c.difference!);
+    expect(c.ci![1]).toBeGreaterThan(c.difference!);
+  });
+
+  it('TTFT (exact Wilcoxon, n = 40) equals scipy on the same pairs (wilcoxon_ttft_and_cost_per_answer)', () => {
+    const n = ttft.inputs.control.length;
+    const r = run('ttftMs', n);
+    const c = find(r, 'ttft_ms')!;
+    const candidate = ttft.inputs.candidate as number[];
+    expect(c.pairs).toBe(n);
+    expectClose(c.difference!, ttft.expected.meanDifference, 1e-6);
+    expectClose(c.pValue!, pairedCase('wilcoxon_ttft_and_cost_per_answer').expected.ttftPValue, 1e-9);
+    expect(c.ci![1]).toBeLessThan(0);
+    expect(r.variants.find((v) => v.key === 'small')!.ttftMs!.mean).toBeCloseTo(candidate.reduce((s, v) => s + v, 0) / n, 9);
+  });
+
+  it('tokens per answer (ties and zeros, n = 12: sign-flip permutation) equal scipy', () => {
+    const n = tokens.inputs.control.length;
+    const r = run('tokens', n);
+    const c = find(r, 'tokens')!;
+    expect(c.pairs).toBe(n);
+    expectClose(c.pValue!, tokens.expected.pValue, 1e-9);
+    const control = (tokens.inputs.control as number[]).map((v) => 4 * v);
+    expect(r.variants.find((v) => v.key === 'big')!.tokensPerAnswer).toBeCloseTo(control.reduce((s, v) => s + v, 0) / n, 12);
+  });
+
+  it('cost per answer: bootstrap interval of the mean paired difference within Monte-Carlo error of scipy', () => {
+    const n = cost.inputs.control.length;
+    const r = run('costUsd', n);
+    const c = find(r, 'cost_usd')!;
+    expectClose(c.difference!, cost.expected.meanDifference, 1e-9);
+    // scipy used 100 000 resamples, the analysis 4 000: allow 10 % of the interval's width.
+    const width = cost.expected.ci[1] - cost.expected.ci[0];
+    expect(Math.abs(c.ci![0] - cost.expected.ci[0])).toBeLessThanOrEqual(0.1 * width);
+    expect(Math.abs(c.ci![1] - cost.expected.ci[1])).toBeLessThanOrEqual(0.1 * width);
+    expectClose(c.pValue!, pairedCase('wilcoxon_ttft_and_cost_per_answer').expected.costPValue, 1e-8);
+    expect(r.variants.find((v) => v.key === 'small')!.costPerAnswerUsd).toBeCloseTo((cost.inputs.candidate as number[]).reduce((s, v) => s + v, 0) / n, 12);
+  });
+
+  it('metric comparisons stay outside the decision and a failed call leaves its case out', () => {
+    const n = latency.inputs.control.length;
+    const rows = [...measured('big', 'control', n, 'latencyMs'), ...measured('small', 'candidate', n, 'latencyMs')];
+    rows[n].error = 'the upstream answered 400';
+    const r = analyseRun({ control: 'big', variants: ['big', 'small'], evaluators: simOnly, rows, repetitions: 1, margin: 0.05, alpha: 0.05, partial: false });
+    expect(find(r, 'latency_ms')!.pairs).toBe(n - 1);
+    expect(r.decision.action).toBe('ready_for_live');
+    expect(r.decision.reasons.some((x) => x.includes('latency_ms'))).toBe(false);
+  });
+});

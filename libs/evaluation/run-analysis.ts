@@ -16,12 +16,16 @@
  *   and, for every evaluator, the lower end of the interval of (candidate - control) is
  *   above -margin (non-inferior) and no evaluator is significantly worse after Holm;
  *   otherwise `not_ready`, with the reasons in plain words.
- * - Latency gets a paired comparison too (Wilcoxon signed-rank on per-case mean latency),
- *   shown but not part of the decision.
+ * - Scores (and pass/fail with repetitions) also carry the Wilcoxon signed-rank p-value of
+ *   the same case-mean pairs (`wilcoxonPValue`), beside the paired t: shown, not part of the
+ *   decision (docs/adr/0040).
+ * - Latency, TTFT, tokens (input + output) and cost per answer get paired comparisons too
+ *   (method `wilcoxon`): mean paired difference of the per-case means with the seeded
+ *   bootstrap interval, Wilcoxon signed-rank p; shown but not part of the decision.
  */
 import { bootstrapMeanDifference, holm, mcnemarFromOutcomes, pairedTTest, tQuantile, wilcoxonSignedRank } from '../stats';
 import type { EvaluatorDefinition } from './evaluator-definition';
-import { isScored } from './evaluator-definition';
+import { isScored, METRIC_COMPARISONS, type MetricName } from './evaluator-definition';
 import type { EvaluatorOutcome } from './evaluators';
 
 export interface CaseRow {
@@ -30,6 +34,8 @@ export interface CaseRow {
   caseId: string;
   repetition: number;
   latencyMs: number | null;
+  /** Time to first token (streamed answers only). */
+  ttftMs?: number | null;
   costUsd: number | null;
   inputTokens: number | null;
   outputTokens: number | null;
@@ -69,6 +75,12 @@ export interface VariantResult {
   inputTokens: number;
   outputTokens: number;
   latencyMs: { mean: number | null; p50: number | null; p95: number | null };
+  /** Absent in results stored before docs/adr/0040. */
+  ttftMs?: { mean: number | null; p50: number | null; p95: number | null };
+  /** Mean input + output tokens per answer (answers with both counts); absent before docs/adr/0040. */
+  tokensPerAnswer?: number | null;
+  /** Mean cost per answer (answers with a price); absent before docs/adr/0040. */
+  costPerAnswerUsd?: number | null;
   evaluators: Record<string, EvaluatorSummary>;
 }
 
@@ -86,6 +98,8 @@ export interface Comparison {
   ci: [number, number] | null;
   pValue: number | null;
   adjustedPValue: number | null;
+  /** Scores: the Wilcoxon signed-rank p of the same pairs, beside the paired t (null: every difference is zero); absent for McNemar and metrics. */
+  wilcoxonPValue?: number | null;
   method: 'mcnemar_exact' | 'paired_t' | 'wilcoxon';
   pairs: number;
   nonInferior: boolean | null;
@@ -93,6 +107,8 @@ export interface Comparison {
   /** The cases where the candidate lost most against the control. */
   worstCases: WorstCase[];
 }
+
+export { METRIC_COMPARISONS, type MetricName };
 
 export interface RunResults {
   variants: VariantResult[];
@@ -184,26 +200,40 @@ function compare(e: EvaluatorDefinition, candidate: string, control: readonly Ca
     ci = r.ci;
     pValue = r.pValue;
   }
-  return { ...base, difference, ci, pValue, method: useMcNemar ? 'mcnemar_exact' : 'paired_t', nonInferior: ci[0] > -input.margin };
+  if (useMcNemar) return { ...base, difference, ci, pValue, method: 'mcnemar_exact', nonInferior: ci[0] > -input.margin };
+  const wilcoxonPValue = d.every((v) => v === 0) ? null : wilcoxonSignedRank(x, y).pValue;
+  return { ...base, difference, ci, pValue, wilcoxonPValue, method: 'paired_t', nonInferior: ci[0] > -input.margin };
 }
 
-function latencyComparison(candidate: string, control: readonly CaseRow[], treated: readonly CaseRow[]): Comparison | null {
-  const latency = (r: CaseRow) => (r.error ? null : r.latencyMs);
-  const c = perCase(control, latency);
-  const t = perCase(treated, latency);
-  const positions = [...c.keys()].filter((p) => t.has(p));
+const METRIC_VALUE: Record<MetricName, (r: CaseRow) => number | null> = {
+  latency_ms: (r) => r.latencyMs,
+  ttft_ms: (r) => r.ttftMs ?? null,
+  tokens: (r) => (r.inputTokens === null || r.outputTokens === null ? null : r.inputTokens + r.outputTokens),
+  cost_usd: (r) => r.costUsd,
+};
+
+/**
+ * A per-answer measurement of the candidate against the control, paired by case (case means
+ * over repetitions; failed calls left out): mean difference, seeded bootstrap interval,
+ * Wilcoxon signed-rank p. Null when fewer than 2 cases have it on both sides or every
+ * difference is zero (nothing to test).
+ */
+function metricComparison(metric: MetricName, candidate: string, control: readonly CaseRow[], treated: readonly CaseRow[], alpha: number): Comparison | null {
+  const value = (r: CaseRow) => (r.error ? null : METRIC_VALUE[metric](r));
+  const c = perCase(control, value);
+  const t = perCase(treated, value);
+  const positions = [...c.keys()].filter((p) => t.has(p)).sort((a, b) => a - b);
   const x = positions.map((p) => c.get(p)!);
   const y = positions.map((p) => t.get(p)!);
   const d = y.map((v, i) => v - x[i]);
   if (positions.length < 2 || d.every((v) => v === 0)) return null;
-  const w = wilcoxonSignedRank(x, y);
-  const r = d.every((v) => v === d[0]) ? null : pairedTTest(x, y);
+  const ci: [number, number] = d.every((v) => v === d[0]) ? [d[0], d[0]] : bootstrapMeanDifference(x, y, { seed: BOOTSTRAP_SEED, resamples: BOOTSTRAP_RESAMPLES, confidence: 1 - alpha }).ci;
   return {
     variant: candidate,
-    evaluator: 'latency_ms',
+    evaluator: metric,
     difference: mean(d),
-    ci: r ? r.ci : [d[0], d[0]],
-    pValue: w.pValue,
+    ci,
+    pValue: wilcoxonSignedRank(x, y).pValue,
     adjustedPValue: null,
     method: 'wilcoxon',
     pairs: positions.length,
@@ -220,6 +250,9 @@ export function analyseRun(input: AnalysisInput): RunResults {
     const rows = byVariant.get(key)!;
     const ok = rows.filter((r) => !r.error);
     const latencies = ok.map((r) => r.latencyMs).filter((v): v is number => v !== null);
+    const ttfts = ok.map((r) => r.ttftMs ?? null).filter((v): v is number => v !== null);
+    const tokens = ok.map(METRIC_VALUE.tokens).filter((v): v is number => v !== null);
+    const costs = rows.map((r) => r.costUsd).filter((v): v is number => v !== null);
     return {
       key,
       cases: new Set(ok.map((r) => r.position)).size,
@@ -228,6 +261,9 @@ export function analyseRun(input: AnalysisInput): RunResults {
       inputTokens: rows.reduce((s, r) => s + (r.inputTokens ?? 0), 0),
       outputTokens: rows.reduce((s, r) => s + (r.outputTokens ?? 0), 0),
       latencyMs: { mean: mean(latencies), p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
+      ttftMs: { mean: mean(ttfts), p50: quantile(ttfts, 0.5), p95: quantile(ttfts, 0.95) },
+      tokensPerAnswer: mean(tokens),
+      costPerAnswerUsd: mean(costs),
       evaluators: Object.fromEntries(input.evaluators.map((e) => [e.name, summarise(e, rows, input.alpha)])),
     };
   });
@@ -260,8 +296,10 @@ export function analyseRun(input: AnalysisInput): RunResults {
       }
     });
     comparisons.push(...own);
-    const latency = latencyComparison(candidate, controlRows, treated);
-    if (latency) comparisons.push(latency);
+    for (const metric of METRIC_COMPARISONS) {
+      const m = metricComparison(metric, candidate, controlRows, treated, input.alpha);
+      if (m) comparisons.push(m);
+    }
   }
   return { variants, comparisons, decision: { action: ready ? 'ready_for_live' : 'not_ready', reasons } };
 }

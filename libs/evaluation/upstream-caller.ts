@@ -4,6 +4,7 @@ import { createParser } from 'eventsource-parser';
 import type { Upstream, UpstreamInstance } from '../experiments/experiment.types';
 import { OutboundClient } from '../outbound/outbound-client';
 import type { ChatMessage } from './judge';
+import { UpstreamLimiter } from './upstream-limiter';
 
 /** One answer of a variant's model, measured. */
 export interface ModelAnswer {
@@ -105,12 +106,15 @@ function tokens(value: unknown): number | null {
  * upstream (same model, params, system prompt prefix, headers, credential by environment
  * variable name and timeouts as the gateway), streamed so that the time to first token is
  * measured, through the outbound guard. Retries 429 and 5xx answers and connection failures,
- * waiting what Retry-After says (capped), else 0.25 s doubling.
+ * waiting what Retry-After says (capped), else 0.25 s doubling. Each attempt holds a permit
+ * of the instance's base URL from `limiter` (shared by every run of the worker process,
+ * docs/adr/0040); the waits between attempts hold none.
  */
 export class UpstreamCaller {
   constructor(
     private readonly outbound: OutboundClient,
     private readonly credential: (envName: string) => string | undefined,
+    private readonly limiter: UpstreamLimiter | null = null,
   ) {}
 
   async complete(upstream: Upstream, messages: readonly ChatMessage[], caseKey: string, options: CallOptions = {}): Promise<ModelAnswer> {
@@ -141,6 +145,24 @@ export class UpstreamCaller {
       if (!credential) return { reason: `the credential variable ${envName} is unset or not allowed (GATEWAY_CREDENTIAL_ENVS)`, retry: false };
       headers.authorization = `Bearer ${credential}`;
     }
+    if (!this.limiter) return this.send(upstream, instance, headers, messages, signal);
+    try {
+      return await this.limiter.run(instance.baseUrl, () => this.send(upstream, instance, headers, messages, signal), signal);
+    } catch (error) {
+      // Aborted while waiting for a permit: the run has stopped, nothing was sent.
+      if (signal?.aborted) throw new UpstreamCallError('unavailable', 'cancelled');
+      throw error;
+    }
+  }
+
+  /** One attempt on one instance: the request, the streamed answer read to its end. */
+  private async send(
+    upstream: Upstream,
+    instance: UpstreamInstance,
+    headers: Record<string, string>,
+    messages: readonly ChatMessage[],
+    signal: AbortSignal | undefined,
+  ): Promise<{ answer: ModelAnswer } | { reason: string; retry: boolean; retryAfterMs?: number | null }> {
     const body = JSON.stringify({
       model: instance.model ?? upstream.model,
       messages: withPrefix(messages, upstream.systemPromptPrefix),

@@ -41,6 +41,48 @@ describe('offline section of the page and the email', () => {
   });
 });
 
+describe('per-answer measurements and Wilcoxon beside the paired t (docs/adr/0040)', () => {
+  const withMetrics: OfflineView = {
+    ...view,
+    results: {
+      variants: [
+        { ...view.results.variants[0], ttftMs: { mean: 40, p50: 38, p95: 70 }, tokensPerAnswer: 15, costPerAnswerUsd: 0.001, evaluators: { judge: { mean: 0.9, ci: [0.8, 1], cases: 10, errors: 0 } } },
+        { ...view.results.variants[1], ttftMs: { mean: 12, p50: 11, p95: 20 }, tokensPerAnswer: 16.5, costPerAnswerUsd: 0.0001, evaluators: { judge: { mean: 0.85, ci: [0.7, 1], cases: 10, errors: 0 } } },
+      ],
+      comparisons: [
+        { variant: 'small', evaluator: 'judge', difference: -0.05, ci: [-0.1, 0], pValue: 0.04, adjustedPValue: 0.04, wilcoxonPValue: 0.0625, method: 'paired_t', pairs: 10, nonInferior: false, significantlyWorse: false, worstCases: [] },
+        { variant: 'small', evaluator: 'latency_ms', difference: -70, ci: [-80.4, -60], pValue: 0.00195, adjustedPValue: null, method: 'wilcoxon', pairs: 10, nonInferior: null, significantlyWorse: false, worstCases: [] },
+        { variant: 'small', evaluator: 'ttft_ms', difference: -28, ci: [-31, -25], pValue: 0.00195, adjustedPValue: null, method: 'wilcoxon', pairs: 10, nonInferior: null, significantlyWorse: false, worstCases: [] },
+        { variant: 'small', evaluator: 'tokens', difference: 1.5, ci: [0.5, 2.5], pValue: 0.0313, adjustedPValue: null, method: 'wilcoxon', pairs: 10, nonInferior: null, significantlyWorse: false, worstCases: [] },
+        { variant: 'small', evaluator: 'cost_usd', difference: -0.0009, ci: [-0.00095, -0.00085], pValue: 0.00195, adjustedPValue: null, method: 'wilcoxon', pairs: 10, nonInferior: null, significantlyWorse: false, worstCases: [] },
+      ],
+      decision: { action: 'not_ready', reasons: [] },
+    },
+  };
+
+  it('adds the Wilcoxon p to score rows and a row per variant for latency, TTFT, tokens and cost per answer, on the page and in the text', () => {
+    const html = offlineSectionHtml(withMetrics);
+    expect(html).toContain('<td>paired_t p = 0.0400, Holm 0.0400; wilcoxon p = 0.0625</td>');
+    expect(html).toContain('<tr data-variant="big" data-evaluator="latency_ms"><td>big</td><td>latency_ms</td><td>100 ms per answer</td><td>control</td><td></td><td></td></tr>');
+    expect(html).toContain('<tr data-variant="small" data-evaluator="latency_ms"><td>small</td><td>latency_ms</td><td>30 ms per answer</td><td>-70 ms [-80 ms, -60 ms]</td><td>wilcoxon p = 0.00195</td><td></td></tr>');
+    expect(html).toContain('<tr data-variant="small" data-evaluator="ttft_ms"><td>small</td><td>ttft_ms</td><td>12 ms per answer</td><td>-28 ms [-31 ms, -25 ms]</td>');
+    expect(html).toContain('<tr data-variant="small" data-evaluator="tokens"><td>small</td><td>tokens</td><td>16.5 per answer</td><td>+1.5 [+0.5, +2.5]</td><td>wilcoxon p = 0.0313</td>');
+    expect(html).toContain('<tr data-variant="big" data-evaluator="cost_usd"><td>big</td><td>cost_usd</td><td>$0.00100 per answer</td><td>control</td>');
+    expect(html).toContain('<td>-$0.000900 [-$0.000950, -$0.000850]</td>');
+    const text = offlineSectionText(withMetrics).split('\n');
+    expect(text).toContain('  small / judge: 0.850; -5.0 pts [-10.0 pts, +0.0 pts]; paired_t p = 0.0400, Holm 0.0400; wilcoxon p = 0.0625');
+    expect(text).toContain('  small / ttft_ms: 12 ms per answer; -28 ms [-31 ms, -25 ms]; wilcoxon p = 0.00195');
+    expect(text).toContain('  big / tokens: 15.0 per answer; control');
+  });
+
+  it('shows of results stored before these figures only what they hold', () => {
+    const text = offlineSectionText(view);
+    expect(text).toContain('  small / latency_ms: 30 ms per answer; -');
+    expect(text).not.toContain('ttft_ms');
+    expect(text).not.toContain('cost_usd');
+  });
+});
+
 describe('offline stage inside the decision block (docs/adr/0035)', () => {
   const stage: OfflineStage = {
     action: 'not_ready',

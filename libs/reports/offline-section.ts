@@ -1,5 +1,5 @@
 import type { OfflineAction, OfflineStage } from '../analysis/results.types';
-import type { RunResults } from '../evaluation/run-analysis';
+import { METRIC_COMPARISONS, type MetricName, type RunResults, type VariantResult } from '../evaluation/run-analysis';
 import { escapeHtml as h } from './html';
 
 /** The latest finished offline evaluation run of an experiment, as the page and the email show it (issue #19). */
@@ -26,6 +26,42 @@ interface Line {
   worst: string;
 }
 
+const signed = (v: number, digits: number) => `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
+const usd = (v: number) => `${v < 0 ? '-' : ''}$${Math.abs(v).toPrecision(3)}`;
+const signedUsd = (v: number) => `${v >= 0 ? '+' : ''}${usd(v)}`;
+
+/** Per-answer measurements (docs/adr/0040): the variant's mean, and how a difference reads. */
+const METRIC: Record<MetricName, { value: (v: VariantResult) => number | null | undefined; show: (x: number) => string; diff: (x: number) => string }> = {
+  latency_ms: { value: (v) => v.latencyMs?.mean, show: (x) => `${x.toFixed(0)} ms`, diff: (x) => `${signed(x, 0)} ms` },
+  ttft_ms: { value: (v) => v.ttftMs?.mean, show: (x) => `${x.toFixed(0)} ms`, diff: (x) => `${signed(x, 0)} ms` },
+  tokens: { value: (v) => v.tokensPerAnswer, show: (x) => x.toFixed(1), diff: (x) => signed(x, 1) },
+  cost_usd: { value: (v) => v.costPerAnswerUsd, show: usd, diff: signedUsd },
+};
+
+/** Rows of latency, TTFT, tokens and cost per answer: mean per answer, paired difference [bootstrap interval], Wilcoxon p. */
+function metricLines(view: OfflineView): Line[] {
+  const out: Line[] = [];
+  for (const metric of METRIC_COMPARISONS) {
+    const m = METRIC[metric];
+    const compared = view.results.comparisons.filter((x) => x.evaluator === metric && x.method === 'wilcoxon');
+    // Results stored before docs/adr/0040 lack the figures: show what they hold, nothing invented.
+    if (!compared.length && !view.results.variants.some((v) => m.value(v) != null)) continue;
+    for (const v of view.results.variants) {
+      const value = m.value(v);
+      const c = compared.find((x) => x.variant === v.key);
+      out.push({
+        variant: v.key,
+        evaluator: metric,
+        value: value == null ? '-' : `${m.show(value)} per answer`,
+        difference: v.key === view.control ? 'control' : c?.difference == null ? '-' : `${m.diff(c.difference)}${c.ci ? ` [${m.diff(c.ci[0])}, ${m.diff(c.ci[1])}]` : ''}`,
+        p: c?.pValue == null ? '' : `wilcoxon p = ${c.pValue.toPrecision(3)}`,
+        worst: '',
+      });
+    }
+  }
+  return out;
+}
+
 function lines(view: OfflineView): Line[] {
   const out: Line[] = [];
   for (const v of view.results.variants) {
@@ -37,12 +73,15 @@ function lines(view: OfflineView): Line[] {
         evaluator: name,
         value: `${value}${s.errors ? ` (${s.errors} evaluator errors)` : ''}`,
         difference: v.key === view.control ? 'control' : c?.difference == null ? '-' : `${points(c.difference)}${c.ci ? ` [${points(c.ci[0])}, ${points(c.ci[1])}]` : ''}`,
-        p: c?.pValue == null ? '' : `${c.method} p = ${c.pValue.toPrecision(3)}${c.adjustedPValue == null ? '' : `, Holm ${c.adjustedPValue.toPrecision(3)}`}`,
+        p:
+          c?.pValue == null
+            ? ''
+            : `${c.method} p = ${c.pValue.toPrecision(3)}${c.adjustedPValue == null ? '' : `, Holm ${c.adjustedPValue.toPrecision(3)}`}${c.wilcoxonPValue == null ? '' : `; wilcoxon p = ${c.wilcoxonPValue.toPrecision(3)}`}`,
         worst: c?.worstCases.length ? c.worstCases.map((w) => w.caseId).join(', ') : '',
       });
     }
   }
-  return out;
+  return [...out, ...metricLines(view)];
 }
 
 function heading(view: OfflineView): string {

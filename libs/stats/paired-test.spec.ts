@@ -127,6 +127,18 @@ describe('Wilcoxon signed-rank', () => {
     expectClose(wilcoxonSignedRank(c.inputs.control, c.inputs.candidate, { correction: true }).pValue, c.expected.pValueContinuityCorrected, 1e-8);
   });
 
+  it('reproduces scipy on per-answer TTFT (exact) and cost (asymptotic) pairs (wilcoxon_ttft_and_cost_per_answer)', () => {
+    const c = pairedCase('wilcoxon_ttft_and_cost_per_answer');
+    const ttft = wilcoxonSignedRank(c.inputs.ttftControl, c.inputs.ttftCandidate);
+    expect(ttft.method).toBe('exact');
+    expect(ttft.statistic).toBe(c.expected.ttftStatistic);
+    expectClose(ttft.pValue, c.expected.ttftPValue, c.tolerance.rel);
+    const cost = wilcoxonSignedRank(c.inputs.costControl, c.inputs.costCandidate);
+    expect(cost.method).toBe('asymptotic');
+    expect(cost.statistic).toBe(c.expected.costStatistic);
+    expectClose(cost.pValue, c.expected.costPValue, 1e-8);
+  });
+
   it('refuses all-zero differences', () => {
     expect(() => wilcoxonSignedRank([1, 2, 3], [1, 2, 3])).toThrow(StatsInputError);
   });

@@ -178,5 +178,23 @@ cases.append({
     'how_computed': "scipy.stats.bootstrap((d,), np.mean, n_resamples=100000, method='percentile'); Monte-Carlo, so the TypeScript bootstrap (its own seeded MT19937) is compared within 3% of the interval width.",
 })
 
+# --- Wilcoxon signed-rank on per-answer measurements (docs/adr/0040): TTFT and cost per answer ---
+# Same pairs as paired_t_latency (used as TTFT, no ties: exact) and the cost case above
+# (rounded to 1e-6 USD: ties possible, so scipy picks its method as the TypeScript does).
+ttft_case = next(c for c in cases if c['name'] == 'paired_t_latency')
+t_ctrl = np.array(ttft_case['inputs']['control'])
+t_cand = np.array(ttft_case['inputs']['candidate'])
+w_ttft = stats.wilcoxon(t_cand, t_ctrl)
+w_cost = stats.wilcoxon(cand, ctrl)
+cases.append({
+    'name': 'wilcoxon_ttft_and_cost_per_answer',
+    'method': 'Wilcoxon signed-rank (scipy defaults) of candidate - control on the TTFT pairs of paired_t_latency and the cost pairs of bootstrap_mean_paired_difference_cost',
+    'inputs': {'ttftControl': t_ctrl.tolist(), 'ttftCandidate': t_cand.tolist(), 'costControl': ctrl.tolist(), 'costCandidate': cand.tolist()},
+    'expected': {'ttftStatistic': float(w_ttft.statistic), 'ttftPValue': float(w_ttft.pvalue),
+                 'costStatistic': float(w_cost.statistic), 'costPValue': float(w_cost.pvalue)},
+    'tolerance': {'rel': 1e-9},
+    'how_computed': 'scipy.stats.wilcoxon(candidate, control) with its defaults (zero_method wilcox, method auto, no correction).',
+})
+
 print(json.dumps({'generator': 'scripts/reference/paired_cases.py', 'scipy': scipy.__version__, 'numpy': np.__version__,
                   'cases': cases}, indent=1))

@@ -178,6 +178,13 @@ describe('the offline stage in the decision', () => {
     expect(stageLine).toBeGreaterThan(at);
     expect(lines[stageLine + 1]).toBe(`  * treatment: not ready for live traffic (dataset hard v1, run ${hard.id})`);
     expect(lines[stageLine + 2]).toMatch(/^ {6}- treatment, exact: significantly worse than control/);
+    // The detailed section's per-answer rows (docs/adr/0040): both fakes answer 10 + 5 tokens
+    // (equal: no tokens comparison), priced 2e-5 and 2e-6 USD per answer.
+    expect(lines).toContain('  control / cost_usd: $0.0000200 per answer; control');
+    expect(lines.find((l) => l.startsWith('  treatment / cost_usd: '))).toMatch(/^ {2}treatment \/ cost_usd: \$0\.00000200 per answer; -\$0\.0000180 \[-\$0\.0000180, -\$0\.0000180\]; wilcoxon p = [0-9.e-]+$/);
+    expect(lines.find((l) => l.startsWith('  treatment / ttft_ms: '))).toMatch(/^ {2}treatment \/ ttft_ms: \d+ ms per answer; [+-]\d+ ms \[[+-]\d+ ms, [+-]\d+ ms\]; wilcoxon p = /);
+    expect(lines).toContain('  treatment / tokens: 15.0 per answer; -');
+    expect(html).toContain('<tr data-variant="treatment" data-evaluator="latency_ms">');
   });
 
   it('a partial run (cost cap) is no verdict: the stage keeps the last complete run', async () => {

@@ -98,6 +98,20 @@ describe('offline evaluation runs', () => {
     expect(exact.worstCases.map((w: any) => w.caseId).sort()).toEqual(['c11', 'c15', 'c3', 'c7']);
     const judged = run.results.comparisons.find((c: any) => c.variant === 'small' && c.evaluator === 'judge');
     expect(judged).toMatchObject({ method: 'paired_t', pairs: 19 });
+    // Wilcoxon beside the paired t (docs/adr/0040): 4 of the 19 judged pairs differ, each by -1
+    // (zeros and ties, 19 pairs > 13: normal with tie correction). scipy 1.17
+    // wilcoxon([0]*4 + [1]*15, [1]*19).pvalue = 0.04550026389635839 (z = -2: R+ = 0, mean 5,
+    // se = sqrt(4*5*9/24 - (4^3-4)/48) = 2.5).
+    expect(judged.wilcoxonPValue).toBeCloseTo(0.04550026389635839, 12);
+    // Per-answer measurements: cost per answer 2e-5 (big) and 2e-6 USD (small); tokens equal (no row).
+    expect(byKey.big.costPerAnswerUsd).toBeCloseTo(2e-5, 15);
+    expect(byKey.small.tokensPerAnswer).toBe(15);
+    expect(byKey.small.ttftMs.mean).toBeGreaterThan(0);
+    const cost = run.results.comparisons.find((c: any) => c.variant === 'small' && c.evaluator === 'cost_usd');
+    expect(cost).toMatchObject({ method: 'wilcoxon', pairs: 20, nonInferior: null });
+    expect(cost.difference).toBeCloseTo(-1.8e-5, 15);
+    expect(run.results.comparisons.find((c: any) => c.evaluator === 'tokens')).toBeUndefined();
+    expect(run.results.comparisons.find((c: any) => c.variant === 'small' && c.evaluator === 'ttft_ms')).toMatchObject({ method: 'wilcoxon', pairs: 20 });
     expect(run.results.decision.action).toBe('not_ready');
     expect(run.results.decision.reasons.join('\n')).toMatch(/small, exact: non-inferiority not shown/);
 

@@ -47,6 +47,9 @@ it('uploads the dataset, runs big against small with exact match and the judge, 
   expect(out.stdout).toContain('small: 30 cases; exact 83.3%, judge 0.833');
   expect(out.stdout).toContain('small vs big, exact: -0.167');
   expect(out.stdout).toContain('p 0.0625 (mcnemar_exact); worst: sum-18, sum-24, sum-29, sum-30, sum-5');
+  // The judge's scores: paired t and, beside it, scipy's wilcoxon([0]*5 + [1]*25, [1]*30).pvalue (docs/adr/0040).
+  expect(out.stdout).toContain('p 0.0226 (paired_t), wilcoxon p 0.0253; worst: sum-18');
+  expect(out.stdout).toMatch(/^ {2}small vs big, ttft_ms: -?\d+\.\d{3} \[-?\d+\.\d{3}, -?\d+\.\d{3}\] p \S+ \(wilcoxon\)$/m);
   expect(out.stdout).toMatch(/^verdict: not_ready$/m);
   expect(out.code).toBe(2);
 

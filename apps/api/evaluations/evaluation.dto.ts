@@ -65,7 +65,7 @@ export class EvaluationResponse {
     nullable: true,
     type: 'object',
     additionalProperties: true,
-    description: 'When done: variants [{key, cases, evaluators {name: {passRate or mean, ci}}, latencyMs, costUsd}], comparisons [{variant, evaluator, difference, ci, pValue, adjustedPValue, method, worstCases}], decision {action: ready_for_live|not_ready, reasons}',
+    description: 'When done: variants [{key, cases, evaluators {name: {passRate or mean, ci}}, latencyMs, ttftMs, tokensPerAnswer, costUsd, costPerAnswerUsd}], comparisons [{variant, evaluator, difference, ci, pValue, adjustedPValue, wilcoxonPValue (scores), method, worstCases}] (evaluator latency_ms, ttft_ms, tokens and cost_usd: per-answer measurements, method wilcoxon, bootstrap interval, outside the decision), decision {action: ready_for_live|not_ready, reasons}',
   })
   results!: RunResults | null;
   @ApiProperty() createdAt!: string;

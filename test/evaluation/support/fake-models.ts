@@ -13,6 +13,10 @@ export interface FakeModel {
   calls: number;
   /** While true, every call is answered 503. */
   failing: boolean;
+  /** Last user messages of the calls in flight now (from the request read to the response closed). */
+  current: string[];
+  /** The most calls in flight at once so far. */
+  maxInFlight: number;
   close(): Promise<void>;
 }
 
@@ -23,7 +27,7 @@ export const USAGE = { prompt_tokens: 10, completion_tokens: 5 };
  * usage at the end (or a whole JSON answer when `stream` is false), answering what `script` says.
  */
 export async function startFakeModel(name: string, script: Script, delayMs = 2): Promise<FakeModel> {
-  const model: FakeModel = { url: '', answered: new Map(), calls: 0, failing: false, close: async () => undefined };
+  const model: FakeModel = { url: '', answered: new Map(), calls: 0, failing: false, current: [], maxInFlight: 0, close: async () => undefined };
   const server: Server = createServer((req, res) => {
     let raw = '';
     req.setEncoding('utf8');
@@ -36,6 +40,15 @@ export async function startFakeModel(name: string, script: Script, delayMs = 2):
       }
       const body = JSON.parse(raw) as { messages: { role: string; content: string }[]; stream?: boolean };
       const last = [...body.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+      model.current.push(last);
+      model.maxInFlight = Math.max(model.maxInFlight, model.current.length);
+      let gone = false;
+      const leave = (): void => {
+        if (!gone) model.current.splice(model.current.indexOf(last), 1);
+        gone = true;
+      };
+      // 'finish' when the answer is handed to the socket (before the client can read its end), 'close' if cut.
+      res.once('finish', leave).once('close', leave);
       const system = body.messages.find((m) => m.role === 'system')?.content;
       const text = script(last, system);
       model.answered.set(last, (model.answered.get(last) ?? 0) + 1);

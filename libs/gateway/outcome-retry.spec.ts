@@ -175,6 +175,22 @@ describe('OutcomeRetryBuffer', () => {
     expect(rejected.map((r) => r.id)).toEqual(['stale']);
   });
 
+  it('on close, waits for a send in flight and retries its event when it is refused', async () => {
+    const ing = fakeIngestion();
+    const slow: OutcomeRetryOptions['send'] = async (p, events) => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const result = ing.send(p, events);
+      ing.state.down = false;
+      return result;
+    };
+    const { b } = buffer(slow);
+    const first = b.submit(item('in-flight'));
+    expect(b.depth).toBe(0);
+    expect(await b.close(5000)).toBe(0);
+    await first;
+    expect([...ing.stored.keys()]).toEqual(['in-flight']);
+  });
+
   it('flushes on close within the deadline and reports what is left', async () => {
     const ing = fakeIngestion();
     const { b } = buffer(ing.send, { baseDelayMs: 60_000, maxDelayMs: 60_000 });

@@ -146,7 +146,8 @@ export class OutcomeRetryBuffer {
     const until = this.closingUntil;
     while ((this.direct > 0 || this.items.length > 0) && this.now() < until) {
       if (this.items.length > 0) this.startLoop();
-      await Promise.race([this.loop ?? Promise.resolve(), sleep(Math.max(1, Math.min(50, until - this.now())))]);
+      const pause = sleep(Math.max(1, Math.min(50, until - this.now())));
+      await (this.loop ? Promise.race([this.loop, pause]) : pause);
     }
     return this.items.length;
   }

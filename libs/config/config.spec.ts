@@ -65,6 +65,14 @@ describe('loadConfig', () => {
     }
   });
 
+  it('holds 10,000 gateway outcomes for retry by default; 0 holds none; a bad value is named', () => {
+    expect(loadConfig(base).gateway.outcomeBufferMax).toBe(10_000);
+    expect(loadConfig({ ...base, GATEWAY_OUTCOME_BUFFER_MAX: '0' }).gateway.outcomeBufferMax).toBe(0);
+    for (const value of ['-1', '2.5', 'many', '1000001']) {
+      expect(() => loadConfig({ ...base, GATEWAY_OUTCOME_BUFFER_MAX: value })).toThrow(/GATEWAY_OUTCOME_BUFFER_MAX:/);
+    }
+  });
+
   it('coerces numeric settings', () => {
     expect(loadConfig({ ...base, PORT: '8080' }).http.port).toBe(8080);
   });

@@ -89,6 +89,7 @@ const schema = z.object({
   // Offline evaluation calls in flight per upstream base URL in one worker process, all runs together (docs/adr/0040).
   EVAL_UPSTREAM_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(256).default(8),
   GATEWAY_SHADOW_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(4096).default(32),
+  GATEWAY_OUTCOME_BUFFER_MAX: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
 })
   .refine((s) => !(s.QUEUE_BACKEND === 'redis' && !s.REDIS_URL && s.NODE_ENV === 'production'), {
     path: ['QUEUE_BACKEND'],
@@ -148,6 +149,8 @@ export interface VerdictConfig {
     bodyLimitBytes: number;
     /** Shadow copies in flight per replica at most (docs/adr/0031); past it a copy is dropped, never queued. 0 turns shadows off. */
     shadowMaxInFlight: number;
+    /** Outcome events (served and shadow) held per replica for retry while ingestion refuses them (docs/adr/0038); 0: none held. */
+    outcomeBufferMax: number;
   };
   /** Offline evaluation: the answer cache's retention (docs/adr/0035). */
   evaluation: {
@@ -218,6 +221,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       connectionsPerUpstream: s.GATEWAY_CONNECTIONS_PER_UPSTREAM,
       bodyLimitBytes: s.GATEWAY_BODY_LIMIT_BYTES,
       shadowMaxInFlight: s.GATEWAY_SHADOW_MAX_IN_FLIGHT,
+      outcomeBufferMax: s.GATEWAY_OUTCOME_BUFFER_MAX,
     },
     evaluation: { answerCacheDays: s.EVAL_ANSWER_CACHE_DAYS, answerPruneIntervalMs: s.EVAL_ANSWER_PRUNE_INTERVAL_MS, upstreamMaxInFlight: s.EVAL_UPSTREAM_MAX_IN_FLIGHT },
     metrics: { token: s.METRICS_TOKEN ?? null },

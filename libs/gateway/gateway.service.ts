@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
 import { AssignmentService } from '../assignment/assignment.service';
 import type { Assignment } from '../assignment/core/snapshot';
@@ -18,6 +18,7 @@ import { GATEWAY_OUTBOUND } from './gateway-outbound';
 import { HealthProber } from './health-prober';
 import { InstancePools, type InstanceView, type Lease } from './instance-pool';
 import { GatewayError, type OpenAiErrorBody } from './openai-error';
+import { OutcomeRetryBuffer } from './outcome-retry';
 import { StreamMeter, usageOf, type GatewayEndpoint, type Usage } from './stream-meter';
 
 /**
@@ -48,6 +49,8 @@ const PATHS: Record<GatewayEndpoint, string> = {
 
 /** A non-streamed answer is read whole (to check it and read its usage) up to this size; larger is an invalid_response. */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+/** On shutdown, outcomes held for retry get this long to reach the queue (well within the launcher's 60 s before SIGKILL). */
+export const OUTCOME_FLUSH_MS = 10_000;
 /** Distinct (project, experiment, variant) label tuples in the gateway's metrics before `other`; the same per instance. */
 const MAX_VARIANT_SERIES = 500;
 const MAX_INSTANCE_SERIES = 500;
@@ -140,7 +143,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * variant's prices (computed by ingestion), and an error class.
  */
 @Injectable()
-export class GatewayService implements OnModuleInit, OnModuleDestroy {
+export class GatewayService implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(GatewayService.name);
   private inFlight = 0;
   private readonly pools: InstancePools;
@@ -162,6 +165,8 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
   private readonly shadowCalls: Counter<'result'>;
   /** Shadow copies dropped because the bound was reached, by project and experiment. */
   private readonly shadowDropped: Counter<'project' | 'experiment'>;
+  /** Outcome events ingestion refused for a transient reason, held for retry (docs/adr/0038). */
+  private readonly outcomeRetry: OutcomeRetryBuffer;
 
   constructor(
     private readonly snapshots: SnapshotService,
@@ -186,6 +191,16 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     });
     this.shadowCalls = new Counter({ name: 'verdict_gateway_shadow_calls_total', help: 'Shadow copies finished on this replica, by result: ok or an error class.', labelNames: ['result'], registers });
     this.shadowDropped = new Counter({ name: 'verdict_gateway_shadow_dropped_total', help: 'Shadow copies dropped (not sent) because GATEWAY_SHADOW_MAX_IN_FLIGHT were in flight, by experiment.', labelNames: ['project', 'experiment'], registers });
+    const outcomesDropped = new Counter({ name: 'verdict_gateway_outcomes_dropped_total', help: 'Gateway outcome events lost because the retry buffer (GATEWAY_OUTCOME_BUFFER_MAX) was full, by kind: served or shadow.', labelNames: ['kind'], registers });
+    this.outcomeRetry = new OutcomeRetryBuffer({
+      max: config.gateway.outcomeBufferMax,
+      send: (projectId, events) => this.ingestion.recordOutcomes(projectId, { events }),
+      // Invalid input is a bug of the gateway (or an experiment that changed meanwhile), not a fault: never retried.
+      onRejected: (item, errors, error) =>
+        this.logger.warn({ eventId: item.event.id, shadowOf: item.event.shadowOf, errors: errors ?? undefined, err: error ?? undefined }, `${item.kind === 'shadow' ? 'shadow' : 'gateway'} outcome not recorded`),
+      onDropped: (item) => outcomesDropped.inc({ kind: item.kind }),
+      log: (fields, message) => this.logger.warn(fields, message),
+    });
     const probes = new Counter({ name: 'verdict_gateway_probes_total', help: 'Active health probes answered by upstream instances on this replica, by result: ok (any status below 500) or failed.', labelNames: ['result'], registers });
     this.prober = new HealthProber({
       pools: this.pools,
@@ -201,10 +216,28 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
     this.prober.stop();
   }
 
+  /**
+   * Outcomes held for retry get until OUTCOME_FLUSH_MS to reach the queue (which closes after this
+   * hook); what is left is lost with the process and logged as a count (docs/adr/0038).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    const held = this.outcomeRetry.depth;
+    const left = await this.outcomeRetry.close(OUTCOME_FLUSH_MS);
+    if (left > 0) this.logger.error({ left, flushMs: OUTCOME_FLUSH_MS }, 'gateway outcomes not recorded at shutdown: the queue did not accept them in time');
+    else if (held > 0) this.logger.log({ flushed: held }, 'gateway outcomes held for retry were recorded before shutdown');
+  }
+
+  /** Outcome events held for retry on this replica (for tests, metrics and /ready). */
+  get outcomesHeld(): number {
+    return this.outcomeRetry.depth;
+  }
+
   onModuleInit(): void {
     this.prober.start();
     const instanceLabels = ['project', 'experiment', 'variant', 'instance'];
     this.metrics.sampled({ name: 'verdict_gateway_in_flight', help: 'Gateway calls in flight on this replica.', type: 'gauge', read: () => [{ value: this.inFlight }] });
+    this.metrics.sampled({ name: 'verdict_gateway_outcome_buffer_depth', help: 'Gateway outcome events held on this replica for retry because ingestion refused them (GATEWAY_OUTCOME_BUFFER_MAX at most).', type: 'gauge', read: () => [{ value: this.outcomeRetry.depth }] });
+    this.metrics.sampled({ name: 'verdict_gateway_outcome_retries_total', help: 'Retried enqueues of held gateway outcome events (batches) on this replica, whatever their result.', type: 'counter', read: () => [{ value: this.outcomeRetry.retries }] });
     this.metrics.sampled({ name: 'verdict_gateway_shadow_in_flight', help: 'Shadow copies in flight on this replica.', type: 'gauge', read: () => [{ value: this.shadowInFlight }] });
     this.metrics.sampled({ name: 'verdict_gateway_cooldowns_total', help: 'Instances cooled down by health checks (passive or probes) on this replica.', type: 'counter', read: () => [{ value: this.pools.coolDownsTotal }] });
     const perInstance = (name: string, help: string, type: 'gauge' | 'counter', value: (i: InstanceView) => number | null, summed: boolean) =>
@@ -500,13 +533,10 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       shadowOf: plan.eventId,
       exactMatch: agreement.exactMatch,
       jsonMatch: agreement.jsonMatch,
+      // When the call ended: a retried event keeps its own time (docs/adr/0038).
+      timestamp: new Date().toISOString(),
     };
-    this.ingestion.recordOutcomes(plan.projectId, { events: [event] }).then(
-      (result) => {
-        if (result.rejected.length > 0) this.logger.warn({ eventId, shadowOf: plan.eventId, errors: result.rejected[0].errors }, 'shadow outcome not recorded');
-      },
-      (error: unknown) => this.logger.warn({ eventId, shadowOf: plan.eventId, err: error }, 'shadow outcome not recorded'),
-    );
+    void this.outcomeRetry.submit({ projectId: plan.projectId, kind: 'shadow', event });
   }
 
   /** Which experiment, unit, variant and upstream; the body to send. Throws GatewayError for bad input. */
@@ -858,13 +888,11 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy {
       // is a failure of the assigned variant, even when the control answered.
       success: measured.error === 'client_cancelled' ? null : measured.error === null && !plan.fallback,
       error: plan.fallback && measured.error === null ? 'fallback' : measured.error,
+      // When the call ended: a retried event keeps its own time (docs/adr/0038).
+      timestamp: new Date().toISOString(),
     };
-    this.ingestion.recordOutcomes(plan.projectId, { events: [event] }).then(
-      (result) => {
-        if (result.rejected.length > 0) this.logger.warn({ eventId: plan.eventId, errors: result.rejected[0].errors }, 'gateway outcome not recorded');
-      },
-      (error: unknown) => this.logger.warn({ eventId: plan.eventId, err: error }, 'gateway outcome not recorded'),
-    );
+    // Refused for a transient reason (queue away, too deep, enqueue unconfirmed): held and retried, never counted twice.
+    void this.outcomeRetry.submit({ projectId: plan.projectId, kind: 'served', event });
   }
 
   private unexpected(error: unknown): GatewayError {

@@ -41,7 +41,7 @@ describe.each(testBackends())('%s backend', (backend: Backend) => {
   it('names the backends it uses on /ready', async () => {
     const ready = await client(t.url).get('/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ready', database: 'postgres', queue: backend, bus: backend });
+    expect(ready.body).toEqual({ status: 'ready', database: 'postgres', queue: backend, bus: backend, gatewayOutcomesHeld: 0 });
     expect(t.app.get(QueueRegistry).backend).toBe(backend);
   });
 

@@ -86,7 +86,7 @@ describe('scopes', () => {
     const anonymous = client(t.url);
     expect((await anonymous.get('/health')).status).toBe(200);
     const backend = t.config.queue.backend;
-    expect((await anonymous.get('/ready')).body).toEqual({ status: 'ready', database: 'postgres', queue: backend, bus: backend });
+    expect((await anonymous.get('/ready')).body).toEqual({ status: 'ready', database: 'postgres', queue: backend, bus: backend, gatewayOutcomesHeld: 0 });
     expect((await anonymous.get('/docs/openapi.json')).body.openapi).toMatch(/^3\./);
   });
 });

@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import { ChangeBus } from '../../../libs/bus/change-bus';
 import type { QueueBackend } from '../../../libs/config/config';
 import { UnavailableError } from '../../../libs/errors/domain-error';
+import { GatewayService } from '../../../libs/gateway/gateway.service';
 import { QueueRegistry } from '../../../libs/queue/queue.module';
 import { Public } from '../security/scopes.decorator';
 
@@ -14,6 +15,8 @@ export interface ReadyAnswer {
   database: 'postgres';
   queue: QueueBackend;
   bus: QueueBackend;
+  /** Gateway outcome events this replica holds for retry (docs/adr/0038): above 0, ingestion refused them lately. */
+  gatewayOutcomesHeld: number;
 }
 
 @ApiTags('operations')
@@ -24,6 +27,7 @@ export class HealthController {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly queues: QueueRegistry,
     private readonly bus: ChangeBus,
+    private readonly gateway: GatewayService,
   ) {}
 
   @Get('health')
@@ -43,6 +47,6 @@ export class HealthController {
       bus.status === 'rejected' || !this.queues.isConnected() ? this.bus.backend : null,
     ].filter(Boolean);
     if (down.length > 0) throw new UnavailableError(`Not ready: ${[...new Set(down)].join(' and ')} not answering.`, 5);
-    return { status: 'ready', database: 'postgres', queue: this.queues.backend, bus: this.bus.backend };
+    return { status: 'ready', database: 'postgres', queue: this.queues.backend, bus: this.bus.backend, gatewayOutcomesHeld: this.gateway.outcomesHeld };
   }
 }

@@ -87,6 +87,8 @@ const schema = z.object({
   EVAL_ANSWER_CACHE_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
   EVAL_ANSWER_PRUNE_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
   GATEWAY_SHADOW_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(4096).default(32),
+  // How often the worker deletes expired gateway captures (docs/adr/0039).
+  GATEWAY_CAPTURE_PRUNE_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
 })
   .refine((s) => !(s.QUEUE_BACKEND === 'redis' && !s.REDIS_URL && s.NODE_ENV === 'production'), {
     path: ['QUEUE_BACKEND'],
@@ -146,6 +148,8 @@ export interface VerdictConfig {
     bodyLimitBytes: number;
     /** Shadow copies in flight per replica at most (docs/adr/0031); past it a copy is dropped, never queued. 0 turns shadows off. */
     shadowMaxInFlight: number;
+    /** How often the worker deletes captures past their retention (docs/adr/0039). */
+    capturePruneIntervalMs: number;
   };
   /** Offline evaluation: the answer cache's retention (docs/adr/0035). */
   evaluation: {
@@ -214,6 +218,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       connectionsPerUpstream: s.GATEWAY_CONNECTIONS_PER_UPSTREAM,
       bodyLimitBytes: s.GATEWAY_BODY_LIMIT_BYTES,
       shadowMaxInFlight: s.GATEWAY_SHADOW_MAX_IN_FLIGHT,
+      capturePruneIntervalMs: s.GATEWAY_CAPTURE_PRUNE_INTERVAL_MS,
     },
     evaluation: { answerCacheDays: s.EVAL_ANSWER_CACHE_DAYS, answerPruneIntervalMs: s.EVAL_ANSWER_PRUNE_INTERVAL_MS },
     metrics: { token: s.METRICS_TOKEN ?? null },

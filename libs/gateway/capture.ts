@@ -31,7 +31,7 @@ export function cut(text: string, maxChars: number): { text: string; truncated: 
     out = out.slice(0, end);
   }
   // Lone surrogates (a client may send them inside JSON strings) become U+FFFD as well.
-  if (out.includes('\u0000')) out = out.replace(/\u0000/g, '\ufffd');
+  if (out.includes('\u0000')) out = out.replaceAll('\u0000', '\ufffd');
   out = out.replace(LONE_SURROGATE, '\ufffd');
   return { text: out, truncated };
 }

@@ -67,7 +67,7 @@ async function allCaptures(admin: ReturnType<typeof client>, key: string, query 
   const items: CaptureItem[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < 100; page++) {
-    const res = await admin.get(`/v1/experiments/${key}/captures?limit=${limit}${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const res: { status: number; body: { items: CaptureItem[]; nextCursor: string | null } } = await admin.get(`/v1/experiments/${key}/captures?limit=${limit}${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     expect(res.status).toBe(200);
     items.push(...res.body.items);
     cursor = res.body.nextCursor;

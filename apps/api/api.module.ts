@@ -20,6 +20,7 @@ import { AssignmentController } from './assignment/assignment.controller';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { DatasetsController } from './datasets/datasets.controller';
 import { EvaluationsController } from './evaluations/evaluations.controller';
+import { CapturesController } from './experiments/captures.controller';
 import { ExperimentsController } from './experiments/experiments.controller';
 import { HealthController } from './health/health.controller';
 import { IngestionController } from './ingestion/ingestion.controller';
@@ -54,7 +55,7 @@ export class ApiModule {
         GatewayModule,
         EvaluationModule,
       ],
-      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController, MetricsController, DatasetsController, EvaluationsController],
+      controllers: [HealthController, ProjectsController, ApiKeysController, ExperimentsController, CapturesController, AssignmentController, IngestionController, ResultsController, ReportsController, ResultsPageController, WebhookController, MetricsController, DatasetsController, EvaluationsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

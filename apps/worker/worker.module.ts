@@ -10,6 +10,7 @@ import { BusModule } from '../../libs/bus/bus.module';
 import { ReportsModule } from '../../libs/reports/reports.module';
 import { TrafficModule } from '../../libs/traffic/traffic.module';
 import { EvaluationModule } from '../../libs/evaluation/evaluation.module';
+import { CaptureModule } from '../../libs/gateway/capture-store';
 import { EvaluationRunProcessor } from './evaluation-run.processor';
 import { ExposureWriterProcessor } from './exposure-writer.processor';
 import { OutcomeWriterProcessor } from './outcome-writer.processor';
@@ -27,7 +28,7 @@ export class WorkerModule {
   static register(config: VerdictConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url, ALL_ENTITIES), BusModule.forRoot(config), QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule, ReportsModule, EvaluationModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config.database.url, ALL_ENTITIES), BusModule.forRoot(config), QueueModule, ExposuresModule, OutcomeStoreModule, TrafficModule, ReportsModule, EvaluationModule, CaptureModule],
       providers: [
         ...processors,
         { provide: PROCESSORS, inject: processors, useFactory: (...list: unknown[]) => list },

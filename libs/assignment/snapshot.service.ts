@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { ExperimentEntity } from '../experiments/experiment.entity';
-import type { ShadowSettings, Upstream } from '../experiments/experiment.types';
+import type { CaptureSettings, ShadowSettings, Upstream } from '../experiments/experiment.types';
 import { ExperimentsService, EXPERIMENTS_CHANGED } from '../experiments/experiments.service';
 import { ChangeBus } from '../bus/change-bus';
 import { SnapshotIndex } from './core/assign';
@@ -25,6 +25,8 @@ export interface ProjectSnapshot {
   upstreams: Map<string, Readonly<Record<string, Upstream>>>;
   /** Experiment key -> its shadow variant and sample rate, for the gateway (docs/adr/0031); absent when none. Not in `json` either. */
   shadows: Map<string, Readonly<ShadowSettings>>;
+  /** Experiment key -> its prompt and answer capture settings, for the gateway (docs/adr/0039); absent when off. Not in `json` either. */
+  captures: Map<string, Readonly<CaptureSettings>>;
   /** Changes whenever the etag or any upstream changes. */
   revision: string;
 }
@@ -126,10 +128,13 @@ export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
     const snapshot: ConfigSnapshot = { version, generatedAt: new Date().toISOString(), experiments };
     const upstreams = new Map(entities.map((e) => [e.key, e.upstreams ?? {}]));
     const shadows = new Map(entities.filter((e) => e.shadow).map((e) => [e.key, e.shadow!]));
-    const revision = `${version}:${createHash('sha256').update(JSON.stringify(shadows.size ? [[...upstreams], [...shadows]] : [...upstreams])).digest('base64url').slice(0, 22)}`;
+    const captures = new Map(entities.filter((e) => e.capture).map((e) => [e.key, e.capture!]));
+    const gatewayOnly = shadows.size || captures.size ? [[...upstreams], [...shadows], [...captures]] : [...upstreams];
+    const revision = `${version}:${createHash('sha256').update(JSON.stringify(gatewayOnly)).digest('base64url').slice(0, 22)}`;
     return {
       upstreams,
       shadows,
+      captures,
       revision,
       snapshot,
       index: new SnapshotIndex(snapshot), json: JSON.stringify(snapshot),

@@ -90,6 +90,8 @@ const schema = z.object({
   EVAL_UPSTREAM_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(256).default(8),
   GATEWAY_SHADOW_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(4096).default(32),
   GATEWAY_OUTCOME_BUFFER_MAX: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  // How often the worker deletes expired gateway captures (docs/adr/0039).
+  GATEWAY_CAPTURE_PRUNE_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
 })
   .refine((s) => !(s.QUEUE_BACKEND === 'redis' && !s.REDIS_URL && s.NODE_ENV === 'production'), {
     path: ['QUEUE_BACKEND'],
@@ -151,6 +153,8 @@ export interface VerdictConfig {
     shadowMaxInFlight: number;
     /** Outcome events (served and shadow) held per replica for retry while ingestion refuses them (docs/adr/0038); 0: none held. */
     outcomeBufferMax: number;
+    /** How often the worker deletes captures past their retention (docs/adr/0039). */
+    capturePruneIntervalMs: number;
   };
   /** Offline evaluation: the answer cache's retention (docs/adr/0035). */
   evaluation: {
@@ -222,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       bodyLimitBytes: s.GATEWAY_BODY_LIMIT_BYTES,
       shadowMaxInFlight: s.GATEWAY_SHADOW_MAX_IN_FLIGHT,
       outcomeBufferMax: s.GATEWAY_OUTCOME_BUFFER_MAX,
+      capturePruneIntervalMs: s.GATEWAY_CAPTURE_PRUNE_INTERVAL_MS,
     },
     evaluation: { answerCacheDays: s.EVAL_ANSWER_CACHE_DAYS, answerPruneIntervalMs: s.EVAL_ANSWER_PRUNE_INTERVAL_MS, upstreamMaxInFlight: s.EVAL_UPSTREAM_MAX_IN_FLIGHT },
     metrics: { token: s.METRICS_TOKEN ?? null },

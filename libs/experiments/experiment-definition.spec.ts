@@ -1,4 +1,4 @@
-import { checkForced, checkMetrics, checkShadow, checkVariants, LIMITS } from './experiment-definition';
+import { checkCapture, checkForced, checkMetrics, checkShadow, checkVariants, LIMITS } from './experiment-definition';
 import type { Variant } from './experiment.types';
 
 const config = (bytes: number) => ({ prompt: 'x'.repeat(bytes - '{"prompt":""}'.length) });
@@ -106,5 +106,17 @@ describe('shadow variants (docs/adr/0031)', () => {
     expect(check({ variant: 'v2', sampleRate: 0.5 }, { ramp: true, bandit: true }).map((m) => m.split(':')[0])).toEqual(['shadow', 'shadow']);
     const weighted = checkVariants([inputs[0], { key: 'v2', weight: 1 }]).variants;
     expect(checkShadow({ variant: 'v2', sampleRate: 0.5 }, weighted, upstreams, plans)).toEqual([{ field: 'shadow.variant', message: expect.stringMatching(/weight > 0/) }]);
+  });
+});
+
+describe('capture settings (docs/adr/0039)', () => {
+  it('accepts the bounds and names each bad field', () => {
+    expect(checkCapture({ sampleRate: 1, maxChars: 1, retentionDays: 1 })).toEqual([]);
+    expect(checkCapture({ sampleRate: 0.01, maxChars: 100_000, retentionDays: 365 })).toEqual([]);
+    const fields = (c: Record<string, unknown>) => checkCapture(c as never).map((e) => e.field);
+    expect(fields({ sampleRate: 0, maxChars: 10, retentionDays: 1 })).toEqual(['capture.sampleRate']);
+    expect(fields({ sampleRate: Number.NaN, maxChars: 0.5, retentionDays: 366 })).toEqual(['capture.sampleRate', 'capture.maxChars', 'capture.retentionDays']);
+    expect(fields({ sampleRate: '1', maxChars: '10', retentionDays: null })).toEqual(['capture.sampleRate', 'capture.maxChars', 'capture.retentionDays']);
+    expect(fields(null as never)).toEqual(['capture']);
   });
 });

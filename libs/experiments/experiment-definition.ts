@@ -7,6 +7,7 @@ import {
   type MetricsSpec,
   type Pricing,
   type ShadowSettings,
+  type CaptureSettings,
   type CupedSettings,
   type StatsSettings,
   type Variant,
@@ -207,4 +208,23 @@ export function effectiveWeights(variants: Variant[]): Record<string, number> {
     weights[control.key] += variants.filter((v) => v.rolledBack).reduce((sum, v) => sum + v.weight, 0);
   }
   return weights;
+}
+
+/** Bounds of the capture settings (docs/adr/0039). */
+export const CAPTURE_LIMITS = { maxChars: 100_000, retentionDays: 365 } as const;
+
+/** Capture settings: a sample rate in (0, 1], whole characters 1..100,000, whole days 1..365; each bad field named. */
+export function checkCapture(capture: CaptureSettings): FieldError[] {
+  const errors: FieldError[] = [];
+  if (typeof capture !== 'object' || capture === null) return [{ field: 'capture', message: 'must be an object {sampleRate, maxChars, retentionDays} or null' }];
+  if (typeof capture.sampleRate !== 'number' || !(capture.sampleRate > 0 && capture.sampleRate <= 1)) {
+    errors.push({ field: 'capture.sampleRate', message: 'must be a number in (0, 1]' });
+  }
+  if (!Number.isInteger(capture.maxChars) || capture.maxChars < 1 || capture.maxChars > CAPTURE_LIMITS.maxChars) {
+    errors.push({ field: 'capture.maxChars', message: `must be a whole number from 1 to ${CAPTURE_LIMITS.maxChars}` });
+  }
+  if (!Number.isInteger(capture.retentionDays) || capture.retentionDays < 1 || capture.retentionDays > CAPTURE_LIMITS.retentionDays) {
+    errors.push({ field: 'capture.retentionDays', message: `must be a whole number of days from 1 to ${CAPTURE_LIMITS.retentionDays}` });
+  }
+  return errors;
 }

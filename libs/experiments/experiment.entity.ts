@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import type { UnitType } from '../assignment/core/snapshot';
-import type { BanditSettings, ExperimentStatus, LayerSpec, MetricsSpec, RampState, ShadowSettings, StatsSettings, Upstream, Variant } from './experiment.types';
+import type { BanditSettings, ExperimentStatus, LayerSpec, MetricsSpec, RampState, ShadowSettings, CaptureSettings, StatsSettings, Upstream, Variant } from './experiment.types';
 
 @Entity({ name: 'experiment' })
 @Index('experiment_project_key_key', ['projectId', 'key'], { unique: true })
@@ -47,6 +47,10 @@ export class ExperimentEntity {
   /** The shadow variant and its sample rate (docs/adr/0031); null when none. Gateway-only, like the upstreams. */
   @Column({ type: 'jsonb', nullable: true })
   shadow!: ShadowSettings | null;
+
+  /** Prompt and answer capture by the gateway (docs/adr/0039); null (the default): nothing is stored. */
+  @Column({ type: 'jsonb', nullable: true })
+  capture!: CaptureSettings | null;
 
   @Column({ type: 'jsonb' })
   metrics!: MetricsSpec;

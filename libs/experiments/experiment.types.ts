@@ -122,6 +122,21 @@ export interface ShadowSettings {
   sampleRate: number;
 }
 
+/**
+ * Prompt and answer capture by the gateway (issue #17, docs/adr/0039): off unless set. A
+ * sampled share of the experiment's gateway calls (chosen by the event id, so the same call
+ * is always in or out) keeps its request's messages or prompt and the answer's final text,
+ * each cut at `maxChars`, for `retentionDays`.
+ */
+export interface CaptureSettings {
+  /** Share of the gateway's calls captured, in (0, 1]. */
+  sampleRate: number;
+  /** Characters (UTF-16 code units) kept of the prompt and of the answer, each; longer is cut and marked truncated. */
+  maxChars: number;
+  /** Days a capture is kept; the worker deletes it after. */
+  retentionDays: number;
+}
+
 /** How a call picks an instance of a pool (docs/adr/0030, 0037). */
 export type UpstreamBalance = 'least_in_flight' | 'sticky' | 'peak_ewma';
 

@@ -13,6 +13,7 @@ import {
   checkForced,
   checkMetrics,
   checkShadow,
+  checkCapture,
   checkVariants,
   DEFAULT_CUPED,
   DEFAULT_STATS,
@@ -22,7 +23,7 @@ import {
 } from './experiment-definition';
 import { ExperimentPhaseEntity } from './experiment-phase.entity';
 import { ExperimentEntity } from './experiment.entity';
-import type { BanditSettings, ExperimentStatus, LayerSpec, RampPlan, CupedSettings, ShadowSettings, StatsSettings, Upstream, Variant } from './experiment.types';
+import type { BanditSettings, ExperimentStatus, LayerSpec, RampPlan, CupedSettings, ShadowSettings, CaptureSettings, StatsSettings, Upstream, Variant } from './experiment.types';
 import {
   ExperimentExistsError,
   ExperimentLockedError,
@@ -48,6 +49,8 @@ export interface CreateExperimentInput {
   bandit?: Pick<BanditSettings, 'floor' | 'minUnitsPerArm' | 'everyMinutes'> | null;
   /** A shadow variant for the gateway (docs/adr/0031). */
   shadow?: ShadowSettings | null;
+  /** Prompt and answer capture by the gateway (docs/adr/0039); absent or null: off. */
+  capture?: CaptureSettings | null;
 }
 
 export interface UpdateExperimentInput {
@@ -62,6 +65,8 @@ export interface UpdateExperimentInput {
   forced?: Record<string, string>;
   /** Adds, changes (absent keeps) or, with null, removes the shadow variant (docs/adr/0031). */
   shadow?: ShadowSettings | null;
+  /** Turns capture on or changes it; null turns it off (stored captures stay until their retention or DELETE .../captures). */
+  capture?: CaptureSettings | null;
 }
 
 export type Transition = 'start' | 'pause' | 'resume' | 'stop';
@@ -138,6 +143,7 @@ export class ExperimentsService {
       ...variantErrors,
       ...upstreamErrors,
       ...(shadow ? checkShadow(shadow, variants, upstreams, { ramp: !!input.ramp, bandit: !!input.bandit }) : []),
+      ...(input.capture ? checkCapture(input.capture) : []),
       ...metricErrors,
       ...checkForced(forced, variants),
       ...checkTrafficPlan(variants, input.ramp ?? null, input.bandit ?? null),
@@ -159,6 +165,7 @@ export class ExperimentsService {
         variants,
         upstreams,
         shadow: shadow ? { variant: shadow.variant, sampleRate: shadow.sampleRate } : null,
+        capture: input.capture ? captureOf(input.capture) : null,
         metrics,
         stats: { ...DEFAULT_STATS, ...input.stats, cuped: { ...DEFAULT_CUPED, ...input.stats?.cuped } },
         layer: input.layer ?? null,
@@ -288,6 +295,10 @@ export class ExperimentsService {
           }
         });
         experiment.shadow = shadow ? { variant: shadow.variant, sampleRate: shadow.sampleRate } : null;
+      }
+      if (patch.capture !== undefined) {
+        if (patch.capture) errors.push(...checkCapture(patch.capture));
+        experiment.capture = patch.capture ? captureOf(patch.capture) : null;
       }
       if (patch.metrics) {
         const { metrics, errors: metricErrors } = checkMetrics(patch.metrics);
@@ -556,6 +567,11 @@ export function checkTrafficPlan(
   return errors;
 }
 
+/** Only the known fields of capture settings are kept. */
+function captureOf(c: CaptureSettings): CaptureSettings {
+  return { sampleRate: c.sampleRate, maxChars: c.maxChars, retentionDays: c.retentionDays };
+}
+
 /** What the audit log keeps of an experiment. */
 function describe(e: ExperimentEntity) {
   return {
@@ -568,6 +584,7 @@ function describe(e: ExperimentEntity) {
     variants: e.variants,
     upstreams: e.upstreams,
     shadow: e.shadow,
+    capture: e.capture,
     metrics: e.metrics,
     stats: e.stats,
     layer: e.layer,

@@ -3,6 +3,11 @@ import { AssignmentModule } from '../assignment/assignment.module';
 import { VERDICT_CONFIG, type VerdictConfig } from '../config/config';
 import { IngestionModule } from '../ingestion/ingestion.module';
 import { OutboundClient } from '../outbound/outbound-client';
+import { CaptureModule } from './capture-store';
+import { CaptureWriter } from './capture-writer';
+import { CapturesService } from './captures.service';
+import { AuditModule } from '../audit/audit.module';
+import { ExperimentsModule } from '../experiments/experiments.module';
 import { GATEWAY_OUTBOUND } from './gateway-outbound';
 import { GatewayService } from './gateway.service';
 
@@ -16,7 +21,7 @@ class GatewayOutboundCloser implements OnApplicationShutdown {
 
 /** The OpenAI-compatible gateway (docs/gateway.md). Needs QueueModule, BusModule and ObservabilityModule (through ingestion). */
 @Module({
-  imports: [AssignmentModule, IngestionModule],
+  imports: [AssignmentModule, IngestionModule, CaptureModule, ExperimentsModule, AuditModule],
   providers: [
     {
       provide: GATEWAY_OUTBOUND,
@@ -29,8 +34,10 @@ class GatewayOutboundCloser implements OnApplicationShutdown {
         }),
     },
     GatewayOutboundCloser,
+    CaptureWriter,
+    CapturesService,
     GatewayService,
   ],
-  exports: [GatewayService],
+  exports: [GatewayService, CaptureWriter, CapturesService, CaptureModule],
 })
 export class GatewayModule {}

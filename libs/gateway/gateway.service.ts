@@ -14,6 +14,8 @@ import { OutboundClient, type OutboundStreamResponse } from '../outbound/outboun
 import { OutboundError } from '../outbound/outbound.errors';
 import { isStorableText, STORABLE_LIMITS } from '../storable/storable';
 import { agreementOf, AnswerCapture, parsedBodyText, type Agreement } from './answer-text';
+import { CaptureCollector, captureSampled, cut, promptOf } from './capture';
+import { CaptureWriter } from './capture-writer';
 import { GATEWAY_OUTBOUND } from './gateway-outbound';
 import { HealthProber } from './health-prober';
 import { InstancePools, type InstanceView, type Lease } from './instance-pool';
@@ -112,6 +114,8 @@ interface Plan {
   outgoing: Record<string, unknown>;
   /** Collects the served answer when a shadow copy runs beside it, for the agreement (docs/adr/0031); null otherwise. */
   capture: AnswerCapture | null;
+  /** Collects the answer's text when the experiment captures this call (docs/adr/0039); null otherwise. */
+  recorder: CaptureCollector | null;
 }
 
 /** A shadow copy running beside a served call: told the served answer's final text when the served call ends. */
@@ -175,6 +179,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy, BeforeAppl
     @Inject(GATEWAY_OUTBOUND) private readonly outbound: OutboundClient,
     @Inject(VERDICT_CONFIG) private readonly config: VerdictConfig,
     private readonly metrics: OperatorMetrics,
+    private readonly captures: CaptureWriter,
   ) {
     const registers = [metrics.registry];
     const variant = ['project', 'experiment', 'variant'] as const;
@@ -352,6 +357,8 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy, BeforeAppl
       this.logger.warn({ err: error, eventId: plan.eventId }, 'shadow copy not started');
     }
     plan.capture = shadow?.capture ?? null;
+    const captureSettings = plan.measured ? this.snapshots.get(plan.projectId).captures.get(plan.experiment) : undefined;
+    if (captureSettings && captureSampled(plan.eventId, captureSettings.sampleRate)) plan.recorder = new CaptureCollector(plan.endpoint, captureSettings.maxChars);
     const verdictHeaders: OutgoingHttpHeaders = {
       ...baseHeaders,
       'x-verdict-experiment': plan.experiment,
@@ -378,8 +385,39 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy, BeforeAppl
     this.duration.observe({ ...labels, status_class: statusClass }, (performance.now() - started) / 1000);
     if (result !== 'ok') this.errors.inc({ ...labels, class: result });
     this.record(plan, measured);
+    if (plan.recorder && captureSettings) this.keep(plan, body as Record<string, unknown>, measured, captureSettings.retentionDays);
     // Only an answer that reached the client whole is compared.
     shadow?.settle(measured.error === null && plan.capture ? plan.capture.text(plan.endpoint, plan.capture.sse) : null);
+  }
+
+  /** Hands the call's capture to the writer (batched, off the answer path; docs/adr/0039). Never throws. */
+  private keep(plan: Plan, body: Record<string, unknown>, measured: Measured, retentionDays: number): void {
+    try {
+      const recorder = plan.recorder!;
+      const prompt = cut(promptOf(plan.endpoint, body), recorder.maxChars);
+      const answer = recorder.result();
+      const experimentId = this.snapshots.get(plan.projectId).ids.get(plan.experiment);
+      if (!experimentId) return;
+      const capturedAt = new Date();
+      this.captures.add({
+        experimentId,
+        eventId: plan.eventId,
+        projectId: plan.projectId,
+        variant: plan.assignment.variant ?? '',
+        instance: plan.lease ? withoutCredentials(plan.lease.instance.baseUrl) : null,
+        endpoint: plan.endpoint,
+        stream: plan.stream,
+        prompt: prompt.text,
+        promptTruncated: prompt.truncated,
+        answer: answer.text,
+        answerTruncated: answer.truncated,
+        error: plan.fallback && measured.error === null ? 'fallback' : measured.error,
+        capturedAt,
+        expiresAt: new Date(capturedAt.getTime() + retentionDays * 86_400_000),
+      });
+    } catch (error) {
+      this.logger.warn({ eventId: plan.eventId, err: error instanceof Error ? error.name : 'unknown' }, 'gateway capture not kept');
+    }
   }
 
   /**
@@ -592,6 +630,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy, BeforeAppl
       stream,
       outgoing,
       capture: null,
+      recorder: null,
     };
   }
 
@@ -756,6 +795,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy, BeforeAppl
         return failed('invalid_response', status);
       }
       plan.capture?.feed(raw);
+      plan.recorder?.body(parsed);
       writeBody(res, status, out, raw);
       await finished(res);
       if (cancelled) return failed('client_cancelled', status);
@@ -813,29 +853,23 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy, BeforeAppl
     let failureMessage = '';
     const capture = plan.capture;
     if (capture) capture.sse = true;
+    // The shadow's comparison and the prompt capture (docs/adr/0039) watch the same bytes.
+    const watchers: Array<{ feed(chunk: Buffer): void }> = [];
+    if (capture) watchers.push(capture);
+    if (plan.recorder) watchers.push(plan.recorder);
     // The balancer learns of the first token at once (a call waiting for one raises its instance's cost, docs/adr/0037).
     let waitingLease = plan.lease;
     // Forwarded first, watched after: the meter's parsing (JSON of the first events) is not on the path to the client's first byte.
-    const feed = capture
-      ? (chunk: Buffer) => {
-          const more = res.write(chunk);
-          meter.feed(chunk);
-          capture.feed(chunk);
-          if (waitingLease && meter.firstTokenAt !== null) {
-            waitingLease.firstByte(meter.firstTokenAt);
-            waitingLease = null;
-          }
-          return more;
-        }
-      : (chunk: Buffer) => {
-          const more = res.write(chunk);
-          meter.feed(chunk);
-          if (waitingLease && meter.firstTokenAt !== null) {
-            waitingLease.firstByte(meter.firstTokenAt);
-            waitingLease = null;
-          }
-          return more;
-        };
+    const feed = (chunk: Buffer) => {
+      const more = res.write(chunk);
+      meter.feed(chunk);
+      for (const watcher of watchers) watcher.feed(chunk);
+      if (waitingLease && meter.firstTokenAt !== null) {
+        waitingLease.firstByte(meter.firstTokenAt);
+        waitingLease = null;
+      }
+      return more;
+    };
     // Paused until the client drains what it was sent (or goes away: then the upstream call is aborted).
     const whenDrained = (resume: () => void) => {
       const go = () => {

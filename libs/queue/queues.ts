@@ -34,6 +34,7 @@ export const JOBS = {
   trafficMonitor: 'traffic-monitor',
   evaluationRun: 'evaluation-run',
   evaluationAnswerPrune: 'evaluation-answer-prune',
+  gatewayCapturePrune: 'gateway-capture-prune',
 } as const;
 
 /**
@@ -85,3 +86,6 @@ export interface EvaluationRunJob {
 
 /** Prunes the offline answer cache by age (one job scheduler on the evaluations queue: docs/adr/0035). */
 export type EvaluationAnswerPruneJob = Record<string, never>;
+
+/** Deletes gateway captures past their retention (one job scheduler on the traffic queue: docs/adr/0039). */
+export type GatewayCapturePruneJob = Record<string, never>;

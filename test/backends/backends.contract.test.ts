@@ -99,7 +99,8 @@ describe.each(testBackends())('%s backend', (backend: Backend) => {
       await events.waitUntilReady();
       await eventually(async () => completed >= 3, 20_000);
       const schedulers = await t.app.get(QueueRegistry).get('traffic').getJobSchedulers(0, -1);
-      expect(schedulers).toHaveLength(1);
+      // The monitor and the gateway captures' retention (docs/adr/0039), one scheduler each.
+      expect(schedulers.map((s) => s.name).sort()).toEqual(['gateway-capture-prune', 'traffic-monitor']);
     });
   });
 

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { AuditEntryEntity } from '../../../libs/audit/audit-entry.entity';
 import type { ExperimentPhaseEntity } from '../../../libs/experiments/experiment-phase.entity';
 import type { ExperimentEntity } from '../../../libs/experiments/experiment.entity';
-import type { BanditSettings, LayerSpec, MetricsSpec, RampState, ShadowSettings, StatsSettings, Upstream, Variant } from '../../../libs/experiments/experiment.types';
+import type { BanditSettings, LayerSpec, MetricsSpec, RampState, ShadowSettings, CaptureSettings, StatsSettings, Upstream, Variant } from '../../../libs/experiments/experiment.types';
 import { EXPERIMENT_STATUSES } from '../../../libs/experiments/experiment.types';
 
 export class VariantResponse {
@@ -34,6 +34,7 @@ export class ExperimentResponse {
   @ApiPropertyOptional({ type: Object, nullable: true, description: 'Ramp plan and the step served.' }) ramp!: RampState | null;
   @ApiPropertyOptional({ type: Object, nullable: true }) bandit!: BanditSettings | null;
   @ApiPropertyOptional({ type: Object, nullable: true, description: 'The shadow variant {variant, sampleRate} (docs/gateway.md, "Shadow variants").' }) shadow!: ShadowSettings | null;
+  @ApiPropertyOptional({ type: Object, nullable: true, description: 'Prompt and answer capture {sampleRate, maxChars, retentionDays}; null: nothing stored (docs/gateway.md, "Capture").' }) capture!: CaptureSettings | null;
   @ApiProperty({ description: 'Current allocation phase (0 in draft).' }) phase!: number;
   @ApiProperty() revision!: number;
   @ApiProperty() createdAt!: string;
@@ -59,6 +60,7 @@ export class ExperimentResponse {
       ramp: e.ramp,
       bandit: e.bandit,
       shadow: e.shadow ?? null,
+      capture: e.capture ?? null,
       phase: e.phase,
       revision: e.revision,
       createdAt: e.createdAt.toISOString(),

@@ -369,6 +369,20 @@ export class ShadowDto {
   sampleRate!: number;
 }
 
+export class CaptureDto {
+  @ApiProperty({ example: 0.05, description: 'Share of the gateway calls whose prompt and answer are stored, in (0, 1]; chosen by the event id.' })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  sampleRate!: number;
+
+  @ApiProperty({ example: 4000, minimum: 1, maximum: 100000, description: 'Characters kept of the prompt and of the answer, each; longer is cut and marked truncated.' })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  maxChars!: number;
+
+  @ApiProperty({ example: 7, minimum: 1, maximum: 365, description: 'Days a capture is kept before the worker deletes it.' })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  retentionDays!: number;
+}
+
 export class CreateExperimentDto {
   @ApiProperty({ example: 'chat-8b-vs-70b' })
   @IsString()
@@ -445,6 +459,12 @@ export class CreateExperimentDto {
   @ValidateNested()
   @Type(() => ShadowDto)
   shadow?: ShadowDto | null;
+
+  @ApiPropertyOptional({ type: CaptureDto, nullable: true, description: 'Store the prompt and answer of a sample of gateway calls (docs/gateway.md, "Capture"); off when absent, null turns it off (PATCH).' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => CaptureDto)
+  capture?: CaptureDto | null;
 }
 
 /** Every definition field but the key (fixed) and the traffic plans (fixed at creation), all optional. */

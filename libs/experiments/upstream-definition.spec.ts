@@ -133,7 +133,7 @@ describe('checkNoLiteralSecrets', () => {
     );
     expect(matched).toBe(false);
     expect(secrets({ prompt: `${filler} see https://user:pw@example.com/` })).toEqual(['config.prompt']);
-  }, 20_000);
+  }, 60_000);
 });
 
 describe('checkUpstream: active health probes', () => {

@@ -55,9 +55,65 @@ const DROPPED_ERROR_FIELDS = new Set([
   'rawPacket',
 ]);
 
-/** A signed token (results-page links, JWTs): base64url JSON, a dot, a base64url signature. */
-// The first segment is bounded: unbounded, a run of 'eyJ-eyJ-...' rescans to its end from every start.
-const SIGNED_TOKEN = /\beyJ[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]+)?/g;
+/** Runs of base64url characters and dots, where signed tokens live (linear: a run is scanned once). */
+const TOKEN_RUN = /[A-Za-z0-9_.-]{27,}/g;
+const WORD = /[A-Za-z0-9_]/;
+
+/**
+ * The spans of the signed tokens in a run of base64url characters and dots (results-page
+ * links, JWTs): `eyJ` at a word start, at least 8 more characters, a dot, at least
+ * `shape.second`, then a dot and at least `shape.third` (required or, when `optional`, taken
+ * when there). By hand, not as a regex: the regex form rescans to the run's end from every
+ * `eyJ` of 'eyJ-eyJ-...', quadratic in the run.
+ */
+export function signedTokenSpans(run: string, shape: { second: number; third: number; optional: boolean }): Array<[number, number]> {
+  // nextDot[i]: the first dot at or after i (run.length when none).
+  const nextDot = new Int32Array(run.length + 1);
+  nextDot[run.length] = run.length;
+  for (let i = run.length - 1; i >= 0; i--) nextDot[i] = run[i] === '.' ? i : nextDot[i + 1];
+  const spans: Array<[number, number]> = [];
+  let i = run.indexOf('eyJ');
+  while (i !== -1) {
+    let end = -1;
+    if (i === 0 || !WORD.test(run[i - 1])) {
+      const dot1 = nextDot[i + 3];
+      const secondEnd = dot1 < run.length ? nextDot[dot1 + 1] : run.length;
+      if (dot1 - (i + 3) >= 8 && dot1 < run.length && secondEnd - (dot1 + 1) >= shape.second) {
+        const thirdEnd = secondEnd < run.length ? nextDot[secondEnd + 1] : -1;
+        if (thirdEnd !== -1 && thirdEnd - (secondEnd + 1) >= shape.third) end = thirdEnd;
+        else if (shape.optional) end = secondEnd;
+      }
+    }
+    if (end !== -1) {
+      spans.push([i, end]);
+      i = run.indexOf('eyJ', end);
+    } else i = run.indexOf('eyJ', i + 1);
+  }
+  return spans;
+}
+
+/** Whether text holds a three-part JWT (`eyJ` + 8 or more, `.`, 8 or more, `.`, 8 or more). */
+export function containsJwt(text: string): boolean {
+  if (!text.includes('eyJ')) return false;
+  for (const [run] of text.matchAll(TOKEN_RUN)) if (signedTokenSpans(run, { second: 8, third: 8, optional: false }).length > 0) return true;
+  return false;
+}
+
+/** Redacts the signed tokens (results-page links, JWTs) in free text: base64url JSON, a dot, a signature of 16 or more. */
+function redactSignedTokens(text: string): string {
+  if (!text.includes('eyJ')) return text;
+  return text.replace(TOKEN_RUN, (run) => {
+    const spans = signedTokenSpans(run, { second: 16, third: 1, optional: true });
+    if (spans.length === 0) return run;
+    let out = '';
+    let at = 0;
+    for (const [from, to] of spans) {
+      out += run.slice(at, from) + REDACTED;
+      at = to;
+    }
+    return out + run.slice(at);
+  });
+}
 
 export function isSecretField(name: string): boolean {
   return SECRET_FIELDS.has(name.toLowerCase());
@@ -69,15 +125,15 @@ export function isSecretField(name: string): boolean {
  * Verdict API keys, and 64-hex-digit strings (key hashes).
  */
 export function redactText(text: string): string {
-  return text
+  const redacted = text
     .replace(/:\/\/[^\s/?#@"'<>]+@/g, `://${REDACTED}@`)
     .replace(/([?&])([^\s=&#"'<>?]+)=([^\s&#"'<>]*)/g, (whole, sep: string, name: string, value: string) =>
       value === '' || value === REDACTED || PLAIN_QUERY_PARAMS.has(safeDecode(name).toLowerCase()) ? whole : `${sep}${name}=${REDACTED}`,
     )
     .replace(/\b(bearer\s+)(?!\[redacted\])[^\s"',;]+/gi, `$1${REDACTED}`)
     .replace(/\bvk_[a-z]+_[A-Za-z0-9_-]{16,}/g, REDACTED)
-    .replace(/\b[0-9a-f]{64}\b/gi, REDACTED)
-    .replace(SIGNED_TOKEN, REDACTED);
+    .replace(/\b[0-9a-f]{64}\b/gi, REDACTED);
+  return redactSignedTokens(redacted);
 }
 
 /**
@@ -88,11 +144,11 @@ export function redactText(text: string): string {
  */
 export function redactKeyMaterial(line: string): string {
   if (!/vk_|eyJ|bearer|:\/\/[^\s/"\\]*@/i.test(line)) return line;
-  return line
+  const redacted = line
     .replace(/:\/\/[^\s/?#@"'<>\\]+@/g, `://${REDACTED}@`)
     .replace(/\b(bearer\s+)(?!\[redacted\])[A-Za-z0-9._~+/=-]+/gi, `$1${REDACTED}`)
-    .replace(/\bvk_[a-z]+_[A-Za-z0-9_-]{16,}/g, REDACTED)
-    .replace(SIGNED_TOKEN, REDACTED);
+    .replace(/\bvk_[a-z]+_[A-Za-z0-9_-]{16,}/g, REDACTED);
+  return redactSignedTokens(redacted);
 }
 
 /** A request URL (path and query) or any URL as it may be logged; cheap when there is nothing to redact. */

@@ -56,7 +56,8 @@ describe('instance pools', () => {
     const exp = await pooled();
     a.options.firstTokenMs = 5;
     b.options.firstTokenMs = 5;
-    c.options.firstTokenMs = 100;
+    // 60x slower: on a starved machine the gateway's own time per call must not hide the difference.
+    c.options.firstTokenMs = 300;
     const before = counts();
     // 8 concurrent clients, 15 calls each, one after the other.
     await Promise.all(
@@ -78,7 +79,8 @@ describe('instance pools', () => {
     expect(stored.body.variants.find((v: any) => v.key === 'small').upstream).toMatchObject({ balance: 'peak_ewma', balanceOptions: { tauMs: 10_000 } });
     a.options.firstTokenMs = 10;
     b.options.firstTokenMs = 10;
-    c.options.firstTokenMs = 100;
+    // 60x slower: on a starved machine the gateway's own time per call must not hide the difference.
+    c.options.firstTokenMs = 300;
     const before = counts();
     // One client, 30 calls one after the other: every instance has 0 in flight at each pick, so
     // only the latency cost tells them apart. C is tried (unobserved, it ties with the best),
@@ -196,7 +198,8 @@ describe('instance pools', () => {
     );
     let before: number[];
     try {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Calls flowing before the change, however slow the machine.
+      await eventually(async () => statuses.length >= 20, 10_000);
       const patched = await exp.admin.patch(`/v1/experiments/${exp.key}`, { variants });
       expect(patched.body.variants?.find((v: any) => v.key === 'small').upstream.instances).toHaveLength(1);
       // The change reaches this replica through the change bus; on a loaded machine that can take a moment.
@@ -210,7 +213,7 @@ describe('instance pools', () => {
       stop = true;
       await load;
     }
-    expect(statuses.length).toBeGreaterThan(50);
+    expect(statuses.length).toBeGreaterThan(20);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     const [na, nb] = delta(before!);
     expect(na + nb).toBe(0);

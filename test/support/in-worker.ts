@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
  * stopped at a deadline and reported as a failure instead of hanging the test run.
  * `source` runs as CommonJS with `parentPort` and `workerData` in scope.
  */
-export async function runInWorker<T>(source: string, workerData: unknown, deadlineMs = 10_000): Promise<T> {
+export async function runInWorker<T>(source: string, workerData: unknown, deadlineMs = 20_000): Promise<T> {
   const worker = new Worker(`const { parentPort, workerData } = require('node:worker_threads');\n${source}`, { eval: true, workerData });
   const deadline = setTimeout(() => void worker.terminate(), deadlineMs);
   try {

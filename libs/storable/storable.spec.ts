@@ -132,6 +132,9 @@ describe('exposures', () => {
     const issues: StorableIssue[] = [];
     expect(checkExposureEvent({ experiment: 'x', unitId: 'u\ud800', variant: 'a', timestamp: '1970-01-01T00:00:00Z' }, window, issues)).toBeNull();
     expect(fieldsOf(issues)).toEqual(['timestamp', 'unitId']);
+    const unknown: StorableIssue[] = [];
+    expect(checkExposureEvent({ experiment: 'x', unitId: 'u', variant: 'a', sessionId: 's' }, window, unknown)).toBeNull();
+    expect(fieldsOf(unknown)).toEqual(['sessionId']);
     const queued = { projectId: record.experimentId, experimentId: record.experimentId, unitId: 'u', variant: 'a', phase: 1, at: record.at, count: 3 };
     expect(checkExposureRecord(queued, window)).toEqual({ ok: true, record: queued });
     const bad = checkExposureRecord({ ...queued, unitId: '\u0000', count: 0, phase: -1 }, window);

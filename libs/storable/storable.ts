@@ -500,12 +500,15 @@ export interface StorableExposureEvent {
   at: number | null;
 }
 
+const EXPOSURE_FIELDS: ReadonlySet<string> = new Set(['experiment', 'unitId', 'variant', 'phase', 'timestamp']);
+
 export function checkExposureEvent(input: unknown, window: TimeWindow, issues: StorableIssue[]): StorableExposureEvent | null {
   if (!isPlainRecord(input)) {
     issues.push({ field: '', message: 'must be an object' });
     return null;
   }
   const before = issues.length;
+  unknownFields(input, EXPOSURE_FIELDS, issues);
   const experiment = checkText(input.experiment, 'experiment', 1, L.keyLength, issues);
   const unitId = checkText(input.unitId, 'unitId', 1, L.unitIdLength, issues);
   const variant = checkText(input.variant, 'variant', 1, L.keyLength, issues);

@@ -4,13 +4,10 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
-  IsDateString,
-  IsInt,
   IsObject,
   IsOptional,
   IsString,
   Length,
-  Min,
   ValidateNested,
 } from 'class-validator';
 import { TextCheckedPerItem } from '../http/validation';
@@ -58,43 +55,36 @@ export class AssignBatchResponse {
   assignments!: Array<AssignmentResponse | { experiment: string; error: string }>;
 }
 
+/** Documents an exposure item; each is checked on its own (libs/storable/storable.ts checkExposureEvent), never the whole request. */
 export class ExposureDto {
   @ApiProperty()
-  @IsString()
-  @Length(1, 64)
   experiment!: string;
 
   @ApiProperty()
-  @IsString()
-  @Length(1, 256)
   unitId!: string;
 
   @ApiProperty()
-  @IsString()
-  @Length(1, 64)
   variant!: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
-  @IsInt()
-  @Min(1)
   phase?: number;
 
   @ApiPropertyOptional({ description: 'ISO-8601; defaults to the time received.' })
-  @IsOptional()
-  @IsDateString()
   timestamp?: string;
 }
 
+/**
+ * Like OutcomesDto: only the array is validated here; a bad item is rejected on its own,
+ * naming its field, and never costs the good items of the request (a class-validator
+ * @ValidateNested answered 400 for the whole request).
+ */
 @TextCheckedPerItem()
 export class ExposuresDto {
   @ApiProperty({ type: [ExposureDto], maxItems: 1000 })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(1000)
-  @ValidateNested({ each: true })
-  @Type(() => ExposureDto)
-  exposures!: ExposureDto[];
+  exposures!: unknown[];
 }
 
 export class RejectedItem {

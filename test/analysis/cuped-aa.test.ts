@@ -23,6 +23,7 @@ import { AnalysisFixture } from './support/analysis-fixture';
  * (seeded 0.545; per experiment 0.31 to 0.70). A server that shrank the standard error without
  * adjusting the estimate (tried by editing cupedIndicatorEffect to return the unadjusted lift) fails
  * two tests here: 23 flagged, and a sum of 172 (upper tail 1e-5).
+ * With theta forced to 0 (no adjustment at all), the variance-reduction test fails (mean 0, not 0.545).
  * Why 100 experiments of 120 users rather than 50 of 200: with 50 that error would mostly pass
  * (Binomial(50, 0.1) allows 13 flagged, chi-square(50) a sum of 86.7; a first 50-experiment run had an
  * unadjusted sum of 38.6 and a reduction of 0.54, so about 38.6 / 0.46 = 84 with the error: estimated,

@@ -1,17 +1,18 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
-import { createClient } from '../../libs/sdk/src';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { eventually, startTestWorker } from '../support/test-worker';
 
 // The example in examples/fake-model-ab, run as its README says (4,000 requests from 800 users,
-// 40 at a time) on the test's own service: the experiment and an sdk key, the backend with the
-// SDK (its sources here, the built package from the command line), the load, the results.
+// 40 at a time) on the test's own service: the experiment and an sdk key, the backend in its own
+// process (as `node server.js` runs it; the SDK from its sources, compiled by SWC, instead of
+// libs/sdk/dist), so that the SDK measures latencies on an event loop of its own, the load, the results.
 // Issue #15 was found on this run: the latency_p95 guardrail stayed "not enough data" (the small
 // model's clustered latencies gave its p95 a zero-width interval) and input_tokens came out
 // "significant" between two models that receive the same prompts (failed calls counted as zero tokens).
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { setup } = require('../../examples/fake-model-ab/setup.js');
-const { startServer } = require('../../examples/fake-model-ab/server.js');
 const { load } = require('../../examples/fake-model-ab/load.js');
 const { results, describe: describeResults } = require('../../examples/fake-model-ab/results.js');
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -32,25 +33,73 @@ const PRICE_PER_TOKEN = { big: 0.9 / 1e6, small: 0.2 / 1e6 };
 
 let t: TestApp;
 let worker: INestApplicationContext;
-let backend: { port: number; source: string; tally(): Record<string, Tally>; close(): Promise<boolean> } | undefined;
+let backend: ChildProcessWithoutNullStreams | undefined;
+
+const root = join(__dirname, '../..');
+// The backend's process: startServer from server.js with the SDK's sources; prints {port, source}
+// once listening, and {sent, tally} after closing (flushing the SDK) when its stdin ends.
+const backendScript = `
+const { startServer } = require('./examples/fake-model-ab/server.js');
+const { createClient } = require('./libs/sdk/src/index.ts');
+const [baseUrl, sdkKey] = process.argv.slice(1);
+startServer({ createClient, baseUrl, sdkKey, port: 0, host: '127.0.0.1', log: () => undefined, warn: (m) => console.error(m) }).then((app) => {
+  console.log(JSON.stringify({ port: app.port, source: app.source }));
+  process.stdin.resume();
+  process.stdin.on('end', async () => {
+    const sent = await app.close();
+    console.log(JSON.stringify({ sent, tally: app.tally() }));
+    process.exit(0);
+  });
+});`;
+
+/** Starts the backend process; resolves with a reader of its JSON lines. */
+function startBackend(sdkKey: string): { next(): Promise<any>; child: ChildProcessWithoutNullStreams } {
+  const child = spawn(process.execPath, ['-r', './scripts/register-swc.cjs', '-e', backendScript, t.url, sdkKey], { cwd: root });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += String(c).slice(0, 4096)));
+  const lines: string[] = [];
+  const waiting: Array<(line: string) => void> = [];
+  let buffer = '';
+  child.stdout.on('data', (c) => {
+    buffer += String(c);
+    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+      const line = buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+      const w = waiting.shift();
+      if (w) w(line);
+      else lines.push(line);
+    }
+  });
+  const exited = new Promise<never>((_, reject) => child.on('exit', (code) => reject(new Error(`backend exited (${code}): ${stderr}`))));
+  const next = () => {
+    const line = lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((resolve) => waiting.push(resolve));
+    return Promise.race([line.then((l) => JSON.parse(l)), exited]);
+  };
+  exited.catch(() => undefined);
+  return { next, child };
+}
 
 beforeAll(async () => {
   t = await startTestApp();
   worker = await startTestWorker(t.config);
 });
 afterAll(async () => {
-  await backend?.close();
+  backend?.kill();
   await worker?.close();
   await t?.close();
 });
 
 it('runs the example: the latency guardrail has a status, p95s compare, token means are those of the calls that reported them', async () => {
   const sdkKey: string = await setup(t.url, t.adminKey, () => undefined);
-  backend = await startServer({ createClient, baseUrl: t.url, sdkKey, port: 0, host: '127.0.0.1', log: () => undefined, warn: () => undefined });
-  expect(backend!.source).toBe('service');
-  const byModel: Record<string, number> = await load(`http://127.0.0.1:${backend!.port}/chat`, { requests: REQUESTS, users: USERS, concurrency: 40 });
-  expect(await backend!.close()).toBe(true); // every exposure and outcome sent, as Ctrl-C on the backend does
-  const tally: Record<string, Tally> = backend!.tally();
+  const server = startBackend(sdkKey);
+  backend = server.child;
+  const started = await server.next();
+  expect(started.source).toBe('service');
+  const byModel: Record<string, number> = await load(`http://127.0.0.1:${started.port}/chat`, { requests: REQUESTS, users: USERS, concurrency: 40 });
+  backend.stdin.end();
+  const closed: { sent: boolean; tally: Record<string, Tally> } = await server.next();
+  expect(closed.sent).toBe(true); // every exposure and outcome sent, as Ctrl-C on the backend does
+  const tally = closed.tally;
   backend = undefined;
 
   // What the backend did, the independent side of every check below.

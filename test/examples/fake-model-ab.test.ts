@@ -56,7 +56,7 @@ startServer({ createClient, baseUrl, sdkKey, port: 0, host: '127.0.0.1', log: ()
 function startBackend(sdkKey: string): { next(): Promise<any>; child: ChildProcessWithoutNullStreams } {
   const child = spawn(process.execPath, ['-r', './scripts/register-swc.cjs', '-e', backendScript, t.url, sdkKey], { cwd: root });
   let stderr = '';
-  child.stderr.on('data', (c) => (stderr += String(c).slice(0, 4096)));
+  child.stderr.on('data', (c) => (stderr = (stderr + String(c)).slice(-4096))); // the last 4 KiB, for the error
   const lines: string[] = [];
   const waiting: Array<(line: string) => void> = [];
   let buffer = '';

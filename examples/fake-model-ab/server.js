@@ -1,11 +1,10 @@
 // A small backend that A/B tests two model variants through @verdict/sdk, with a fake
 // model (no API key needed). Plain CommonJS so it runs without a TypeScript step.
+//   VERDICT_URL=http://localhost:3000 VERDICT_SDK_KEY=... PORT=4000 node examples/fake-model-ab/server.js
 'use strict';
 const http = require('node:http');
-const { createClient } = require('../../libs/sdk/dist/sdk/src/index.js');
 
 const EXPERIMENT = 'fake-model-ab';
-const PORT = Number(process.env.PORT || 4000);
 
 // Served only until (or instead of, when offline) the service's own snapshot.
 const fallbackSnapshot = {
@@ -30,16 +29,6 @@ const fallbackSnapshot = {
   ],
 };
 
-const verdict = createClient({
-  baseUrl: process.env.VERDICT_URL || 'http://localhost:3000',
-  apiKey: process.env.VERDICT_SDK_KEY || 'dev-sdk-key',
-  snapshot: fallbackSnapshot,
-  hooks: {
-    onAssignment: (e) => console.log(`exposure ${e.unitId} -> ${e.variant} (phase ${e.phase})`),
-    onError: (err) => console.warn(`verdict: ${err.message}`),
-  },
-});
-
 // The fake model: latency grows with output length, sometimes it fails, and it
 // answers in the OpenAI shape so that run() reads the token counts.
 async function fakeModel(config, prompt) {
@@ -53,36 +42,97 @@ async function fakeModel(config, prompt) {
   };
 }
 
-const server = http.createServer((req, res) => {
-  if (req.method !== 'POST' || req.url !== '/chat') {
-    res.writeHead(404).end();
-    return;
-  }
-  let body = '';
-  req.on('data', (c) => (body += c));
-  req.on('end', async () => {
-    try {
-      const { userId, prompt } = JSON.parse(body || '{}');
-      const reply = await verdict.run(EXPERIMENT, String(userId), (a) => fakeModel(a.config, String(prompt ?? '')), {
-        // A made-up quality score, as a real app would get from a grader or user feedback.
-        outcome: (r) => ({ score: r.usage.completion_tokens > 40 ? 1 : 0.5 }),
-      });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ model: reply.model, text: reply.choices[0].message.content }));
-    } catch (err) {
-      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: err.message }));
-    }
+/**
+ * Starts the backend with the SDK's `createClient` (the built SDK from the command line, its
+ * sources in the repository's tests). Resolves once the SDK is ready and the server listens
+ * (port 0: any free port). `tally()` counts what the backend did per variant: calls, failures,
+ * token sums and score sum, the events the SDK reports.
+ */
+async function startServer({ createClient, baseUrl, sdkKey, port = 4000, host, log = console.log, warn = console.warn }) {
+  const tally = {};
+  const count = (variant) => (tally[variant ?? 'none'] ??= { calls: 0, failures: 0, inputTokens: 0, outputTokens: 0, scoreSum: 0 });
+  const verdict = createClient({
+    baseUrl,
+    apiKey: sdkKey,
+    snapshot: fallbackSnapshot,
+    hooks: {
+      onAssignment: (e) => log(`exposure ${e.unitId} -> ${e.variant} (phase ${e.phase})`),
+      onError: (err) => warn(`verdict: ${err.message}`),
+    },
   });
-});
+  // A made-up quality score, as a real app would get from a grader or user feedback.
+  const score = (r) => (r.usage.completion_tokens > 40 ? 1 : 0.5);
 
-verdict.ready().then(({ source, version }) => {
-  server.listen(PORT, () => console.log(`fake-model-ab on :${PORT}, config from ${source} (${version})`));
-});
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'POST' || req.url !== '/chat') {
+      res.writeHead(404).end();
+      return;
+    }
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', async () => {
+      try {
+        const { userId, prompt } = JSON.parse(body || '{}');
+        const reply = await verdict.run(
+          EXPERIMENT,
+          String(userId),
+          async (a) => {
+            const t = count(a.variant);
+            t.calls++;
+            try {
+              const r = await fakeModel(a.config, String(prompt ?? ''));
+              t.inputTokens += r.usage.prompt_tokens;
+              t.outputTokens += r.usage.completion_tokens;
+              t.scoreSum += score(r);
+              return r;
+            } catch (err) {
+              t.failures++;
+              throw err;
+            }
+          },
+          { outcome: (r) => ({ score: score(r) }) },
+        );
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ model: reply.model, text: reply.choices[0].message.content }));
+      } catch (err) {
+        res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: err.message }));
+      }
+    });
+  });
 
-async function shutdown() {
-  server.close();
-  await verdict.close();
-  console.log('flushed', JSON.stringify(verdict.stats()));
-  process.exit(0);
+  const { source, version } = await verdict.ready();
+  await new Promise((resolve) => server.listen(port, host, resolve));
+  const actual = server.address().port;
+  log(`fake-model-ab on :${actual}, config from ${source} (${version})`);
+  return {
+    port: actual,
+    source,
+    tally: () => JSON.parse(JSON.stringify(tally)),
+    stats: () => verdict.stats(),
+    /** Stops the server and flushes the SDK's buffers; resolves true when everything was sent. */
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      return verdict.close();
+    },
+  };
 }
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
+
+module.exports = { startServer, EXPERIMENT };
+
+if (require.main === module) {
+  const { createClient } = require('../../libs/sdk/dist/sdk/src/index.js');
+  startServer({
+    createClient,
+    baseUrl: process.env.VERDICT_URL || 'http://localhost:3000',
+    sdkKey: process.env.VERDICT_SDK_KEY || 'dev-sdk-key',
+    port: Number(process.env.PORT || 4000),
+  }).then((app) => {
+    const shutdown = async () => {
+      await app.close();
+      console.log('flushed', JSON.stringify(app.stats()));
+      process.exit(0);
+    };
+    process.on('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
+  });
+}

@@ -4,23 +4,6 @@
 // Safe to run twice: an experiment that already exists is left as it is.
 'use strict';
 
-const base = (process.env.VERDICT_URL || 'http://localhost:3000').replace(/\/+$/, '');
-const adminKey = process.env.VERDICT_ADMIN_KEY;
-if (!adminKey) {
-  console.error('Set VERDICT_ADMIN_KEY (the admin key the service was started with).');
-  process.exit(1);
-}
-
-async function call(method, path, body) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
 const experiment = {
   key: 'fake-model-ab',
   name: 'Can the fast 8B model replace the 70B one?',
@@ -39,23 +22,46 @@ const experiment = {
   stats: { alpha: 0.05, sequential: true },
 };
 
-(async () => {
+/** Creates and starts the experiment (left as it is when it exists) and returns a new sdk key; `log` gets the steps. */
+async function setup(base, adminKey, log = console.error) {
+  const call = async (method, path, body) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
   const created = await call('POST', '/v1/experiments', experiment);
-  if (created.status === 201) console.error(`created experiment ${experiment.key}`);
-  else if (created.status === 409) console.error(`experiment ${experiment.key} exists already`);
+  if (created.status === 201) log(`created experiment ${experiment.key}`);
+  else if (created.status === 409) log(`experiment ${experiment.key} exists already`);
   else throw new Error(`POST /v1/experiments: ${created.status} ${JSON.stringify(created.body)}`);
   const current = await call('GET', `/v1/experiments/${experiment.key}`);
   if (current.body.status === 'draft') {
     const started = await call('POST', `/v1/experiments/${experiment.key}/start`);
     if (started.status !== 200) throw new Error(`start: ${started.status} ${JSON.stringify(started.body)}`);
-    console.error('started it');
+    log('started it');
   } else {
-    console.error(`its status is ${current.body.status}`);
+    log(`its status is ${current.body.status}`);
   }
   const key = await call('POST', '/v1/api-keys', { name: 'fake-model-ab example', scope: 'sdk' });
   if (key.status !== 201) throw new Error(`POST /v1/api-keys: ${key.status} ${JSON.stringify(key.body)}`);
-  console.log(`export VERDICT_SDK_KEY=${key.body.key}`);
-})().catch((err) => {
-  console.error(err.message);
-  process.exit(1);
-});
+  return key.body.key;
+}
+
+module.exports = { setup, experiment };
+
+if (require.main === module) {
+  const base = (process.env.VERDICT_URL || 'http://localhost:3000').replace(/\/+$/, '');
+  if (!process.env.VERDICT_ADMIN_KEY) {
+    console.error('Set VERDICT_ADMIN_KEY (the admin key the service was started with).');
+    process.exit(1);
+  }
+  setup(base, process.env.VERDICT_ADMIN_KEY)
+    .then((key) => console.log(`export VERDICT_SDK_KEY=${key}`))
+    .catch((err) => {
+      console.error(err.message);
+      process.exit(1);
+    });
+}

@@ -147,13 +147,14 @@ it('runs the example: the latency guardrail has a status, p95s compare, token me
   expect(guardrail.ci).not.toBeNull();
   expect(guardrail.status).toBe('ok'); // about 4x faster, against at most 10 % slower
 
-  // 2. Same prompts, same output lengths: token differences are not significant, and the intervals hold zero.
+  // 2. Same prompts, same output lengths: the token means above are over the calls that reported
+  // tokens (the defect divided by every call, failures included). Whether the difference comes out
+  // significant is an A/A draw here (random salt, random output lengths): not asserted, so the test
+  // cannot fail on the 5 % of runs where chance alone flags it.
   for (const metric of ['input_tokens', 'output_tokens']) {
     const c = comparison(metric);
     expect(c.pValue).not.toBeNull();
-    expect(c.significant).toBe(false);
-    expect(c.ci[0]).toBeLessThan(0);
-    expect(c.ci[1]).toBeGreaterThan(0);
+    expect(c.ci[0]).toBeLessThan(c.ci[1]);
   }
   // The outputs: cheaper per call (a fifth of the price per token), and what results.js prints.
   expect(comparison('cost_usd').relativeLift).toBeLessThan(-0.5);
@@ -161,6 +162,6 @@ it('runs the example: the latency guardrail has a status, p95s compare, token me
   const printed: string = describeResults(body);
   expect(printed).toContain(`units ${variant.small.units}, events ${tally.small.calls}`);
   expect(printed).toMatch(/^guardrail latency_p95 \(small, at most 10 % higher\): ok, lift -\d+(\.\d+)? %/m);
-  expect(printed).toMatch(/^ {2}small vs control, input_tokens: .* p \S+$/m);
+  expect(printed).toMatch(/^ {2}small vs control, input_tokens: lift .* p \S+( significant)?$/m);
   expect(printed).toMatch(/^decision: (ship|keep_control|continue|stop)/m);
 });

@@ -128,6 +128,27 @@ interface StreamCall {
   error: string | null;
 }
 
+/** One streamed call through the official openai client, read to the end; `state` is filled in as it goes. */
+function streamOnce(exp: Exp, unit: string, command: string): Promise<StreamCall> & { state: StreamCall } {
+  const state: StreamCall = { unit, variant: null, eventId: null, models: new Set(), text: '', done: false, error: null };
+  const run = (async () => {
+    try {
+      const { data: stream, response } = await exp.openai.chat.completions.create({ model: exp.key, messages: say(command), user: unit, stream: true }).withResponse();
+      state.variant = response.headers.get('x-verdict-variant');
+      state.eventId = response.headers.get('x-verdict-event-id');
+      for await (const chunk of stream) {
+        state.models.add(chunk.model);
+        state.text += chunk.choices[0]?.delta?.content ?? '';
+      }
+      state.done = true;
+    } catch (error) {
+      state.error = String(error);
+    }
+    return state;
+  })();
+  return Object.assign(run, { state });
+}
+
 /**
  * Streamed calls through the official openai client, four at a time, each with a new unit,
  * paced by the fake (four chunks 15 ms apart) so some are in flight when the change lands;
@@ -139,22 +160,9 @@ function streamsInBackground(exp: Exp, prefix: string) {
   let n = 0;
   const lane = async () => {
     while (!stopped) {
-      const call: StreamCall = { unit: `${prefix}-${n++}`, variant: null, eventId: null, models: new Set(), text: '', done: false, error: null };
-      calls.push(call);
-      try {
-        const { data: stream, response } = await exp.openai.chat.completions
-          .create({ model: exp.key, messages: say('stream:4:15'), user: call.unit, stream: true })
-          .withResponse();
-        call.variant = response.headers.get('x-verdict-variant');
-        call.eventId = response.headers.get('x-verdict-event-id');
-        for await (const chunk of stream) {
-          call.models.add(chunk.model);
-          call.text += chunk.choices[0]?.delta?.content ?? '';
-        }
-        call.done = true;
-      } catch (error) {
-        call.error = String(error);
-      }
+      const call = streamOnce(exp, `${prefix}-${n++}`, 'stream:4:15');
+      calls.push(call.state);
+      await call;
     }
   };
   const lanes = Array.from({ length: 4 }, lane);
@@ -191,11 +199,15 @@ function expectStreamsWhole(streams: StreamCall[]): void {
 
 /** Each call is one stored outcome event, under the variant its answer named. */
 async function expectMeasuredOnce(exp: Exp, calls: Array<{ eventId: string | null; variant: string | null }>): Promise<void> {
-  await eventually(async () => (await outcomes(t.db, exp.id)).length >= calls.length, 30_000, 100);
-  const rows = await outcomes(t.db, exp.id);
-  expect(rows).toHaveLength(calls.length);
+  const deadline = Date.now() + 30_000;
+  let rows = await outcomes(t.db, exp.id);
+  while (rows.length < calls.length && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    rows = await outcomes(t.db, exp.id);
+  }
   const stored = new Map(rows.map((r) => [r.event_id, r.variant]));
-  expect(calls.filter((c) => c.eventId === null || stored.get(c.eventId) !== c.variant)).toEqual([]);
+  expect(calls.filter((c) => c.eventId === null || stored.get(c.eventId) !== c.variant).map((c) => `${c.eventId}: ${c.variant}, stored ${stored.get(c.eventId ?? '')}`)).toEqual([]);
+  expect(rows).toHaveLength(calls.length);
 }
 
 const units = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
@@ -216,7 +228,17 @@ it('an automatic ramp step: the next calls get the new step\'s split, no stream 
     return row.n >= 250;
   }, 30_000, 100);
 
+  // Held streams of 20 control units, half sent, released only after the step: some of their units move to the treatment meanwhile.
+  let release!: () => void;
+  big.options.gate = new Promise<void>((resolve) => (release = resolve));
+  const heldUnits = before.filter((c) => c.variant === 'big').slice(0, 20).map((c) => c.unit);
+  const heldBefore = big.requests.filter((r) => r.body.messages?.[0]?.content === 'gated:4:5').length;
+  const held = heldUnits.map((unit) => streamOnce(exp, unit, 'gated:4:5'));
+  await eventually(async () => big.requests.filter((r) => r.body.messages?.[0]?.content === 'gated:4:5').length === heldBefore + heldUnits.length, 10_000, 10);
   const { run, streams } = await passDuringStreams(exp, 2);
+  release();
+  const heldCalls = await Promise.all(held);
+  delete big.options.gate;
   expect(run.actions).toContainEqual({ experiment: exp.key, action: 'advance_ramp' });
   const experiment = (await exp.admin.get(`/v1/experiments/${exp.key}`)).body;
   expect(experiment).toMatchObject({ phase: 2, ramp: { step: 1 } });
@@ -233,13 +255,22 @@ it('an automatic ramp step: the next calls get the new step\'s split, no stream 
   expect(again.filter((c) => wasSmall.has(c.unit) && c.variant !== 'small')).toEqual([]);
   expect(again.filter((c) => c.variant === 'small').length).toBeGreaterThan(wasSmall.size);
 
-  // Through the change: every stream whole; one served by the control is a unit the control still has.
+  // Through the change: every stream whole; a unit the treatment served keeps it (it only grew).
   expectStreamsWhole(streams);
   const now = (await assigned(exp, streams.map((s) => s.unit))).variants;
   expect(streams.filter((s) => s.variant === 'small' && now.get(s.unit) !== 'small')).toEqual([]);
   expect(streams.some((s) => s.variant === 'small')).toBe(true);
 
-  await expectMeasuredOnce(exp, [...before, ...streams, ...after, ...again]);
+  // The held streams finish whole on the control, where they started, though some units are the treatment's now.
+  expect(heldCalls.filter((s) => !s.done || s.error !== null || s.text !== 'w0 w1 w2 w3 ' || s.variant !== 'big').map((s) => `${s.unit}: ${s.variant}, ${s.error ?? ''}`)).toEqual([]);
+  const heldNow = (await assigned(exp, heldUnits)).variants;
+  expect(heldUnits.some((u) => heldNow.get(u) === 'small')).toBe(true);
+
+  await expectMeasuredOnce(exp, [...before, ...streams, ...heldCalls, ...after, ...again]);
+  // Each held call is measured in the phase and on the variant it was served in (a bug found by this test: they were refused).
+  const rows: Array<{ event_id: string; variant: string; phase: number }> = await t.db.query('SELECT event_id, variant, phase FROM outcome_event WHERE experiment_id = $1', [exp.id]);
+  const stored = new Map(rows.map((r) => [r.event_id, `${r.variant}@${r.phase}`]));
+  expect(heldCalls.map((s) => stored.get(s.eventId ?? ''))).toEqual(heldCalls.map(() => 'big@1'));
 });
 
 it('a bandit reallocation: the next calls follow the new weights, no stream fails through it', async () => {

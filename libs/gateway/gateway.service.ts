@@ -199,7 +199,7 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy, BeforeAppl
     const outcomesDropped = new Counter({ name: 'verdict_gateway_outcomes_dropped_total', help: 'Gateway outcome events lost because the retry buffer (GATEWAY_OUTCOME_BUFFER_MAX) was full, by kind: served or shadow.', labelNames: ['kind'], registers });
     this.outcomeRetry = new OutcomeRetryBuffer({
       max: config.gateway.outcomeBufferMax,
-      send: (projectId, events) => this.ingestion.recordOutcomes(projectId, { events }),
+      send: (projectId, events, items) => this.ingestion.recordOutcomes(projectId, { events }, items.map((i) => i.servedAs)),
       // Invalid input is a bug of the gateway (or an experiment that changed meanwhile), not a fault: never retried.
       onRejected: (item, errors, error) =>
         this.logger.warn({ eventId: item.event.id, shadowOf: item.event.shadowOf, errors: errors ?? undefined, err: error ?? undefined }, `${item.kind === 'shadow' ? 'shadow' : 'gateway'} outcome not recorded`),
@@ -926,7 +926,9 @@ export class GatewayService implements OnModuleInit, OnModuleDestroy, BeforeAppl
       timestamp: new Date().toISOString(),
     };
     // Refused for a transient reason (queue away, too deep, enqueue unconfirmed): held and retried, never counted twice.
-    void this.outcomeRetry.submit({ projectId: plan.projectId, kind: 'served', event });
+    // Measured where it started: a weight change while it was in flight does not move it (issue 17).
+    const servedAs = plan.assignment.variant === null ? undefined : { variant: plan.assignment.variant, phase: plan.assignment.phase };
+    void this.outcomeRetry.submit({ projectId: plan.projectId, kind: 'served', event, servedAs });
   }
 
   private unexpected(error: unknown): GatewayError {

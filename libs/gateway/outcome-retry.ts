@@ -1,10 +1,13 @@
 import { DomainError, type FieldError } from '../errors/domain-error';
+import type { ServedAs } from '../ingestion/outcome-validator';
 
 /** An outcome event of the gateway (served call or shadow copy) waiting to be enqueued; its `id` is the idempotency key. */
 export interface RetryItem {
   projectId: string;
   kind: 'served' | 'shadow';
   event: { id: string } & Record<string, unknown>;
+  /** A served call's assignment when it started (its outcome keeps it; libs/ingestion/outcome-validator.ts). */
+  servedAs?: ServedAs;
 }
 
 /** What ingestion answers for a batch: the items it refused as invalid (the others are enqueued). */
@@ -16,7 +19,7 @@ export interface OutcomeRetryOptions {
   /** Events held at most; past it a new event is dropped (docs/adr/0038). */
   max: number;
   /** The ingestion path: resolves once the events are acknowledged by the queue, throws when refused. */
-  send: (projectId: string, events: RetryItem['event'][]) => Promise<SendResult>;
+  send: (projectId: string, events: RetryItem['event'][], items: RetryItem[]) => Promise<SendResult>;
   /** An event ingestion refused as invalid (a bug, not a fault): not retried. */
   onRejected: (item: RetryItem, errors: FieldError[] | null, error: unknown) => void;
   /** An event dropped because the buffer was full. */
@@ -118,7 +121,7 @@ export class OutcomeRetryBuffer {
       return Promise.resolve();
     }
     this.direct++;
-    return this.options.send(item.projectId, [item.event]).then(
+    return this.options.send(item.projectId, [item.event], [item]).then(
       (result) => {
         this.direct--;
         const first = result.rejected[0];
@@ -210,7 +213,7 @@ export class OutcomeRetryBuffer {
       const batch = this.items.slice(0, n);
       this.retriesTotal++;
       try {
-        const result = await this.options.send(projectId, batch.map((i) => i.event));
+        const result = await this.options.send(projectId, batch.map((i) => i.event), batch);
         this.items.splice(0, n);
         this.attempt = 0;
         for (const r of result.rejected) this.options.onRejected(batch[r.index], r.errors, null);

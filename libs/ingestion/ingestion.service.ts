@@ -5,7 +5,7 @@ import type { FeedbackRecord, OutcomeRecord } from '../queue/queues';
 import { OutcomeBuffer } from './outcome-buffer';
 import { OutcomeProducer } from './outcome.producer';
 import { OutcomeRulesService } from './outcome-rules.service';
-import { validateFeedback, validateOutcome, validateOutcomeBatch } from './outcome-validator';
+import { type ServedAs, validateFeedback, validateOutcome, validateOutcomeBatch } from './outcome-validator';
 
 export interface IngestResult {
   accepted: number;
@@ -35,8 +35,11 @@ export class IngestionService {
     private readonly buffer: OutcomeBuffer,
   ) {}
 
-  /** `body` is the raw request body: `{events: [...]}`, checked here rather than by the global pipe (it is the hot path). */
-  async recordOutcomes(projectId: string, body: unknown): Promise<IngestResult> {
+  /**
+   * `body` is the raw request body: `{events: [...]}`, checked here rather than by the global pipe (it is the hot path).
+   * `servedAs` (the gateway only, index by index): the assignment each call was served under.
+   */
+  async recordOutcomes(projectId: string, body: unknown, servedAs?: ReadonlyArray<ServedAs | undefined>): Promise<IngestResult> {
     const batch = validateOutcomeBatch(body);
     if (!batch.ok) throw new ValidationFailedError(batch.errors);
     const events = batch.value;
@@ -53,7 +56,7 @@ export class IngestionService {
     const records: OutcomeRecord[] = [];
     const rejected: IngestResult['rejected'] = [];
     events.forEach((event, index) => {
-      const checked = validateOutcome(event, ctx);
+      const checked = validateOutcome(event, ctx, servedAs?.[index]);
       if (checked.ok) records.push(checked.value);
       else rejected.push({ index, errors: checked.errors });
     });

@@ -34,6 +34,17 @@ describe('validateOutcome', () => {
     expect(validateOutcome({ id: '1', experiment: 'exp', unitId: 'qa', variant: 'zz' }, ctx).ok).toBe(false);
   });
 
+  it('keeps a gateway call where it was served when the unit moved while it was in flight, and only there', () => {
+    const u = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8'].find((unit) => index.assign('exp', unit).variant === 'b')!;
+    // A plain outcome naming the unit's former variant is refused; the gateway's, served on it in phase 1, keeps variant and phase.
+    expect(validateOutcome({ id: '1', experiment: 'exp', unitId: u, variant: 'a' }, ctx).ok).toBe(false);
+    const served = validateOutcome({ id: '1', experiment: 'exp', unitId: u, variant: 'a' }, ctx, { variant: 'a', phase: 1 });
+    expect(served.ok && served.value).toMatchObject({ variant: 'a', phase: 1 });
+    const mismatch = validateOutcome({ id: '1', experiment: 'exp', unitId: u, variant: 'b' }, ctx, { variant: 'a', phase: 1 });
+    expect(mismatch.ok ? [] : mismatch.errors.map((e) => e.field)).toEqual(['variant']);
+    expect(validateOutcome({ id: '1', experiment: 'exp', unitId: u, variant: 'zz' }, ctx, { variant: 'zz', phase: 1 }).ok).toBe(false);
+  });
+
   it('reports every problem of an event with its field', () => {
     const r = validateOutcome(
       { id: 'x'.repeat(129), experiment: 'exp', unitId: 'u1', latencyMs: -1, costUsd: -2, score: 2, timestamp: '2026-11-28T12:06:00Z', metrics: { nope: 1 }, extra: true },

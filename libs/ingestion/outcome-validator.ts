@@ -23,6 +23,16 @@ export interface ValidationContext {
   now: number;
 }
 
+/**
+ * The assignment under which the gateway itself served a call (issue 17): its outcome keeps
+ * that variant and phase even when a ramp step, a reallocation or a rollback moved the unit
+ * while the call was in flight. Never taken from a client's body.
+ */
+export interface ServedAs {
+  variant: string;
+  phase: number;
+}
+
 export type Checked<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
 /** Events per request at most. */
@@ -44,7 +54,7 @@ export function validateOutcomeBatch(body: unknown): Checked<unknown[]> {
  * experiment was created), and resolves its variant, phase and cost. Every problem is
  * reported, so a client can fix them at once.
  */
-export function validateOutcome(input: unknown, ctx: ValidationContext): Checked<OutcomeRecord> {
+export function validateOutcome(input: unknown, ctx: ValidationContext, servedAs?: ServedAs): Checked<OutcomeRecord> {
   if (!isPlainRecord(input)) return { ok: false, errors: [{ field: '', message: 'must be an object' }] };
   const errors: FieldError[] = [];
   // The experiment first: its creation time bounds the timestamp, its declarations the metrics.
@@ -74,6 +84,14 @@ export function validateOutcome(input: unknown, ctx: ValidationContext): Checked
       else if (given !== rules.shadowVariant) errors.push({ field: 'variant', message: `must be the experiment's shadow variant "${rules.shadowVariant}" for a shadow outcome` });
       else if (!assignment.inExperiment && assignment.reason !== 'forced') errors.push({ field: 'unitId', message: `is not in the experiment (${assignment.reason})` });
       else variant = given;
+    } else if (servedAs !== undefined) {
+      // Served by the gateway under `servedAs`: a call in flight finishes, and is measured, where it started.
+      if (given !== servedAs.variant || !snapshot.variants.some((v) => v.key === given)) {
+        errors.push({ field: 'variant', message: `is "${String(given)}" but the call was served by "${servedAs.variant}"` });
+      } else {
+        variant = given;
+        phase = servedAs.phase;
+      }
     } else if (assignment.reason === 'forced') {
       // A QA override: the unit may report the variant it was made to see, or any variant of the experiment.
       variant = given ?? assignment.variant;

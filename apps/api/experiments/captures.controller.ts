@@ -16,7 +16,7 @@ export class CapturesController {
   constructor(private readonly captures: CapturesService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Page through the captured prompts and answers, newest first' })
+  @ApiOperation({ summary: 'Page through the captured prompts and answers, newest first (limit 50 by default)' })
   @ApiParam({ name: 'key' })
   @ApiResponse({ status: 200, type: CaptureListResponse })
   async list(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Query() query: CapturesQueryDto): Promise<CaptureListResponse> {

@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
 import type { CaptureRow } from '../../../libs/gateway/capture-store';
+import { LimitQueryDto } from '../http/page-query.dto';
 
-export class CapturesQueryDto {
+/** Newest first, `limit` 50 by default. */
+export class CapturesQueryDto extends LimitQueryDto {
   @ApiPropertyOptional({ description: 'Only this variant' })
   @IsOptional()
   @IsString()
@@ -15,14 +16,6 @@ export class CapturesQueryDto {
   @IsString()
   @MaxLength(512)
   cursor?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit?: number;
 }
 
 export class CaptureResponse {

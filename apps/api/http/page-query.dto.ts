@@ -2,8 +2,8 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
-/** `limit` and `offset` of every paginated list; each route picks its own default limit. */
-export class PageQueryDto {
+/** `limit` of every paginated list, by offset or by cursor; each route picks its own default. */
+export class LimitQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 500 })
   @IsOptional()
   @Type(() => Number)
@@ -11,7 +11,10 @@ export class PageQueryDto {
   @Min(1)
   @Max(500)
   limit?: number;
+}
 
+/** `limit` and `offset` of every list paged by offset. */
+export class PageQueryDto extends LimitQueryDto {
   @ApiPropertyOptional({ default: 0, maximum: 1_000_000_000 })
   @IsOptional()
   @Type(() => Number)
